@@ -1,0 +1,435 @@
+"""Readers: one per input format, each turning a file into :class:`Article` s.
+
+The format is chosen by file extension:
+
+* ``.txt`` — pages scraped from Chinese article sites: a title line, a glued
+  author/date/category/views line, numbered Chinese headings (一、, （一）,
+  1.1, 第X章 ...), and a trailing 相关文章 block of other articles' teasers,
+  which is kept as metadata and never as searchable text.  Plain text without
+  that structure is one section titled by its first line.
+* ``.md`` — ATX headings, YAML front matter, HTML comments dropped.
+* ``.jsonl`` — one article per line, ids kept exactly as given.
+
+Directories are walked recursively, hidden entries skipped.  A file that can't
+be read raises :class:`ReadError`; problems inside a file that still yields
+articles (a malformed JSON line) are returned as warnings so the rest of the
+file is indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.decoding import decode_bytes
+from corpus.errors import ReadError
+from corpus.model import Article, Section
+
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSONL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What one file yielded: its articles and non-fatal problems."""
+
+    path: Path
+    articles: tuple[Article, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------
+# Walking
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(root, file)`` for every file under ``paths``.
+
+    ``root`` is the directory article ids are relative to: the path itself
+    when it is a directory, its parent when it is a file.  Hidden files and
+    folders are skipped; symlinked directories are not followed, so a link
+    loop can't make the walk endless.  A path that does not exist raises.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise ReadError(str(raw), "no such file or directory")
+        if path.is_file():
+            yield path.parent.resolve(), path.resolve()
+            continue
+        root = path.resolve()
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    yield root, Path(dirpath) / name
+
+
+def article_id_for(root: Path, file: Path) -> str:
+    """The id of a file's article: its path relative to the indexed root."""
+    return file.relative_to(root).as_posix()
+
+
+def read_file(
+    file: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
+    data: bytes | None = None,
+) -> FileRead:
+    """Read one file into articles; raise :class:`ReadError` if it can't be.
+
+    ``data`` is the file's content when the caller has read it already.
+    """
+    path = Path(file)
+    root_path = Path(root) if root is not None else path.parent
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ReadError(str(path), f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md or .jsonl")
+    try:
+        if data is None:
+            data = path.read_bytes()
+    except FileNotFoundError:
+        raise ReadError(str(path), "file disappeared before it could be read") from None
+    except IsADirectoryError:
+        raise ReadError(str(path), "is a directory") from None
+    except OSError as exc:
+        raise ReadError(str(path), exc.strerror or str(exc)) from None
+    text = decode_bytes(data, str(path))
+    source = str(path)
+    if suffix in JSONL_SUFFIXES:
+        articles, warnings = parse_jsonl(text, source)
+        return FileRead(path, tuple(articles), tuple(warnings))
+    try:
+        art_id = article_id_for(root_path.resolve(), path.resolve())
+    except ValueError:
+        art_id = path.name
+    if suffix in MARKDOWN_SUFFIXES:
+        article = parse_markdown(text, art_id, source)
+    else:
+        article = parse_text(text, art_id, source)
+    if article is None:
+        raise ReadError(str(path), "empty file: no title and no text")
+    return FileRead(path, (article,), ())
+
+
+def read_path(path: str | os.PathLike[str]) -> Iterator[Article]:
+    """Yield every article in a file or directory tree (raises on a bad file)."""
+    for root, file in discover([path]):
+        yield from read_file(file, root).articles
+
+
+# --------------------------------------------------------------------------
+# Headings
+
+_CN_NUM = "一二三四五六七八九十百千零〇两"
+# (style name, pattern); a line must also be short and not end like a sentence.
+_HEADING_STYLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("part", re.compile(rf"^第[{_CN_NUM}\d]+编")),
+    ("chapter", re.compile(rf"^第[{_CN_NUM}\d]+章")),
+    ("section", re.compile(rf"^第[{_CN_NUM}\d]+节")),
+    ("cn", re.compile(rf"^[{_CN_NUM}]+\s*[、．.]\s*\S")),
+    ("cn-paren", re.compile(rf"^[（(]\s*[{_CN_NUM}]+\s*[）)]\s*\S")),
+    ("num3", re.compile(r"^\d+\s*[.．]\s*\d+\s*[.．]\s*\d+(?![\d.．])\s*\S")),
+    ("num2", re.compile(r"^\d+\s*[.．]\s*\d+(?![\d.．])\s*\S")),
+    ("num", re.compile(r"^\d+\s*[.．、]\s*(?!\d)\S")),
+    ("num-paren", re.compile(r"^[（(]\s*\d+\s*[）)]\s*\S")),
+)
+_SENTENCE_END = tuple("。；;，,！!：:")
+MAX_HEADING_CHARS = 60
+
+
+def heading_style(line: str) -> str | None:
+    """The numbering style of ``line`` if it looks like a Chinese heading."""
+    if len(line) > MAX_HEADING_CHARS or line.endswith(_SENTENCE_END):
+        return None
+    for name, pattern in _HEADING_STYLES:
+        if pattern.match(line):
+            return name
+    return None
+
+
+class _SectionBuilder:
+    """Accumulates headings and paragraphs into numbered sections with paths."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self._stack: list[tuple[int, str]] = []
+        self._heading = ""
+        self._level = 0
+        self._lines: list[str] = []
+        self._started = False
+
+    def heading(self, level: int, text: str) -> None:
+        self._flush()
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, text))
+        self._heading, self._level, self._started = text, level, True
+
+    def line(self, text: str) -> None:
+        self._lines.append(text)
+
+    def _flush(self) -> None:
+        body = "\n".join(self._lines).strip()
+        self._lines = []
+        if not self._started and not body:
+            return
+        path = tuple(h for _, h in self._stack) if self._started else ()
+        self.sections.append(Section(len(self.sections), self._level, self._heading, path, body))
+
+    def finish(self) -> tuple[Section, ...]:
+        self._flush()
+        return tuple(self.sections)
+
+
+# --------------------------------------------------------------------------
+# Plain text (scraped pages)
+
+_META_LINE = re.compile(
+    r"^(?P<author>[^\d\s]{0,20}?)\s*(?P<date>(?:19|20)\d{2}-\d{1,2}-\d{1,2})\s*"
+    r"(?P<category>[^\d]{0,20}?)\s*(?P<views>\d{1,9})?$"
+)
+_RELATED_MARKERS = frozenset({"相关文章", "相关阅读", "相关推荐", "推荐阅读", "猜你喜欢", "延伸阅读", "热门文章"})
+_PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _squash(text: str) -> str:
+    return _PUNCT_RE.sub("", text)
+
+
+def parse_meta_line(line: str) -> dict[str, Any] | None:
+    """Split a glued ``author + date + category + views`` line, if it is one."""
+    if len(line) > 80:
+        return None
+    m = _META_LINE.match(line.strip())
+    if not m:
+        return None
+    year, month, day = (int(p) for p in m["date"].split("-"))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    meta: dict[str, Any] = {"date": f"{year:04d}-{month:02d}-{day:02d}"}
+    if m["author"]:
+        meta["author"] = m["author"].strip()
+    if m["category"] and m["category"].strip():
+        meta["category"] = m["category"].strip()
+    if m["views"]:
+        meta["views"] = int(m["views"])
+    return meta
+
+
+def parse_text(text: str, article_id: str, source: str | None = None) -> Article | None:
+    """Parse a scraped plain-text page (or any plain text) into an article."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        return None
+    title = lines[0]
+    meta: dict[str, Any] = {}
+    if source is not None:
+        meta["source"] = source
+    rest = lines[1:]
+    # The header: a meta line and repeats of the title (with or without
+    # punctuation) come before the body; drop them.
+    squashed_title = _squash(title)
+    body_start = 0
+    for i, line in enumerate(rest[:6]):
+        if not meta.get("date") and (found := parse_meta_line(line)):
+            meta.update(found)
+            body_start = i + 1
+        elif squashed_title and _squash(line) == squashed_title:
+            body_start = i + 1
+        elif heading_style(line):
+            break
+    rest = rest[body_start:]
+    # The related-articles block: other articles' teasers, metadata only.
+    for i, line in enumerate(rest):
+        if _squash(line) in _RELATED_MARKERS:
+            related = _teaser_titles(rest[i + 1 :])
+            if related:
+                meta["related"] = related
+            rest = rest[:i]
+            break
+    builder = _SectionBuilder()
+    style_rank: dict[str, int] = {}
+    for line in rest:
+        style = heading_style(line)
+        if style is None:
+            builder.line(line)
+            continue
+        # Levels follow the order styles first appear in, the way outline
+        # tools infer them: in 一、/1.1 pages 一、 is 1 and 1.1 is 2.
+        level = style_rank.setdefault(style, len(style_rank) + 1)
+        builder.heading(level, line)
+    sections = builder.finish()
+    if not sections:
+        sections = (Section(0, 0, "", (), ""),)
+    return Article(article_id, title, sections, meta)
+
+
+def _teaser_titles(lines: list[str]) -> list[str]:
+    titles: list[str] = []
+    for line in lines:
+        if line.endswith(("...", "…", "……")) or len(line) > 60:
+            continue
+        if line not in titles:
+            titles.append(line)
+    return titles
+
+
+# --------------------------------------------------------------------------
+# Markdown
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_META_KEYS = ("title", "author", "date", "category", "tags", "url")
+
+
+def parse_front_matter(block: str) -> dict[str, Any]:
+    """Parse YAML front matter into metadata; non-mapping YAML gives ``{}``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    meta: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if key == "tags":
+            if isinstance(value, str):
+                value = [t for t in re.split(r"[,，、\s]+", value) if t]
+            elif isinstance(value, list):
+                value = [str(t) for t in value if t is not None]
+            else:
+                value = [str(value)]
+        elif key == "date" and value is not None:
+            value = str(value)[:10]
+        elif not isinstance(value, (str, int, float, bool, list)) and value is not None:
+            value = str(value)
+        meta[key] = value
+    return meta
+
+
+def parse_markdown(text: str, article_id: str, source: str | None = None) -> Article | None:
+    """Parse Markdown with optional YAML front matter into an article."""
+    meta: dict[str, Any] = {}
+    m = _FRONT_MATTER.match(text.lstrip("\ufeff"))
+    if m:
+        meta = parse_front_matter(m.group(1))
+        text = text.lstrip("\ufeff")[m.end() :]
+    text = _HTML_COMMENT.sub("", text)
+    title = str(meta.pop("title", "") or "").strip()
+    if source is not None:
+        meta["source"] = source
+    builder = _SectionBuilder()
+    in_fence = False
+    for raw in text.splitlines():
+        if _FENCE.match(raw):
+            in_fence = not in_fence
+            builder.line(raw.strip())
+            continue
+        h = None if in_fence else _ATX.match(raw)
+        if h:
+            level, heading = len(h.group(1)), (h.group(2) or "").strip()
+            if not title and level == 1 and not builder.sections and not builder._started:
+                title = heading
+                continue
+            builder.heading(level, heading)
+        else:
+            builder.line(raw.rstrip())
+    sections = builder.finish()
+    sections = tuple(
+        Section(s.index, s.level, s.heading, s.path, re.sub(r"\n{3,}", "\n\n", s.text)) for s in sections
+    )
+    if not title:
+        first = next((ln.strip() for s in sections for ln in (s.heading, *s.text.splitlines()) if ln.strip()), "")
+        title = first[:60]
+    if not title and not sections:
+        return None
+    if not sections:
+        sections = (Section(0, 0, "", (), ""),)
+    return Article(article_id, title, sections, meta)
+
+
+# --------------------------------------------------------------------------
+# JSON lines
+
+
+def parse_jsonl(text: str, source: str | None = None) -> tuple[list[Article], list[str]]:
+    """Parse JSON lines; bad lines become warnings ("file:line: reason")."""
+    articles: list[Article] = []
+    warnings: list[str] = []
+    where = source or "<jsonl>"
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            warnings.append(f"{where}:{lineno}: malformed JSON ({exc.msg}); line skipped")
+            continue
+        try:
+            article, note = _record_article(record, source, lineno)
+        except ValueError as exc:
+            warnings.append(f"{where}:{lineno}: {exc}; line skipped")
+            continue
+        if note:
+            warnings.append(f"{where}:{lineno}: {note}")
+        articles.append(article)
+    return articles, warnings
+
+
+def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Article, str | None]:
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    note = None
+    raw_id = record.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
+        raise ValueError('missing or invalid "id" (a string or number)')
+    art_id = str(raw_id)
+    sections: list[Section] = []
+    if "sections" in record:
+        raw_sections = record["sections"]
+        if not isinstance(raw_sections, list):
+            raise ValueError('"sections" must be a list of {"heading", "text"} objects')
+        for i, s in enumerate(raw_sections):
+            if isinstance(s, str):
+                s = {"heading": "", "text": s}
+            if not isinstance(s, dict):
+                raise ValueError(f'section {i} must be an object with "heading" and "text"')
+            heading = _as_text(s.get("heading"))
+            body = _as_text(s.get("text"))
+            level = s.get("level") if isinstance(s.get("level"), int) else (1 if heading else 0)
+            sections.append(Section(i, level, heading, (heading,) if heading else (), body))
+    else:
+        body = record.get("body", record.get("text", ""))
+        sections.append(Section(0, 0, "", (), _as_text(body)))
+    title = _as_text(record.get("title"))
+    if not title:
+        title = next((ln for s in sections for ln in s.text.splitlines() if ln.strip()), art_id)[:60]
+        note = 'no "title"; used the start of the text'
+    meta = {k: v for k, v in record.items() if k not in {"id", "title", "sections", "body", "text"}}
+    if source is not None:
+        meta["source"] = source
+    meta["line"] = lineno
+    return Article(art_id, title, tuple(sections), meta), note
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(_as_text(v) for v in value)
+    return str(value)

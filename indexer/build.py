@@ -1,0 +1,290 @@
+"""Building and updating an index from article files.
+
+``build_index`` walks the given paths, reads every supported file, and turns
+each article section into one document.  Updates are incremental: a file
+whose content hash is already in the index is skipped, a changed file has its
+old documents replaced, and a file that disappeared from an indexed directory
+has its documents removed.  Nothing is visible to searchers until the single
+commit at the end, so an interrupted run leaves the previous index intact;
+``rebuild=True`` builds a fresh index beside the old one and swaps it in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.errors import ReadError, ZhsearchError
+from corpus.model import Article
+from corpus.readers import discover, read_file
+from indexer.schema import section_key
+from indexer.storage import (
+    WriteLock,
+    check_compatible,
+    create_index,
+    index_exists,
+    open_index,
+    resolve_index_dir,
+    write_meta,
+)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an index build is, for progress bars."""
+
+    files_done: int
+    files_total: int
+    sections: int
+    bytes_done: int
+    path: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What an index run did."""
+
+    index_dir: str
+    files: int
+    files_indexed: int
+    files_unchanged: int
+    files_removed: int
+    articles: int
+    sections: int
+    bytes: int
+    seconds: float
+    skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    rebuild: bool = False,
+    wait: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> IndexReport:
+    """Create or update the index at ``index_dir`` from files under ``paths``.
+
+    Re-indexing unchanged files is a no-op; changed files replace their old
+    documents, so running it twice never creates duplicates.
+    """
+    started = time.perf_counter()
+    target = resolve_index_dir(index_dir)
+    path_list = [Path(p) for p in paths]
+    if not path_list:
+        raise ZhsearchError("nothing to index: give at least one file or directory")
+    missing = [str(p) for p in path_list if not p.exists()]
+    if missing and len(missing) == len(path_list):
+        raise ZhsearchError(f"no such file or directory: {', '.join(missing)}")
+    with WriteLock(target, wait=wait):
+        fresh = rebuild or not index_exists(target)
+        workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
+        if fresh:
+            shutil.rmtree(workdir, ignore_errors=True)
+            ix = create_index(workdir)
+        else:
+            meta = check_compatible(target)
+            ix = open_index(target)
+        try:
+            report = _update(ix, path_list, workdir, progress, started)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        if fresh:
+            _swap_in(workdir, target)
+        else:
+            write_meta(target, meta.settings(), created=meta.created)
+    return IndexReport(**{**report.__dict__, "index_dir": str(target), "seconds": time.perf_counter() - started})
+
+
+index = build_index
+
+
+def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait: bool = True) -> IndexReport:
+    """Index the sample articles bundled with zhsearch (the demo corpus)."""
+    from importlib import resources
+
+    with resources.as_file(resources.files("corpus") / "articles") as articles:
+        return build_index([articles], index_dir, wait=wait)
+
+
+def _update(ix, paths: list[Path], workdir: Path, progress, started: float) -> IndexReport:
+    skipped: list[Skipped] = []
+    warnings: list[str] = []
+    files: list[tuple[Path, Path]] = []
+    for p in paths:
+        try:
+            files.extend(discover([p]))
+        except ReadError as exc:
+            skipped.append(Skipped(exc.path, exc.reason))
+    with ix.reader() as reader:
+        known = _known_files(reader)
+    writer = ix.writer(limitmb=256)
+    try:
+        seen: set[str] = set()
+        ids_this_run: dict[str, str] = {}
+        n_indexed = n_unchanged = n_articles = n_sections = n_bytes = 0
+        for done, (root, file) in enumerate(files, 1):
+            source = str(file)
+            seen.add(source)
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                reason = "file disappeared before it could be read" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+                skipped.append(Skipped(source, reason))
+                continue
+            n_bytes += len(data)
+            digest = hashlib.sha1(data).hexdigest()
+            if known.get(source) == digest:
+                n_unchanged += 1
+            else:
+                try:
+                    result = read_file(file, root, data=data)
+                except ReadError as exc:
+                    skipped.append(Skipped(exc.path, exc.reason))
+                    if source in known:
+                        writer.delete_by_term("source", source)
+                    continue
+                warnings.extend(result.warnings)
+                if source in known:
+                    writer.delete_by_term("source", source)
+                for article in _last_wins(result.articles, source, warnings):
+                    if article.id in ids_this_run:
+                        warnings.append(
+                            f"{source}: article id {article.id!r} is also in {ids_this_run[article.id]}; kept the first"
+                        )
+                        continue
+                    ids_this_run[article.id] = source
+                    writer.delete_by_term("article", article.id)
+                    n_sections += _add_article(writer, article, source, digest)
+                    n_articles += 1
+                n_indexed += 1
+            if progress is not None:
+                progress(Progress(done, len(files), n_sections, n_bytes, source))
+        removed = _removed_sources(known, seen, paths)
+        for source in removed:
+            writer.delete_by_term("source", source)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return IndexReport(
+        index_dir=str(workdir),
+        files=len(files),
+        files_indexed=n_indexed,
+        files_unchanged=n_unchanged,
+        files_removed=len(removed),
+        articles=n_articles,
+        sections=n_sections,
+        bytes=n_bytes,
+        seconds=time.perf_counter() - started,
+        skipped=tuple(skipped),
+        warnings=tuple(warnings),
+    )
+
+
+def _known_files(reader) -> dict[str, str]:
+    """Map each indexed source file to the content hash it was indexed at."""
+    known: dict[str, str] = {}
+    for term in reader.lexicon("filekey"):
+        text = term.decode("utf-8") if isinstance(term, bytes) else term
+        source, _, digest = text.rpartition("\x00")
+        known[source] = digest
+    return known
+
+
+def _removed_sources(known: dict[str, str], seen: set[str], paths: list[Path]) -> list[str]:
+    """Indexed files under an indexed directory that are no longer there."""
+    dirs = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
+    files = {str(p.resolve()) for p in paths if not p.exists() or p.is_file()}
+    return sorted(
+        s for s in known if s not in seen and (s in files or any(s.startswith(d) for d in dirs))
+    )
+
+
+def _last_wins(articles: Iterable[Article], source: str, warnings: list[str]) -> list[Article]:
+    by_id: dict[str, Article] = {}
+    for article in articles:
+        if article.id in by_id:
+            warnings.append(f"{source}: duplicate article id {article.id!r}; the later one wins")
+            del by_id[article.id]
+        by_id[article.id] = article
+    return list(by_id.values())
+
+
+def _add_article(writer, article: Article, source: str, digest: str) -> int:
+    meta = dict(article.meta)
+    tags = meta.get("tags") or []
+    if not isinstance(tags, list):
+        tags = [str(tags)]
+    common = {
+        "article": article.id,
+        "title": article.title,
+        "title_g": article.title,
+        "source": source,
+        "filekey": f"{source}\x00{digest}",
+        "category": _keyword(meta.get("category")),
+        "author": _keyword(meta.get("author")),
+        "tags": ",".join(_keyword(t) for t in tags if _keyword(t)),
+        "date": str(meta.get("date") or ""),
+    }
+    added = 0
+    has_text = any(s.text.strip() for s in article.sections)
+    for section in article.sections:
+        # A heading with no text of its own (一、 directly followed by 1.1)
+        # would win heading matches with an empty snippet; its words are in
+        # its children's heading paths, so it is not indexed on its own.
+        if has_text and not section.text.strip():
+            continue
+        heading = " / ".join(section.path)
+        writer.add_document(
+            key=section_key(article.id, section.index),
+            section=section.index,
+            heading=heading,
+            heading_g=heading,
+            body=section.text,
+            body_g=section.text,
+            data={
+                "level": section.level,
+                "heading": section.heading,
+                "path": list(section.path),
+                "meta": meta,
+                "count": len(article.sections),
+            },
+            **common,
+        )
+        added += 1
+    return added
+
+
+def _keyword(value: object) -> str:
+    return str(value).replace(",", " ").strip() if value not in (None, "") else ""
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Replace ``target`` by ``new`` with two renames; the old one is removed."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,254 @@
+"""Query parsing: what a user typed -> a Whoosh query, leniently.
+
+Free text is the common case: a question typed in plain Chinese.  It is
+analysed exactly like article text, question words and particles are dropped
+(see ``indexer/stopwords.txt``), and the remaining terms are OR-ed across
+title, heading and body, so sections matching more of them rank higher.
+
+Syntax for those who want it:
+
+* ``"exact phrase"`` (also “…” and 「…」) — the characters in this order;
+  matched on character bigrams, so segmentation can't break it; required.
+* ``-word`` / ``-"phrase"`` / ``NOT word`` — articles containing it are left out.
+* ``a AND b`` — both required; ``a OR b`` — either (the default anyway).
+* ``title:词``, ``heading:词``, ``body:词`` — look in one field only.
+
+Nothing here raises on bad syntax: an unbalanced quote, a dangling operator
+or an unknown field falls back to plain terms and adds a notice saying so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from indexer.analysis import Settings, fold, gram_spans, is_cjk, stopwords, word_spans
+from indexer.schema import FIELD_WEIGHTS, GRAM_FIELDS, TEXT_FIELDS
+
+MAX_QUERY_CHARS = 1000
+FIELD_NAMES = frozenset(TEXT_FIELDS)
+# Weight of the bigram field next to the word fields for free text: a
+# fallback for terms the question segments differently from the article.
+GRAM_WEIGHT = 0.0
+
+_QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "”": "”"}
+_LEX = re.compile(
+    r"""
+    (?P<field>[A-Za-z_]+):(?=\S)          # field prefix, value follows
+  | (?P<neg>[-－](?=["“「『\w]))          # minus glued to a word or quote
+  | (?P<quote>["“「『”」』])
+  | (?P<op>(?<!\S)(?:AND|OR|NOT|&&|\|\|)(?!\S))
+  | (?P<space>\s+)
+  | (?P<word>[^\s"“「『”」』]+)
+    """,
+    re.X,
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One unit of a query: free-text words or a quoted phrase."""
+
+    text: str
+    phrase: bool = False
+    field: str | None = None
+    required: bool = False
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query as understood: clauses, the terms to highlight, notices."""
+
+    raw: str
+    clauses: tuple[Clause, ...]
+    notices: tuple[str, ...] = ()
+    terms: tuple[str, ...] = field(default=())
+    phrases: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not any(not c.excluded for c in self.clauses) or not (self.terms or self.phrases)
+
+
+def parse(text: str, settings: Settings | None = None) -> ParsedQuery:
+    """Understand ``text``; never raises on syntax, lists what it skipped."""
+    notices: list[str] = []
+    if len(text) > MAX_QUERY_CHARS:
+        notices.append(f"query shortened to its first {MAX_QUERY_CHARS} characters")
+        text = text[:MAX_QUERY_CHARS]
+    clauses = _clauses(text, notices)
+    terms: list[str] = []
+    phrases: list[str] = []
+    for c in clauses:
+        if c.excluded:
+            continue
+        if c.phrase:
+            phrases.append(c.text)
+        else:
+            for t in free_terms(c.text, settings):
+                if t not in terms:
+                    terms.append(t)
+    return ParsedQuery(text, tuple(clauses), tuple(notices), tuple(terms), tuple(phrases))
+
+
+def free_terms(text: str, settings: Settings | None = None) -> list[str]:
+    """Terms of free text, without stop words unless nothing else is left."""
+    words = [w for w, _, _ in word_spans(fold(text), settings)]
+    stop = stopwords()
+    kept = [w for w in words if w not in stop]
+    return kept or words
+
+
+def _clauses(text: str, notices: list[str]) -> list[Clause]:
+    clauses: list[Clause] = []
+    pending_field: str | None = None
+    negate = False
+    join: str | None = None  # operator waiting for its right-hand clause
+    pos = 0
+    n = len(text)
+
+    def add(clause_text: str, phrase: bool) -> None:
+        nonlocal pending_field, negate, join
+        if not clause_text.strip():
+            pending_field, negate = None, False
+            return
+        fld = pending_field
+        if fld is not None and fld not in FIELD_NAMES:
+            notices.append(f"unknown field {fld!r} searched as text (fields: {', '.join(sorted(FIELD_NAMES))})")
+            clause_text = f"{fld} {clause_text}"
+            fld = None
+        required = False
+        if join == "AND" and clauses:
+            prev = clauses[-1]
+            if not prev.excluded:
+                clauses[-1] = Clause(prev.text, prev.phrase, prev.field, True, False)
+            required = True
+        elif join == "NOT":
+            negate = True
+        clauses.append(Clause(clause_text, phrase, fld, required and not negate, negate))
+        pending_field, negate, join = None, False, None
+
+    while pos < n:
+        m = _LEX.match(text, pos)
+        if m is None:  # cannot happen with the catch-all, but never loop forever
+            pos += 1
+            continue
+        kind = m.lastgroup
+        pos = m.end()
+        if kind == "space":
+            continue
+        if kind == "field":
+            pending_field = m.group("field").lower()
+        elif kind == "neg":
+            negate = True
+        elif kind == "op":
+            op = {"&&": "AND", "||": "OR"}.get(m.group("op"), m.group("op"))
+            if op == "NOT":
+                negate = True
+            elif not clauses or join:
+                notices.append(f"ignored {op!r} with nothing on its left")
+            else:
+                join = op
+        elif kind == "quote":
+            opener = m.group("quote")
+            close = _QUOTES.get(opener)
+            end = text.find(close, pos) if close and opener not in "”」』" else -1
+            if end < 0:
+                notices.append("unbalanced quote ignored; searched the words as plain text")
+                continue
+            add(text[pos:end], phrase=True)
+            pos = end + 1
+        else:
+            add(m.group("word"), phrase=False)
+    if join:
+        notices.append(f"ignored {join!r} with nothing on its right")
+    if negate or pending_field:
+        notices.append("ignored a trailing '-' or field name with nothing after it")
+    return clauses
+
+
+# --------------------------------------------------------------------------
+# Whoosh queries
+
+
+def _fields(field_name: str | None) -> tuple[str, ...]:
+    return (field_name,) if field_name else TEXT_FIELDS
+
+
+def term_query(term: str, field_name: str | None = None) -> wq.Query:
+    """One analysed term, across the text fields with their weights."""
+    subs: list[wq.Query] = [wq.Term(f, term, boost=FIELD_WEIGHTS[f]) for f in _fields(field_name)]
+    return subs[0] if len(subs) == 1 else wq.Or(subs)
+
+
+def phrase_query(text: str, field_name: str | None = None) -> wq.Query | None:
+    """The characters of ``text`` in order, on the bigram fields."""
+    grams = [g for g, _, _ in gram_spans(fold(text))]
+    if not grams:
+        return None
+    subs: list[wq.Query] = []
+    for f in _fields(field_name):
+        gf = GRAM_FIELDS[f]
+        if len(grams) == 1:
+            g = grams[0]
+            # A single ideograph is not a bigram; match it as a word or as
+            # the first character of any bigram.
+            q: wq.Query = wq.Or([wq.Term(f, g), wq.Prefix(gf, g)]) if is_cjk(g) else wq.Term(gf, g)
+        else:
+            q = wq.Phrase(gf, grams)
+        q.boost = FIELD_WEIGHTS[f]
+        subs.append(q)
+    return subs[0] if len(subs) == 1 else wq.Or(subs)
+
+
+def clause_query(clause: Clause, settings: Settings | None = None) -> wq.Query | None:
+    """The Whoosh query for one clause (excluded clauses match as phrases)."""
+    if clause.phrase or clause.excluded:
+        return phrase_query(clause.text, clause.field)
+    terms = free_terms(clause.text, settings)
+    if not terms:
+        return None
+    subs = [term_query(t, clause.field) for t in terms]
+    if clause.required:
+        return subs[0] if len(subs) == 1 else wq.And(subs)
+    return subs[0] if len(subs) == 1 else wq.Or(subs)
+
+
+def to_whoosh(parsed: ParsedQuery, settings: Settings | None = None) -> tuple[wq.Query | None, wq.Query | None]:
+    """``(positive, excluded)`` Whoosh queries for a parsed query.
+
+    ``excluded`` is applied per article by the searcher, so an article that
+    mentions an excluded word anywhere is left out, not just that section.
+    """
+    required: list[wq.Query] = []
+    optional: list[wq.Query] = []
+    excluded: list[wq.Query] = []
+    for clause in parsed.clauses:
+        q = clause_query(clause, settings)
+        if q is None:
+            continue
+        if clause.excluded:
+            excluded.append(q)
+        elif clause.required or clause.phrase:
+            required.append(q)
+        else:
+            optional.append(q)
+    if GRAM_WEIGHT > 0:
+        gram_terms = {g for c in parsed.clauses if not (c.excluded or c.phrase) for g, _, _ in gram_spans(fold(c.text))}
+        optional.extend(wq.Term("body_g", g, boost=GRAM_WEIGHT) for g in sorted(gram_terms))
+    positive: wq.Query | None
+    if required:
+        base = required[0] if len(required) == 1 else wq.And(required)
+        positive = wq.AndMaybe(base, _or(optional)) if optional else base
+    elif optional:
+        positive = _or(optional)
+    else:
+        positive = None
+    return positive, (_or(excluded) if excluded else None)
+
+
+def _or(queries: list[wq.Query]) -> wq.Query:
+    return queries[0] if len(queries) == 1 else wq.Or(queries)

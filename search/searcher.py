@@ -1,0 +1,285 @@
+"""The search engine's public face: ``Searcher``, ``Hit`` and ``Results``.
+
+A :class:`Searcher` opens an index once and answers many queries; each answer
+lists articles (each at most once, with its best-matching section) and a
+snippet of that section with the matches marked.  No Whoosh object leaves
+this module: results are small frozen dataclasses that serialise to JSON.
+
+The module-level :func:`search`, :func:`show` and :func:`stats` are the
+library side of the CLI commands of the same names.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import ArticleNotFoundError, ZhsearchError
+from corpus.model import Article, Section
+from indexer.build import build_sample_index
+from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
+from search.query import ParsedQuery, parse, to_whoosh
+from search.ranking import collapse_facet, weighting
+from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
+
+
+@dataclass(frozen=True)
+class SectionRef:
+    """Which section of an article a hit shows."""
+
+    index: int
+    heading: str
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article in a result list, shown by its best-matching section."""
+
+    rank: int
+    id: str
+    title: str
+    score: float
+    section: SectionRef
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    meta: dict[str, Any] = field(compare=False)
+    source: str | None = None
+
+    def render(self, markers: tuple[str, str] = ("[", "]")) -> str:
+        """The snippet with highlights wrapped in ``markers``."""
+        return Snippet(self.snippet, self.highlights).render(markers)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["section"]["path"] = list(self.section.path)
+        d["highlights"] = [list(h) for h in self.highlights]
+        return d
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of results, the total number of matching articles, and any
+    notices about how the query was understood."""
+
+    query: str
+    total: int
+    page: int
+    limit: int
+    hits: tuple[Hit, ...]
+    notices: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.limit - 1) // self.limit if self.limit else 0
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What an index holds and how it was built."""
+
+    index_dir: str
+    articles: int
+    sections: int
+    terms: int
+    size_bytes: int
+    schema_version: int
+    analyzer: dict[str, Any]
+    updated: float
+
+
+class Searcher:
+    """Searches one index; open it once, query it many times.
+
+    Safe to keep open while another process updates the index: each query
+    first picks up the latest committed version.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike[str] | None = None, *, snippet_chars: int = DEFAULT_WIDTH) -> None:
+        self.index_dir = resolve_index_dir(index_dir)
+        self.meta = check_compatible(self.index_dir)
+        self.settings = self.meta.settings()
+        self.snippet_chars = snippet_chars
+        self._ix = open_index(self.index_dir)
+        self._searcher = self._ix.searcher(weighting=weighting())
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._searcher.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _current(self):
+        self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    # -- queries
+    def parse(self, query: str) -> ParsedQuery:
+        """How ``query`` is understood (terms, phrases, notices)."""
+        return parse(query, self.settings)
+
+    def search(self, query: str, limit: int = 10, page: int = 1) -> Results:
+        """Articles matching ``query``, best first, ``limit`` per ``page``."""
+        started = time.perf_counter()
+        if not isinstance(query, str):
+            raise ZhsearchError("query must be a string")
+        limit = max(1, int(limit))
+        page = max(1, int(page))
+        parsed = self.parse(query)
+        notices = list(parsed.notices)
+        positive, excluded = to_whoosh(parsed, self.settings)
+        if positive is None:
+            if any(c.excluded for c in parsed.clauses):
+                notices.append("the query only excludes words; add a word to search for")
+            elif query.strip():
+                notices.append("nothing to search for: the query has no words left after removing punctuation")
+            else:
+                notices.append("empty query: type some words to search for")
+            return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
+        s = self._current()
+        mask = self._excluded_articles(s, excluded) if excluded is not None else None
+        found = s.search(
+            positive,
+            limit=page * limit,
+            collapse=collapse_facet(),
+            collapse_limit=1,
+            mask=mask,
+        )
+        total = self._count_articles(s, found, page * limit, positive, mask)
+        hits: list[Hit] = []
+        # Index the hits rather than iterate: Results.__len__ breaks on
+        # Whoosh's collapsed, masked collectors.
+        for i in range((page - 1) * limit, min(page * limit, found.scored_length())):
+            hits.append(self._hit(i + 1, found[i], parsed))
+        return Results(query, total, page, limit, tuple(hits), tuple(notices), parsed.terms, time.perf_counter() - started)
+
+    def _excluded_articles(self, s, excluded):
+        from whoosh import query as wq
+
+        ids = {s.stored_fields(d)["article"] for d in s.docs_for_query(excluded)}
+        if not ids:
+            return None
+        return wq.Or([wq.Term("article", i) for i in sorted(ids)])
+
+    def _count_articles(self, s, found, wanted: int, positive, mask) -> int:
+        if found.scored_length() < wanted:
+            return found.scored_length()  # every matching article is on this page
+        column = s.reader().column_reader("article")
+        masked = set(s.docs_for_query(mask)) if mask is not None else set()
+        return len({column[d] for d in s.docs_for_query(positive) if d not in masked})
+
+    def _hit(self, rank: int, hit, parsed: ParsedQuery) -> Hit:
+        stored = hit.fields()
+        data = stored.get("data", {})
+        snippet = make_snippet(stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings)
+        return Hit(
+            rank=rank,
+            id=stored["article"],
+            title=stored.get("title", ""),
+            score=round(float(hit.score), 4),
+            section=SectionRef(int(stored.get("section", 0)), data.get("heading", ""), tuple(data.get("path", ()))),
+            snippet=snippet.text,
+            highlights=snippet.highlights,
+            meta={k: v for k, v in data.get("meta", {}).items() if k != "source"},
+            source=stored.get("source"),
+        )
+
+    # -- articles
+    def article(self, article_id: str) -> Article:
+        """The indexed article with this id (its searchable sections)."""
+        s = self._current()
+        docnums = list(s.document_numbers(article=article_id))
+        if not docnums:
+            raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
+        docs = sorted((s.stored_fields(d) for d in docnums), key=lambda f: int(f.get("section", 0)))
+        first = docs[0]
+        meta = dict(first.get("data", {}).get("meta", {}))
+        sections = tuple(
+            Section(
+                int(f.get("section", 0)),
+                int(f.get("data", {}).get("level", 0)),
+                f.get("data", {}).get("heading", ""),
+                tuple(f.get("data", {}).get("path", ())),
+                f.get("body", ""),
+            )
+            for f in docs
+        )
+        return Article(article_id, first.get("title", ""), sections, meta)
+
+    def stats(self) -> IndexStats:
+        """Counts, size and build settings of the index."""
+        s = self._current()
+        reader = s.reader()
+        column = reader.column_reader("article")
+        articles = len({column[d] for d in reader.all_doc_ids()})
+        terms = sum(1 for _ in reader.lexicon("body"))
+        size = sum(p.stat().st_size for p in Path(self.index_dir).iterdir() if p.is_file())
+        return IndexStats(
+            index_dir=str(self.index_dir),
+            articles=articles,
+            sections=reader.doc_count(),
+            terms=terms,
+            size_bytes=size,
+            schema_version=self.meta.schema_version,
+            analyzer=dict(self.meta.analyzer),
+            updated=self.meta.updated,
+        )
+
+
+def search(
+    query: str,
+    index_dir: str | os.PathLike[str] | None = None,
+    limit: int = 10,
+    page: int = 1,
+    snippet_chars: int = DEFAULT_WIDTH,
+) -> Results:
+    """Run one query against the index at ``index_dir``.
+
+    With no index there yet, one is first built from the bundled sample
+    articles, and a notice in the results says so.
+    """
+    notices: tuple[str, ...] = ()
+    target = resolve_index_dir(index_dir)
+    if not index_exists(target):
+        report = build_sample_index(target)
+        notices = (
+            f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
+            f"(index your own with `zhsearch index PATH`)",
+        )
+    with Searcher(target, snippet_chars=snippet_chars) as s:
+        results = s.search(query, limit=limit, page=page)
+    return replace(results, notices=notices + results.notices) if notices else results
+
+
+def show(article_id: str, index_dir: str | os.PathLike[str] | None = None, section: int | None = None) -> Article:
+    """An article from the index; with ``section``, only that section."""
+    with Searcher(index_dir) as s:
+        article = s.article(article_id)
+    if section is None:
+        return article
+    chosen = tuple(x for x in article.sections if x.index == section)
+    if not chosen:
+        have = ", ".join(str(x.index) for x in article.sections)
+        raise ArticleNotFoundError(f"article {article_id!r} has no section {section}; its sections are {have}")
+    return Article(article.id, article.title, chosen, article.meta)
+
+
+def stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
+    """Statistics of the index at ``index_dir``."""
+    with Searcher(index_dir) as s:
+        return s.stats()

@@ -1,0 +1,170 @@
+"""Snippets: the part of a section worth showing, with every match marked.
+
+1. **Matches** — each query term and phrase is found in the folded section
+   text (folding keeps length, so offsets are offsets into the original and
+   a Simplified query marks Traditional characters).  Chinese words match as
+   substrings, so 上门 is marked even where jieba cut 会上|门; single
+   characters, Latin words and numbers only as whole tokens, so 门 does not
+   light up inside every 上门; phrases match ignoring the punctuation between
+   their characters.
+2. **Window** — about ``width`` characters around the densest cluster of
+   matches: the window covering the most distinct terms wins, then the most
+   matches, then the earliest.
+3. **Boundaries** — the window is moved to start after a sentence end
+   (。！？；) and to stop at one when that costs little; otherwise it is cut
+   and an ellipsis marks the cut.
+
+A :class:`Snippet` keeps the text and the highlighted spans apart, so callers
+render them however they like (terminal colours, HTML, brackets).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from indexer.analysis import Settings, fold, is_cjk, word_spans
+
+DEFAULT_WIDTH = 120
+ELLIPSIS = "…"
+_SENTENCE_END = "。！？；!?;\n"
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A piece of text and the ``(start, end)`` spans in it that matched."""
+
+    text: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    def render(self, markers: tuple[str, str] = ("[", "]")) -> str:
+        """The text with each highlight wrapped in ``markers``."""
+        out: list[str] = []
+        last = 0
+        for start, end in self.highlights:
+            out.append(self.text[last:start])
+            out.append(markers[0] + self.text[start:end] + markers[1])
+            last = end
+        out.append(self.text[last:])
+        return "".join(out)
+
+    @property
+    def matched(self) -> list[str]:
+        return [self.text[s:e] for s, e in self.highlights]
+
+
+def find_matches(
+    text: str, terms: Iterable[str], phrases: Iterable[str] = (), settings: Settings | None = None
+) -> list[tuple[int, int, str]]:
+    """``(start, end, key)`` of every match in ``text``; ``key`` names the
+    term or phrase matched, so callers can count distinct ones."""
+    folded = fold(text)
+    found: list[tuple[int, int, str]] = []
+    latin: set[str] = set()
+    for term in terms:
+        if not term:
+            continue
+        if is_cjk(term) and len(term) > 1:
+            found.extend((m.start(), m.end(), term) for m in re.finditer(re.escape(term), folded))
+        else:
+            latin.add(term)
+    if latin:
+        found.extend((s, e, w) for w, s, e in word_spans(folded, settings) if w in latin)
+    for phrase in phrases:
+        chars = [ch for ch in fold(phrase) if ch.isalnum()]
+        if not chars:
+            continue
+        pattern = r"[\W_]*".join(re.escape(ch) for ch in chars)
+        found.extend((m.start(), m.end(), phrase) for m in re.finditer(pattern, folded))
+    found.sort()
+    return found
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans covering the same characters."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def make_snippet(
+    text: str,
+    terms: Iterable[str],
+    phrases: Iterable[str] = (),
+    width: int = DEFAULT_WIDTH,
+    settings: Settings | None = None,
+) -> Snippet:
+    """The best window of ``text`` for these terms, with highlights."""
+    width = max(width, 10)
+    matches = find_matches(text, terms, phrases, settings)
+    if len(text) <= width:
+        start, end = 0, len(text)
+    elif not matches:
+        start, end = 0, _cut_end(text, 0, width)
+    else:
+        start, end = _best_window(text, matches, width)
+    return _build(text, start, end, matches)
+
+
+def _best_window(text: str, matches: list[tuple[int, int, str]], width: int) -> tuple[int, int]:
+    best: tuple[int, int, int] | None = None
+    best_start = 0
+    for i, (m_start, _, _) in enumerate(matches):
+        keys: set[str] = set()
+        count = 0
+        for s, e, key in matches[i:]:
+            if e - m_start > width:
+                break
+            keys.add(key)
+            count += 1
+        score = (len(keys), count, -m_start)
+        if best is None or score > best:
+            best, best_start = score, m_start
+    # Lead in with some context: back to the sentence start when it is near,
+    # otherwise a few characters.
+    lead_limit = max(width // 4, 1)
+    start = best_start
+    for j in range(best_start - 1, max(best_start - lead_limit, 0) - 1, -1):
+        if text[j] in _SENTENCE_END:
+            start = j + 1
+            break
+    else:
+        start = max(best_start - min(lead_limit // 2, 10), 0)
+        if best_start - lead_limit <= 0:
+            start = 0
+    start = min(start, max(len(text) - width, 0)) if start > 0 else 0
+    end = _cut_end(text, start, width)
+    return start, end
+
+
+def _cut_end(text: str, start: int, width: int) -> int:
+    """End of a window starting at ``start``: at a sentence end when one lies
+    in the last third of the window, else at ``width``."""
+    limit = min(start + width, len(text))
+    if limit == len(text):
+        return limit
+    for j in range(limit - 1, start + (width * 2) // 3 - 1, -1):
+        if text[j] in _SENTENCE_END:
+            return j + 1
+    return limit
+
+
+def _build(text: str, start: int, end: int, matches: list[tuple[int, int, str]]) -> Snippet:
+    body = text[start:end].replace("\n", " ").replace("\r", " ")
+    stripped = body.lstrip()
+    lead_ws = len(body) - len(stripped)
+    body = stripped.rstrip()
+    start += lead_ws
+    end = start + len(body)
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(text.rstrip()) else ""
+    shift = len(prefix) - start
+    spans = merge_spans(
+        (max(s, start) + shift, min(e, end) + shift) for s, e, _ in matches if s < end and e > start
+    )
+    return Snippet(prefix + body + suffix, tuple(spans))
