@@ -135,9 +135,9 @@ _HEADING_STYLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("section", re.compile(rf"^第[{_CN_NUM}\d]+节")),
     ("cn", re.compile(rf"^[{_CN_NUM}]+\s*[、．.]\s*\S")),
     ("cn-paren", re.compile(rf"^[（(]\s*[{_CN_NUM}]+\s*[）)]\s*\S")),
-    ("num3", re.compile(r"^\d+\s*[.．]\s*\d+\s*[.．]\s*\d+(?![\d.．])\s*\S")),
-    ("num2", re.compile(r"^\d+\s*[.．]\s*\d+(?![\d.．])\s*\S")),
-    ("num", re.compile(r"^\d+\s*[.．、]\s*(?!\d)\S")),
+    ("num3", re.compile(r"^\d+[.．]\d+[.．]\d+(?![\d.．])\s*\S")),
+    ("num2", re.compile(r"^\d+[.．]\d+(?![\d.．])\s*\S")),
+    ("num", re.compile(r"^\d+\s*(?:[.．、](?!\d)|[.．、]\s+)\s*\S")),
     ("num-paren", re.compile(r"^[（(]\s*\d+\s*[）)]\s*\S")),
 )
 _SENTENCE_END = tuple("。；;，,！!：:")
@@ -195,7 +195,10 @@ _META_LINE = re.compile(
     r"^(?P<author>[^\d\s]{0,20}?)\s*(?P<date>(?:19|20)\d{2}-\d{1,2}-\d{1,2})\s*"
     r"(?P<category>[^\d]{0,20}?)\s*(?P<views>\d{1,9})?$"
 )
-_RELATED_MARKERS = frozenset({"相关文章", "相关阅读", "相关推荐", "推荐阅读", "猜你喜欢", "延伸阅读", "热门文章"})
+_RELATED_MARKERS = frozenset(
+    {"相关文章", "相关阅读", "相关推荐", "推荐阅读", "猜你喜欢", "延伸阅读", "热门文章",
+     "相關文章", "相關閱讀", "相關推薦", "推薦閱讀", "延伸閱讀", "熱門文章"}
+)
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 
 

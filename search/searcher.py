@@ -133,8 +133,12 @@ class Searcher:
         """How ``query`` is understood (terms, phrases, notices)."""
         return parse(query, self.settings)
 
-    def search(self, query: str, limit: int = 10, page: int = 1) -> Results:
-        """Articles matching ``query``, best first, ``limit`` per ``page``."""
+    def search(self, query: str, limit: int = 10, page: int = 1, *, snippets: bool = True) -> Results:
+        """Articles matching ``query``, best first, ``limit`` per ``page``.
+
+        ``snippets=False`` skips making snippets (hits then carry an empty
+        one), for callers that only need the ranking.
+        """
         started = time.perf_counter()
         if not isinstance(query, str):
             raise ZhsearchError("query must be a string")
@@ -165,7 +169,7 @@ class Searcher:
         # Index the hits rather than iterate: Results.__len__ breaks on
         # Whoosh's collapsed, masked collectors.
         for i in range((page - 1) * limit, min(page * limit, found.scored_length())):
-            hits.append(self._hit(i + 1, found[i], parsed))
+            hits.append(self._hit(i + 1, found[i], parsed, snippets))
         return Results(query, total, page, limit, tuple(hits), tuple(notices), parsed.terms, time.perf_counter() - started)
 
     def _excluded_articles(self, s, excluded):
@@ -183,10 +187,15 @@ class Searcher:
         masked = set(s.docs_for_query(mask)) if mask is not None else set()
         return len({column[d] for d in s.docs_for_query(positive) if d not in masked})
 
-    def _hit(self, rank: int, hit, parsed: ParsedQuery) -> Hit:
+    def _hit(self, rank: int, hit, parsed: ParsedQuery, snippets: bool = True) -> Hit:
         stored = hit.fields()
         data = stored.get("data", {})
-        snippet = make_snippet(stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings)
+        if snippets:
+            snippet = make_snippet(
+                stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings
+            )
+        else:
+            snippet = Snippet("")
         return Hit(
             rank=rank,
             id=stored["article"],
