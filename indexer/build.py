@@ -22,7 +22,7 @@ from pathlib import Path
 from corpus.errors import ReadError, ZhsearchError
 from corpus.model import Article
 from corpus.readers import discover, read_file
-from indexer.schema import section_key
+from indexer.schema import gram_text, section_key
 from indexer.storage import (
     WriteLock,
     check_compatible,
@@ -240,7 +240,6 @@ def _add_article(writer, article: Article, source: str, digest: str) -> int:
     common = {
         "article": article.id,
         "title": article.title,
-        "title_g": article.title,
         "source": source,
         "filekey": f"{source}\x00{digest}",
         "category": _keyword(meta.get("category")),
@@ -261,9 +260,8 @@ def _add_article(writer, article: Article, source: str, digest: str) -> int:
             key=section_key(article.id, section.index),
             section=section.index,
             heading=heading,
-            heading_g=heading,
             body=section.text,
-            body_g=section.text,
+            grams=gram_text(heading, section.text),
             data={
                 "level": section.level,
                 "heading": section.heading,

@@ -25,13 +25,16 @@ from dataclasses import dataclass, field
 from whoosh import query as wq
 
 from indexer.analysis import Settings, fold, gram_spans, is_cjk, stopwords, word_spans
-from indexer.schema import FIELD_WEIGHTS, GRAM_FIELDS, TEXT_FIELDS
+from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
+from search.ranking import ScoreTerm
 
 MAX_QUERY_CHARS = 1000
 FIELD_NAMES = frozenset(TEXT_FIELDS)
 # Weight of the bigram field next to the word fields for free text: a
 # fallback for terms the question segments differently from the article.
-GRAM_WEIGHT = 0.0
+GRAM_WEIGHT = 0.3
+# Weight of a quoted phrase's bigrams (the phrase is also required).
+PHRASE_GRAM_WEIGHT = 1.0
 
 _QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "”": "”"}
 _LEX = re.compile(
@@ -179,76 +182,95 @@ def _fields(field_name: str | None) -> tuple[str, ...]:
 
 
 def term_query(term: str, field_name: str | None = None) -> wq.Query:
-    """One analysed term, across the text fields with their weights."""
-    subs: list[wq.Query] = [wq.Term(f, term, boost=FIELD_WEIGHTS[f]) for f in _fields(field_name)]
+    """One analysed term in any of the text fields."""
+    subs: list[wq.Query] = [wq.Term(f, term) for f in _fields(field_name)]
     return subs[0] if len(subs) == 1 else wq.Or(subs)
 
 
-def phrase_query(text: str, field_name: str | None = None) -> wq.Query | None:
-    """The characters of ``text`` in order, on the bigram fields."""
+def phrase_query(text: str, field_name: str | None = None, settings: Settings | None = None) -> wq.Query | None:
+    """The characters of ``text`` in order.
+
+    Without a field, matched on the bigram field, so jieba cutting 会上|门 in
+    the article can't hide 上门走访; within one field, as a word phrase.
+    """
+    if field_name:
+        words = [w for w, _, _ in word_spans(fold(text), settings)]
+        if not words:
+            return None
+        return wq.Term(field_name, words[0]) if len(words) == 1 else wq.Phrase(field_name, words)
     grams = [g for g, _, _ in gram_spans(fold(text))]
     if not grams:
         return None
-    subs: list[wq.Query] = []
-    for f in _fields(field_name):
-        gf = GRAM_FIELDS[f]
-        if len(grams) == 1:
-            g = grams[0]
-            # A single ideograph is not a bigram; match it as a word or as
-            # the first character of any bigram.
-            q: wq.Query = wq.Or([wq.Term(f, g), wq.Prefix(gf, g)]) if is_cjk(g) else wq.Term(gf, g)
-        else:
-            q = wq.Phrase(gf, grams)
-        q.boost = FIELD_WEIGHTS[f]
-        subs.append(q)
-    return subs[0] if len(subs) == 1 else wq.Or(subs)
+    if len(grams) > 1:
+        return wq.Or([wq.Phrase(GRAM_FIELD, grams), phrase_query(text, "title", settings) or wq.NullQuery])
+    g = grams[0]
+    # A lone ideograph is not a bigram: match it as a word, or as the first
+    # character of a bigram.
+    return wq.Or([term_query(g), wq.Prefix(GRAM_FIELD, g)]) if is_cjk(g) else wq.Term(GRAM_FIELD, g)
 
 
-def clause_query(clause: Clause, settings: Settings | None = None) -> wq.Query | None:
-    """The Whoosh query for one clause (excluded clauses match as phrases)."""
-    if clause.phrase or clause.excluded:
-        return phrase_query(clause.text, clause.field)
-    terms = free_terms(clause.text, settings)
-    if not terms:
-        return None
-    subs = [term_query(t, clause.field) for t in terms]
-    if clause.required:
-        return subs[0] if len(subs) == 1 else wq.And(subs)
-    return subs[0] if len(subs) == 1 else wq.Or(subs)
+@dataclass(frozen=True)
+class Requirement:
+    """Sections must contain one of ``any_of`` (field, term), or match ``query``."""
+
+    any_of: tuple[tuple[str, str], ...] = ()
+    query: wq.Query | None = None
 
 
-def to_whoosh(parsed: ParsedQuery, settings: Settings | None = None) -> tuple[wq.Query | None, wq.Query | None]:
-    """``(positive, excluded)`` Whoosh queries for a parsed query.
+@dataclass(frozen=True)
+class Plan:
+    """What the ranker does for a query: terms to score, sections required,
+    articles excluded."""
 
-    ``excluded`` is applied per article by the searcher, so an article that
-    mentions an excluded word anywhere is left out, not just that section.
-    """
-    required: list[wq.Query] = []
-    optional: list[wq.Query] = []
-    excluded: list[wq.Query] = []
+    scoring: tuple[ScoreTerm, ...]
+    required: tuple[Requirement, ...]
+    excluded: tuple[Requirement, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.scoring and not self.required
+
+
+def _term_scores(term: str, field_name: str | None, group: int) -> list[ScoreTerm]:
+    return [ScoreTerm(f, term, FIELD_WEIGHTS[f], group) for f in _fields(field_name)]
+
+
+def _gram_scores(text: str, weight: float) -> list[ScoreTerm]:
+    if weight <= 0:
+        return []
+    grams = dict.fromkeys(g for g, _, _ in gram_spans(fold(text)) if len(g) == 2 and is_cjk(g))
+    return [ScoreTerm(GRAM_FIELD, g, weight) for g in grams]
+
+
+def plan(parsed: ParsedQuery, settings: Settings | None = None) -> Plan:
+    """Turn a parsed query into scoring terms, requirements and exclusions."""
+    scoring: list[ScoreTerm] = []
+    required: list[Requirement] = []
+    excluded: list[Requirement] = []
+    group = 0
     for clause in parsed.clauses:
-        q = clause_query(clause, settings)
-        if q is None:
-            continue
         if clause.excluded:
-            excluded.append(q)
-        elif clause.required or clause.phrase:
-            required.append(q)
-        else:
-            optional.append(q)
-    if GRAM_WEIGHT > 0:
-        gram_terms = {g for c in parsed.clauses if not (c.excluded or c.phrase) for g, _, _ in gram_spans(fold(c.text))}
-        optional.extend(wq.Term("body_g", g, boost=GRAM_WEIGHT) for g in sorted(gram_terms))
-    positive: wq.Query | None
-    if required:
-        base = required[0] if len(required) == 1 else wq.And(required)
-        positive = wq.AndMaybe(base, _or(optional)) if optional else base
-    elif optional:
-        positive = _or(optional)
-    else:
-        positive = None
-    return positive, (_or(excluded) if excluded else None)
-
-
-def _or(queries: list[wq.Query]) -> wq.Query:
-    return queries[0] if len(queries) == 1 else wq.Or(queries)
+            q = phrase_query(clause.text, clause.field, settings)
+            if q is not None:
+                excluded.append(Requirement(query=q))
+            continue
+        if clause.phrase:
+            q = phrase_query(clause.text, clause.field, settings)
+            if q is None:
+                continue
+            required.append(Requirement(query=q))
+            for w, _, _ in word_spans(fold(clause.text), settings):
+                scoring.extend(_term_scores(w, clause.field, group))
+                group += 1
+            if clause.field is None:
+                scoring.extend(_gram_scores(clause.text, PHRASE_GRAM_WEIGHT))
+            continue
+        terms = free_terms(clause.text, settings)
+        for t in terms:
+            scoring.extend(_term_scores(t, clause.field, group))
+            group += 1
+            if clause.required:
+                required.append(Requirement(any_of=tuple((f, t) for f in _fields(clause.field))))
+        if clause.field is None and terms:
+            scoring.extend(_gram_scores(clause.text, GRAM_WEIGHT))
+    return Plan(tuple(scoring), tuple(required), tuple(excluded))

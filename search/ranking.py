@@ -1,27 +1,211 @@
 """Ranking: how sections are scored and how an article's best section is chosen.
 
-Scores are BM25F over the title, the heading path and the body of each
-section (field weights live in ``indexer.schema.FIELD_WEIGHTS``), with a
-lower length normalisation for the short title and heading fields so a long
-title is not punished for being long.  Results are collapsed on the article
-id: an article appears once, represented by its highest-scoring section.
+Whoosh stores the index; scoring happens here, term at a time, on numpy
+arrays.  Whoosh's own matchers walk postings one document at a time in
+Python, which costs hundreds of milliseconds on a long question over a large
+collection; reading each posting list once as arrays and scoring it with
+vector arithmetic costs a few.
+
+The score of a section is BM25F-style: for every query term and every text
+field, a BM25 term weight (with its own length normalisation per field),
+multiplied by the field's weight, summed.  The character-bigram field adds
+the same for the query's bigrams at a lower weight, which rescues terms the
+question segments differently from the article.  A coordination factor then
+favours sections matching more of the question's distinct words.
+
+Articles are ranked by their best section, plus a small share of the
+evidence in their other sections, and shown with that best section.
 """
 
 from __future__ import annotations
 
-from whoosh import scoring, sorting
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.reading import TermNotFound
 
 K1 = 1.2
 B = 0.75
-TITLE_B = 0.3
-HEADING_B = 0.3
+FIELD_B = {"title": 0.3, "heading": 0.3, "body": 0.75, "grams": 0.75}
+# How much an article's other sections add to its best section's score.
+ARTICLE_SPREAD = 0.0
+# Exponent of the share of distinct query words a section matches.
+COORD_POWER = 0.0
+
+_POSTINGS_CACHE = 4096
 
 
-def weighting() -> scoring.WeightingModel:
-    """The scoring model searches use."""
-    return scoring.BM25F(B=B, K1=K1, title_B=TITLE_B, heading_B=HEADING_B)
+@dataclass(frozen=True)
+class ScoreTerm:
+    """One (field, term) pair to score, with its weight and its word group.
+
+    ``group`` ties together the fields and bigrams of one query word, so the
+    coordination factor counts words, not fields.
+    """
+
+    field: str
+    text: str
+    boost: float = 1.0
+    group: int = -1
 
 
-def collapse_facet() -> sorting.FieldFacet:
-    """Group section documents by article so each article shows once."""
-    return sorting.FieldFacet("article")
+def _byte_to_length_table() -> np.ndarray:
+    from whoosh.codec.whoosh3 import byte_to_length
+
+    return np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
+
+
+class Ranker:
+    """Scores sections of one index snapshot (a Whoosh reader) with numpy."""
+
+    def __init__(self, reader, fields: tuple[str, ...]) -> None:
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+
+        self.reader = reader
+        self.n_docs = reader.doc_count_all()
+        self._leaves = list(reader.leaf_readers())
+        to_len = _byte_to_length_table()
+        self.lengths: dict[str, np.ndarray] = {}
+        self.avg_length: dict[str, float] = {}
+        for field in fields:
+            arr = np.zeros(self.n_docs, dtype=np.float32)
+            for leaf, offset in self._leaves:
+                col = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+                if col is not None and leaf.doc_count_all():
+                    raw = np.fromiter(col, dtype=np.uint8, count=leaf.doc_count_all())
+                    arr[offset : offset + len(raw)] = to_len[raw]
+            self.lengths[field] = arr
+            self.avg_length[field] = max(float(arr.mean()) if self.n_docs else 1.0, 1.0)
+        self.alive = np.ones(self.n_docs, dtype=bool)
+        article_ids: dict[str, int] = {}
+        self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
+        for leaf, offset in self._leaves:
+            if leaf.has_deletions():
+                for docnum in leaf._perdoc.deleted_docs():
+                    self.alive[offset + docnum] = False
+            col = leaf.column_reader("article")
+            for i, art in enumerate(col):
+                self.doc_article[offset + i] = article_ids.setdefault(art, len(article_ids))
+        self.articles = list(article_ids)
+        self.n_alive = int(self.alive.sum())
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    # -- postings
+    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global doc numbers and term frequencies of ``text`` in ``field``."""
+        key = (field, text)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        ids_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        btext = text.encode("utf-8")
+        for leaf, offset in self._leaves:
+            if field not in leaf.schema:
+                continue
+            try:
+                m = leaf._terms.matcher(field, btext, leaf.schema[field].format)
+            except (KeyError, TermNotFound):
+                continue
+            ids, tfs = _matcher_arrays(m)
+            if len(ids):
+                ids_parts.append(ids + offset)
+                tf_parts.append(tfs)
+        if ids_parts:
+            result = (np.concatenate(ids_parts), np.concatenate(tf_parts))
+        else:
+            result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        self._cache[key] = result
+        if len(self._cache) > _POSTINGS_CACHE:
+            self._cache.popitem(last=False)
+        return result
+
+    def docs_with(self, terms: list[tuple[str, str]]) -> np.ndarray:
+        """Boolean mask of sections containing any of these (field, term)."""
+        mask = np.zeros(self.n_docs, dtype=bool)
+        for field, text in terms:
+            ids, _ = self.postings(field, text)
+            mask[ids] = True
+        return mask
+
+    # -- scoring
+    def score(self, terms: list[ScoreTerm]) -> np.ndarray:
+        """Per-section scores (0 where nothing matched)."""
+        scores = np.zeros(self.n_docs, dtype=np.float32)
+        groups = {t.group for t in terms if t.group >= 0}
+        matched = np.zeros((len(groups), self.n_docs), dtype=bool) if COORD_POWER and len(groups) > 1 else None
+        group_row = {g: i for i, g in enumerate(sorted(groups))}
+        n = max(self.n_alive, 1)
+        for t in terms:
+            ids, tfs = self.postings(t.field, t.text)
+            if not len(ids):
+                continue
+            df = len(ids)
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            b = FIELD_B.get(t.field, B)
+            norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / self.avg_length[t.field])
+            scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
+            if matched is not None and t.group in group_row:
+                matched[group_row[t.group], ids] = True
+        if matched is not None:
+            share = matched.sum(axis=0, dtype=np.float32) / len(groups)
+            scores *= share**COORD_POWER
+        return scores
+
+    def top_articles(
+        self, scores: np.ndarray, allowed: np.ndarray | None, start: int, stop: int
+    ) -> tuple[int, list[tuple[int, float]]]:
+        """``(total articles, [(best section docnum, article score)])`` for
+        ranks ``start`` to ``stop`` (0-based, exclusive)."""
+        ok = (scores > 0) & self.alive
+        if allowed is not None:
+            ok &= allowed
+        cand = np.flatnonzero(ok)
+        if not len(cand):
+            return 0, []
+        cs = scores[cand]
+        order = np.argsort(-cs, kind="stable")
+        cand, cs = cand[order], cs[order]
+        arts = self.doc_article[cand]
+        _, first = np.unique(arts, return_index=True)
+        best_docs, best_scores = cand[first], cs[first]
+        if ARTICLE_SPREAD:
+            totals = np.zeros(len(self.articles), dtype=np.float32)
+            np.add.at(totals, arts, cs)
+            best_scores = best_scores + ARTICLE_SPREAD * (totals[arts[first]] - best_scores)
+        rank = np.lexsort((best_docs, -best_scores))
+        page = rank[start:stop]
+        return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
+
+
+def _matcher_arrays(m) -> tuple[np.ndarray, np.ndarray]:
+    """Doc ids and weights of a whole Whoosh posting list, block by block."""
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+
+    if not isinstance(m, W3LeafMatcher):  # inlined or in-memory postings
+        ids, tfs = [], []
+        while m.is_active():
+            ids.append(m.id())
+            tfs.append(m.weight())
+            m.next()
+        return np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float32)
+    ids_parts: list[np.ndarray] = []
+    tf_parts: list[np.ndarray] = []
+    while True:
+        m._read_data()
+        raw_ids, raw_w = m._data[0], m._data[1]
+        n = m._blocklength
+        ids_parts.append(np.cumsum(np.asarray(raw_ids, dtype=np.int64)))
+        if raw_w is None:
+            tf_parts.append(np.ones(n, dtype=np.float32))
+        elif isinstance(raw_w, float):
+            tf_parts.append(np.full(n, raw_w, dtype=np.float32))
+        else:
+            tf_parts.append(np.asarray(raw_w, dtype=np.float32))
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    return np.concatenate(ids_parts), np.concatenate(tf_parts)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import time
+
+import numpy as np
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,14 @@ from typing import Any
 from corpus.errors import ArticleNotFoundError, ZhsearchError
 from corpus.model import Article, Section
 from indexer.build import build_sample_index
+from indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
-from search.query import ParsedQuery, parse, to_whoosh
-from search.ranking import collapse_facet, weighting
+from search.query import ParsedQuery, Plan, Requirement, parse, plan
+from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
+
+
+RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,8 @@ class Searcher:
         self.settings = self.meta.settings()
         self.snippet_chars = snippet_chars
         self._ix = open_index(self.index_dir)
-        self._searcher = self._ix.searcher(weighting=weighting())
+        self._searcher = self._ix.searcher()
+        self._ranker: Ranker | None = None
 
     # -- lifecycle
     def close(self) -> None:
@@ -124,9 +131,13 @@ class Searcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _current(self):
-        self._searcher = self._searcher.refresh()
-        return self._searcher
+    def _current(self) -> tuple[Any, Ranker]:
+        """The latest committed snapshot of the index and its ranker."""
+        fresh = self._searcher.refresh()
+        if fresh is not self._searcher or self._ranker is None:
+            self._searcher = fresh
+            self._ranker = Ranker(fresh.reader(), RANKED_FIELDS)
+        return self._searcher, self._ranker
 
     # -- queries
     def parse(self, query: str) -> ParsedQuery:
@@ -146,8 +157,8 @@ class Searcher:
         page = max(1, int(page))
         parsed = self.parse(query)
         notices = list(parsed.notices)
-        positive, excluded = to_whoosh(parsed, self.settings)
-        if positive is None:
+        qplan = plan(parsed, self.settings)
+        if qplan.empty:
             if any(c.excluded for c in parsed.clauses):
                 notices.append("the query only excludes words; add a word to search for")
             elif query.strip():
@@ -155,40 +166,46 @@ class Searcher:
             else:
                 notices.append("empty query: type some words to search for")
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
-        s = self._current()
-        mask = self._excluded_articles(s, excluded) if excluded is not None else None
-        found = s.search(
-            positive,
-            limit=page * limit,
-            collapse=collapse_facet(),
-            collapse_limit=1,
-            mask=mask,
-        )
-        total = self._count_articles(s, found, page * limit, positive, mask)
-        hits: list[Hit] = []
-        # Index the hits rather than iterate: Results.__len__ breaks on
-        # Whoosh's collapsed, masked collectors.
-        for i in range((page - 1) * limit, min(page * limit, found.scored_length())):
-            hits.append(self._hit(i + 1, found[i], parsed, snippets))
+        s, ranker = self._current()
+        allowed = self._allowed(s, ranker, qplan)
+        scores = ranker.score(list(qplan.scoring))
+        if qplan.required and allowed is not None:
+            # Required clauses (phrases, AND) may match sections no scored
+            # term reaches; give them a floor so they still rank.
+            scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
+        total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit)
+        hits = [
+            self._hit(i, s.stored_fields(docnum), score, parsed, snippets)
+            for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1)
+        ]
         return Results(query, total, page, limit, tuple(hits), tuple(notices), parsed.terms, time.perf_counter() - started)
 
-    def _excluded_articles(self, s, excluded):
-        from whoosh import query as wq
+    def _allowed(self, s, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
+        """Mask of sections that satisfy every requirement and belong to no
+        excluded article (``None``: no constraint)."""
+        mask: np.ndarray | None = None
+        for req in qplan.required:
+            docs = self._requirement_docs(s, ranker, req)
+            mask = docs if mask is None else (mask & docs)
+        if qplan.excluded:
+            hit = np.zeros(ranker.n_docs, dtype=bool)
+            for req in qplan.excluded:
+                hit |= self._requirement_docs(s, ranker, req)
+            bad_articles = np.unique(ranker.doc_article[hit & ranker.alive])
+            keep = ~np.isin(ranker.doc_article, bad_articles)
+            mask = keep if mask is None else (mask & keep)
+        return mask
 
-        ids = {s.stored_fields(d)["article"] for d in s.docs_for_query(excluded)}
-        if not ids:
-            return None
-        return wq.Or([wq.Term("article", i) for i in sorted(ids)])
+    @staticmethod
+    def _requirement_docs(s, ranker: Ranker, req: Requirement) -> np.ndarray:
+        if req.query is None:
+            return ranker.docs_with(list(req.any_of))
+        docs = np.zeros(ranker.n_docs, dtype=bool)
+        found = np.fromiter(s.docs_for_query(req.query), dtype=np.int64)
+        docs[found] = True
+        return docs
 
-    def _count_articles(self, s, found, wanted: int, positive, mask) -> int:
-        if found.scored_length() < wanted:
-            return found.scored_length()  # every matching article is on this page
-        column = s.reader().column_reader("article")
-        masked = set(s.docs_for_query(mask)) if mask is not None else set()
-        return len({column[d] for d in s.docs_for_query(positive) if d not in masked})
-
-    def _hit(self, rank: int, hit, parsed: ParsedQuery, snippets: bool = True) -> Hit:
-        stored = hit.fields()
+    def _hit(self, rank: int, stored: dict[str, Any], score: float, parsed: ParsedQuery, snippets: bool) -> Hit:
         data = stored.get("data", {})
         if snippets:
             snippet = make_snippet(
@@ -200,7 +217,7 @@ class Searcher:
             rank=rank,
             id=stored["article"],
             title=stored.get("title", ""),
-            score=round(float(hit.score), 4),
+            score=round(float(score), 4),
             section=SectionRef(int(stored.get("section", 0)), data.get("heading", ""), tuple(data.get("path", ()))),
             snippet=snippet.text,
             highlights=snippet.highlights,
@@ -211,7 +228,7 @@ class Searcher:
     # -- articles
     def article(self, article_id: str) -> Article:
         """The indexed article with this id (its searchable sections)."""
-        s = self._current()
+        s, _ = self._current()
         docnums = list(s.document_numbers(article=article_id))
         if not docnums:
             raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
@@ -232,7 +249,7 @@ class Searcher:
 
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
-        s = self._current()
+        s, _ = self._current()
         reader = s.reader()
         column = reader.column_reader("article")
         articles = len({column[d] for d in reader.all_doc_ids()})

@@ -1,0 +1,117 @@
+"""Relevance evaluation on a tiny index whose answers are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.errors import ZhsearchError
+from search.evaluation import Question, evaluate, format_table, group_of, read_questions
+
+DOCS = {
+    "a.txt": "停息挂账怎么申请\n\n一、申请条件\n\n停息挂账需要证明还款能力不足。\n\n二、办理流程\n\n先联系银行客服提交材料。\n",
+    "b.txt": "征信修复是骗局\n\n一、征信修复\n\n征信修复公司收了钱也改不了征信记录，征信有错只能提出征信异议。\n",
+    "c.txt": "信用卡逾期的后果\n\n一、后果\n\n长期逾期会影响个人征信。\n",
+}
+
+# Known answers: q1 is found first (with the right section), q2 second,
+# q3 not at all.
+QUESTIONS = [
+    {"qid": "cmrc-1", "query": "停息挂账的申请条件", "doc": "a.txt", "section": 0},
+    {"qid": "cmrc-2", "query": "征信", "doc": "c.txt", "section": 0},
+    {"qid": "drcd-3-hans", "query": "雪球法", "doc": "a.txt"},
+]
+
+
+@pytest.fixture
+def index_dir(make_index) -> Path:
+    return make_index(DOCS)
+
+
+@pytest.fixture
+def queries_file(tmp_path: Path) -> Path:
+    path = tmp_path / "queries.jsonl"
+    path.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_fixture_ranks_as_the_metrics_assume(index_dir: Path):
+    from search.searcher import Searcher
+
+    with Searcher(index_dir) as s:
+        q1 = s.search("停息挂账的申请条件").hits
+        assert q1[0].id == "a.txt" and q1[0].section.index == 0
+        assert [h.id for h in s.search("征信").hits] == ["b.txt", "c.txt"]
+        assert s.search("雪球法").hits == ()
+
+
+def test_evaluate_scores_by_hand(index_dir: Path, queries_file: Path):
+    report = evaluate(queries_file, index_dir, k=10)
+    m = report.overall
+    assert m.group == "all"
+    assert m.queries == 3
+    assert m.mrr == pytest.approx((1 + 1 / 2 + 0) / 3)
+    assert m.success_at_1 == pytest.approx(1 / 3)
+    assert m.recall == pytest.approx(2 / 3)
+    # Two questions name a section; only q1 has the right article first.
+    assert m.section_at_1 == pytest.approx(1 / 2)
+    assert 0 <= m.p50_ms <= m.p95_ms <= m.p99_ms
+    assert report.k == 10
+    assert sorted(report.misses) == [("cmrc-2", "c.txt", "b.txt"), ("drcd-3-hans", "a.txt", None)]
+
+
+def test_evaluate_per_group(index_dir: Path, queries_file: Path):
+    report = evaluate(queries_file, index_dir)
+    groups = {g.group: g for g in report.groups}
+    assert set(groups) == {"cmrc", "drcd-hans"}
+    assert groups["cmrc"].queries == 2
+    assert groups["cmrc"].mrr == pytest.approx((1 + 1 / 2) / 2)
+    assert groups["drcd-hans"].mrr == 0
+    assert groups["drcd-hans"].section_at_1 is None
+
+
+def test_k_cuts_the_ranking(index_dir: Path, queries_file: Path):
+    m = evaluate(queries_file, index_dir, k=1).overall
+    assert m.mrr == pytest.approx(1 / 3)
+    assert m.recall == pytest.approx(1 / 3)
+
+
+def test_evaluate_accepts_question_objects(index_dir: Path):
+    report = evaluate([Question("x-1", "征信", "b.txt", 0)], index_dir)
+    assert report.overall.mrr == 1.0
+    assert report.overall.section_at_1 == 1.0
+    assert report.misses == ()
+
+
+def test_format_table(index_dir: Path, queries_file: Path):
+    table = format_table(evaluate(queries_file, index_dir))
+    lines = table.splitlines()
+    assert lines[0].startswith("| group | queries | MRR@10 | Success@1 | Recall@10 | Section@1 |")
+    assert lines[-1].startswith("| all | 3 | 0.500 | 0.333 | 0.667 | 0.500 |")
+    assert any(line.startswith("| drcd-hans | 1 | 0.000 | 0.000 | 0.000 | - |") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("qid", "group"),
+    [("drcd-123-hans", "drcd-hans"), ("drcd-123", "drcd"), ("cmrc-DEV_0", "cmrc"), ("plain", "all")],
+)
+def test_group_of(qid: str, group: str):
+    assert group_of(qid) == group
+
+
+def test_bad_query_line_names_its_number(tmp_path: Path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"qid": "a", "query": "征信", "doc": "b.txt"}\n{"qid": "b", "query": "征信"}\n', encoding="utf-8")
+    with pytest.raises(ZhsearchError, match=r"q\.jsonl:2:"):
+        read_questions(path)
+
+
+def test_empty_or_missing_queries_file(tmp_path: Path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(ZhsearchError, match="no queries"):
+        read_questions(empty)
+    with pytest.raises(ZhsearchError, match="cannot read"):
+        read_questions(tmp_path / "missing.jsonl")
