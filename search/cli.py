@@ -293,5 +293,39 @@ def stats(index_dir: str | None, as_json: bool) -> None:
     click.echo(f"updated:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(st.updated))}")
 
 
+# ---------------------------------------------------------------------------
+@main.command("eval")
+@click.argument("queries", type=click.Path(dir_okay=False))
+@_index_option
+@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Cut-off for MRR and recall.")
+@click.option("--misses", default=0, type=click.IntRange(0), help="Also list this many questions whose answer was not first.")
+@_json_option("Print the metrics as one JSON object.")
+def eval_command(queries: str, index_dir: str | None, k: int, misses: int, as_json: bool) -> None:
+    """Measure ranking quality on QUERIES, a JSON-lines file of
+    {"qid", "query", "doc", "section"} lines (section optional).
+
+    Prints MRR@k, Success@1, Recall@k, Section@1 and latency, overall and per
+    group (qid text before the first '-', plus '-hans' suffixes).
+    """
+    from search.evaluation import evaluate, format_table
+
+    report = evaluate(queries, index_dir, k=k)
+    if as_json:
+        click.echo(
+            _dump(
+                {
+                    "k": report.k,
+                    "overall": report.overall.__dict__,
+                    "groups": [g.__dict__ for g in report.groups],
+                    "misses": [list(m) for m in report.misses[:misses]],
+                }
+            )
+        )
+        return
+    click.echo(format_table(report))
+    for qid, want, got in report.misses[:misses]:
+        click.echo(f"miss {qid}: expected {want}, first was {got}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

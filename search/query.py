@@ -32,7 +32,7 @@ MAX_QUERY_CHARS = 1000
 FIELD_NAMES = frozenset(TEXT_FIELDS)
 # Weight of the bigram field next to the word fields for free text: a
 # fallback for terms the question segments differently from the article.
-GRAM_WEIGHT = 0.3
+GRAM_WEIGHT = 1.0
 # Weight of a quoted phrase's bigrams (the phrase is also required).
 PHRASE_GRAM_WEIGHT = 1.0
 

@@ -32,7 +32,7 @@ FIELD_B = {"title": 0.3, "heading": 0.3, "body": 0.75, "grams": 0.75}
 # How much an article's other sections add to its best section's score.
 ARTICLE_SPREAD = 0.0
 # Exponent of the share of distinct query words a section matches.
-COORD_POWER = 0.0
+COORD_POWER = 0.5
 
 _POSTINGS_CACHE = 4096
 

@@ -335,7 +335,10 @@ def test_jsonl_sections_form():
     record = {
         "id": "doc-1",
         "title": "协商还款",
-        "sections": [{"heading": "一、准备材料", "text": "收入证明。"}, {"heading": "二、沟通话术", "text": "说明困难。"}],
+        "sections": [
+            {"heading": "一、准备材料", "text": "收入证明。"},
+            {"heading": "二、沟通话术", "text": "说明困难。"},
+        ],
     }
     (a,), _ = parse_jsonl(json.dumps(record, ensure_ascii=False))
     assert [(s.index, s.heading, s.path, s.text) for s in a.sections] == [
@@ -357,7 +360,9 @@ def test_jsonl_malformed_line_is_a_warning_naming_file_and_line(tmp_path: Path):
 
 
 def test_jsonl_record_without_id_is_skipped_with_warning():
-    articles, warnings = parse_jsonl('{"title": "无id", "body": "x"}\n{"id": "ok", "title": "t", "body": "y"}', "f.jsonl")
+    articles, warnings = parse_jsonl(
+        '{"title": "无id", "body": "x"}\n{"id": "ok", "title": "t", "body": "y"}', "f.jsonl"
+    )
     assert [a.id for a in articles] == ["ok"]
     assert len(warnings) == 1 and warnings[0].startswith("f.jsonl:1:")
 

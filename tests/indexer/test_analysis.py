@@ -61,7 +61,10 @@ def test_positions_stay_consecutive_across_dropped_punctuation():
 
 
 def test_start_pos_and_start_char_shift_tokens():
-    tokens = [(t.text, t.pos, t.startchar) for t in WordTokenizer()("网贷逾期", positions=True, chars=True, start_pos=5, start_char=100)]
+    tokens = [
+        (t.text, t.pos, t.startchar)
+        for t in WordTokenizer()("网贷逾期", positions=True, chars=True, start_pos=5, start_char=100)
+    ]
     assert tokens == [("网贷", 5, 100), ("逾期", 6, 102)]
 
 

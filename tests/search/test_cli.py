@@ -35,7 +35,10 @@ def assert_one_line_error(result: Result, code: int, *needles: str) -> None:
 def docs(tmp_path: Path) -> Path:
     d = tmp_path / "docs"
     d.mkdir()
-    (d / "a.txt").write_text("上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后才会上门走访。\n\n二、怎么应对\n\n先核实身份。\n", encoding="utf-8")
+    (d / "a.txt").write_text(
+        "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后才会上门走访。\n\n二、怎么应对\n\n先核实身份。\n",
+        encoding="utf-8",
+    )
     (d / "b.md").write_text("# 征信记录保留多久\n\n征信逾期记录自结清之日起保留五年。\n", encoding="utf-8")
     return d
 
@@ -153,7 +156,7 @@ def test_search_json_lines_carry_the_library_fields(sample_index: Path):
     with Searcher(sample_index) as s:
         expected = [h.as_dict() for h in s.search(QUESTION, limit=4).hits]
     assert len(rows) == 4
-    for row, exp in zip(rows, expected):
+    for row, exp in zip(rows, expected, strict=True):
         assert set(row) == {"rank", "id", "title", "score", "section", "snippet", "highlights", "meta", "source"}
         assert row == exp
     assert rows[0]["id"] == "wd-001.txt"
@@ -265,7 +268,7 @@ def test_missing_index_is_a_one_line_error(tmp_path: Path, command: list[str]):
 def test_every_command_has_help_text():
     top = run("--help")
     assert top.exit_code == 0
-    assert set(main.commands) == {"index", "search", "show", "stats"}
+    assert {"index", "search", "show", "stats"} <= set(main.commands)
     for name, command in main.commands.items():
         assert name in top.stdout
         assert command.get_short_help_str().strip(), name

@@ -93,6 +93,26 @@ def test_format_table(index_dir: Path, queries_file: Path):
     assert any(line.startswith("| drcd-hans | 1 | 0.000 | 0.000 | 0.000 | - |") for line in lines)
 
 
+def test_eval_command(index_dir: Path, queries_file: Path):
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["eval", str(queries_file), "--index", str(index_dir), "--misses", "5"])
+    assert result.exit_code == 0, result.output
+    assert "| all | 3 | 0.500 | 0.333 | 0.667 | 0.500 |" in result.stdout
+    assert "miss cmrc-2: expected c.txt, first was b.txt" in result.stdout
+    assert "miss drcd-3-hans: expected a.txt, first was None" in result.stdout
+    as_json = runner.invoke(main, ["eval", str(queries_file), "--index", str(index_dir), "--json"])
+    data = json.loads(as_json.stdout)
+    assert data["overall"]["mrr"] == pytest.approx(0.5)
+    assert {g["group"] for g in data["groups"]} == {"cmrc", "drcd-hans"}
+    missing = runner.invoke(main, ["eval", str(queries_file.parent / "nope.jsonl"), "--index", str(index_dir)])
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("zhsearch: error: ") and "Traceback" not in missing.output
+
+
 @pytest.mark.parametrize(
     ("qid", "group"),
     [("drcd-123-hans", "drcd-hans"), ("drcd-123", "drcd"), ("cmrc-DEV_0", "cmrc"), ("plain", "all")],

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.query import Clause, parse, to_whoosh
+from search.query import Clause, parse, plan
 
 
 def test_free_text_question_drops_question_words_and_punctuation():
@@ -16,8 +16,9 @@ def test_free_text_question_drops_question_words_and_punctuation():
     assert "?" not in parsed.terms and "？" not in parsed.terms
     assert parsed.notices == ()
     assert parsed.phrases == ()
-    positive, excluded = to_whoosh(parsed)
-    assert positive is not None and excluded is None
+    qplan = plan(parsed)
+    assert qplan.scoring and not qplan.required and not qplan.excluded
+    assert "多久" not in {t.text for t in qplan.scoring if t.field in ("title", "heading", "body")}
 
 
 @pytest.mark.parametrize("question", ["为什么会逾期", "如何协商还款呢", "征信是什么吗"])
@@ -39,14 +40,16 @@ def test_quoted_phrase(quoted: str):
     assert parsed.terms == ("网贷",)
     assert Clause("上门走访", phrase=True) in parsed.clauses
     assert parsed.notices == ()
+    assert len(plan(parsed).required) == 1
 
 
 def test_minus_excludes_a_word():
     parsed = parse("逾期 -网贷")
     assert parsed.terms == ("逾期",)
     assert [c.text for c in parsed.clauses if c.excluded] == ["网贷"]
-    positive, excluded = to_whoosh(parsed)
-    assert positive is not None and excluded is not None
+    qplan = plan(parsed)
+    assert len(qplan.excluded) == 1
+    assert "网贷" not in {t.text for t in qplan.scoring}
 
 
 def test_not_and_excluded_phrase():
@@ -58,13 +61,14 @@ def test_not_and_excluded_phrase():
 def test_only_exclusions_is_empty():
     parsed = parse("-网贷")
     assert parsed.empty
-    positive, excluded = to_whoosh(parsed)
-    assert positive is None and excluded is not None
+    qplan = plan(parsed)
+    assert qplan.empty and qplan.excluded
 
 
 def test_and_makes_both_sides_required():
     parsed = parse("协商 AND 征信")
     assert [(c.text, c.required) for c in parsed.clauses] == [("协商", True), ("征信", True)]
+    assert len(plan(parsed).required) == 2
 
 
 @pytest.mark.parametrize("op", ["OR", "||"])
@@ -72,6 +76,7 @@ def test_or_leaves_both_optional(op: str):
     parsed = parse(f"协商 {op} 征信")
     assert [(c.text, c.required) for c in parsed.clauses] == [("协商", False), ("征信", False)]
     assert parsed.notices == ()
+    assert plan(parsed).required == ()
 
 
 def test_lowercase_and_is_a_word_not_an_operator():
@@ -105,7 +110,13 @@ def test_unbalanced_quote_is_a_notice_not_an_exception(query: str):
 
 @pytest.mark.parametrize(
     ("query", "side"),
-    [("AND 征信", "left"), ("OR 征信", "left"), ("征信 AND", "right"), ("征信 OR", "right"), ("征信 AND OR 协商", "left")],
+    [
+        ("AND 征信", "left"),
+        ("OR 征信", "left"),
+        ("征信 AND", "right"),
+        ("征信 OR", "right"),
+        ("征信 AND OR 协商", "left"),
+    ],
 )
 def test_dangling_operator_is_a_notice(query: str, side: str):
     parsed = parse(query)
@@ -131,19 +142,19 @@ def test_very_long_query_is_shortened_with_a_notice():
         st.text(),
         st.lists(
             st.one_of(
-                st.sampled_from(['"', "“", "”", "「", "」", "『", "-", "－", "AND", "OR", "NOT", "&&", "||", "title:", "foo:", ":", " "]),
+                st.sampled_from([*'" “ ” 「 」 『 - － AND OR NOT && || title: foo: :'.split(), " "]),
                 st.text(max_size=6),
             ),
             max_size=12,
         ).map(" ".join),
     )
 )
-def test_parse_and_to_whoosh_never_raise(text: str):
+def test_parse_and_plan_never_raise(text: str):
     parsed = parse(text)
-    positive, excluded = to_whoosh(parsed)
+    qplan = plan(parsed)
     assert all(isinstance(n, str) for n in parsed.notices)
-    if positive is None:
-        assert not parsed.terms or all(c.excluded for c in parsed.clauses if c.text)
+    if parsed.terms:
+        assert qplan.scoring
 
 
 @pytest.mark.xfail(
@@ -153,5 +164,5 @@ def test_parse_and_to_whoosh_never_raise(text: str):
 )
 def test_lone_surrogate_does_not_crash():
     parsed = parse("网贷\udcff逾期")
-    to_whoosh(parsed)
+    plan(parsed)
     assert "网贷" in parsed.terms

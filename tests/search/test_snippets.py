@@ -107,7 +107,10 @@ _WORDS = st.sampled_from(["上门", "走访", "逾期", "网贷", "卡債", "协
 @settings(max_examples=200, deadline=None)
 @given(
     text=st.one_of(st.text(max_size=300), st.lists(st.one_of(_WORDS, st.text(max_size=8)), max_size=80).map("".join)),
-    terms=st.lists(st.one_of(st.sampled_from(["上门", "走访", "逾期", "网贷", "卡债", "abc", "3.5", "门"]), st.text(max_size=4)), max_size=4),
+    terms=st.lists(
+        st.one_of(st.sampled_from(["上门", "走访", "逾期", "网贷", "卡债", "abc", "3.5", "门"]), st.text(max_size=4)),
+        max_size=4,
+    ),
     phrases=st.lists(st.one_of(st.sampled_from(["上门走访", "网贷逾期"]), st.text(max_size=5)), max_size=2),
     width=st.integers(min_value=1, max_value=200),
 )
