@@ -80,12 +80,15 @@ def build_index(
     *,
     rebuild: bool = False,
     wait: bool = False,
+    jobs: int = 1,
     progress: Callable[[Progress], None] | None = None,
 ) -> IndexReport:
     """Create or update the index at ``index_dir`` from files under ``paths``.
 
     Re-indexing unchanged files is a no-op; changed files replace their old
-    documents, so running it twice never creates duplicates.
+    documents, so running it twice never creates duplicates.  ``jobs`` > 1
+    analyses and writes documents in that many worker processes (``0``: one
+    per core).
     """
     started = time.perf_counter()
     target = resolve_index_dir(index_dir)
@@ -105,7 +108,7 @@ def build_index(
             meta = check_compatible(target)
             ix = open_index(target)
         try:
-            report = _update(ix, path_list, workdir, progress, started)
+            report = _update(ix, path_list, workdir, progress, started, jobs)
         except BaseException:
             if fresh:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -128,7 +131,7 @@ def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait:
         return build_index([articles], index_dir, wait=wait)
 
 
-def _update(ix, paths: list[Path], workdir: Path, progress, started: float) -> IndexReport:
+def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs: int = 1) -> IndexReport:
     skipped: list[Skipped] = []
     warnings: list[str] = []
     files: list[tuple[Path, Path]] = []
@@ -139,7 +142,13 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float) -> I
             skipped.append(Skipped(exc.path, exc.reason))
     with ix.reader() as reader:
         known = _known_files(reader)
-    writer = ix.writer(limitmb=256)
+    jobs = (os.cpu_count() or 1) if jobs <= 0 else jobs
+    if jobs > 1:
+        # Whoosh's multi-process writer: each worker analyses and writes its
+        # own segment; the parent merges nothing (multisegment) and commits.
+        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True)
+    else:
+        writer = ix.writer(limitmb=256)
     try:
         seen: set[str] = set()
         ids_this_run: dict[str, str] = {}

@@ -89,8 +89,11 @@ def main() -> None:
 @_index_option
 @click.option("--rebuild", is_flag=True, help="Build a fresh index instead of updating the existing one.")
 @click.option("--wait", is_flag=True, help="Wait for another process's update to finish instead of failing.")
+@click.option(
+    "--jobs", "-j", default=1, show_default=True, type=click.IntRange(0), help="Worker processes (0: one per core)."
+)
 @_json_option("Print the report as one JSON object.")
-def index(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bool, as_json: bool) -> None:
+def index(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bool, jobs: int, as_json: bool) -> None:
     """Index the articles in PATHS (files or directories).
 
     Updates are incremental: unchanged files are skipped, changed files
@@ -99,7 +102,7 @@ def index(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bo
     from indexer.build import build_index
 
     with _ProgressBar(enabled=not as_json) as bar:
-        report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, progress=bar.update)
+        report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, progress=bar.update)
     if as_json:
         data = dict(report.__dict__)
         data["skipped"] = [s.__dict__ for s in report.skipped]
