@@ -300,8 +300,10 @@ def parse_front_matter(block: str) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(block)
-    except yaml.YAMLError:
+        # BaseLoader keeps every scalar a string: no surprises from dates like
+        # 2024-02-30 or from numbers that look like versions.
+        data = yaml.load(block, Loader=yaml.BaseLoader)
+    except (yaml.YAMLError, ValueError):
         return {}
     if not isinstance(data, dict):
         return {}

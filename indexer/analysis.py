@@ -39,7 +39,7 @@ from importlib import resources
 
 from whoosh.analysis import Token, Tokenizer
 
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 
 # CJK ideographs (all planes) plus kana: runs of these are cut into bigrams.
 _CJK_CLASS = (
@@ -68,6 +68,11 @@ class _FoldTable(dict[int, int]):
         self._t2s = t2s
 
     def __missing__(self, code: int) -> int:
+        if 0xD800 <= code <= 0xDFFF:
+            # Lone surrogates (undecodable bytes from a command line) can't
+            # be encoded for the segmenter; one replacement character each.
+            self[code] = 0xFFFD
+            return 0xFFFD
         ch = chr(code)
         folded = unicodedata.normalize("NFKC", ch)
         if len(folded) != 1:
@@ -75,7 +80,14 @@ class _FoldTable(dict[int, int]):
         lowered = folded.lower()
         if len(lowered) == 1:
             folded = lowered
-        result = self._t2s.get(ord(folded), ord(folded))
+        result = ord(folded)
+        # Follow t2s chains (薴 -> 苧 -> 苎) to their end so folding is
+        # idempotent: text and query meet at the same character.
+        for _ in range(4):
+            nxt = self._t2s.get(result, result)
+            if nxt == result:
+                break
+            result = nxt
         self[code] = result
         return result
 
@@ -164,7 +176,7 @@ def _segmenter(engine: str, hmm: bool):  # -> Callable[[str], list[tuple[str, in
     raise ValueError(f"unknown segmenter {engine!r}")
 
 
-_TRIM = re.compile(r"[^\W_](?:.*[^\W_])?", re.S)
+_PIECES = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
 
 
 def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[str, int, int]]:
@@ -172,13 +184,34 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
     s = settings or default_settings()
     cut = _segmenter(s.engine, s.hmm)
     for word, start, end in cut(folded):
-        if word.isalnum():
+        if word.isalpha() or word.isdigit():
             yield word, start, end
             continue
-        # Keep "3.5" of "3.5%" and drop tokens that are only punctuation.
-        m = _TRIM.search(word)
-        if m:
+        # Mixed tokens are re-cut into letter runs and numbers (decimals
+        # kept), dropping punctuation: jieba and rjieba disagree on where
+        # 2024.08.17, v1.2.3 or e-mail end, and must give the same terms.
+        for m in _PIECES.finditer(word):
             yield m.group(), start + m.start(), start + m.end()
+
+
+@lru_cache(maxsize=None)
+def _full_cutter(engine: str):  # -> Callable[[str], list[str]]
+    if engine == "rjieba":
+        import rjieba
+
+        return rjieba.cut_all
+    import jieba
+
+    return lambda text: list(jieba.cut(text, cut_all=True))
+
+
+def alternative_words(folded: str, settings: Settings | None = None) -> list[str]:
+    """Every dictionary word of two or more characters inside already-folded
+    text (jieba's full mode), e.g. 上门 inside 会上|门: the words a differently
+    cut sentence would have produced."""
+    s = settings or default_settings()
+    words = dict.fromkeys(w for w in _full_cutter(s.engine)(folded) if len(w) > 1 and w.isalnum())
+    return list(words)
 
 
 def gram_spans(folded: str) -> Iterator[tuple[str, int, int]]:

@@ -219,13 +219,13 @@ def _print_results(results: Any, use_color: bool) -> None:
     )
     for hit in results.hits:
         title = click.style(hit.title, bold=True) if use_color else hit.title
-        click.echo(f"\n{hit.rank}. {title}")
+        click.echo(f"\n{hit.rank}. {title}", color=use_color)
         meta = " · ".join(str(hit.meta[k]) for k in ("author", "date", "category") if hit.meta.get(k))
         if meta:
             click.echo(f"   {meta}")
         if hit.section.path:
             click.echo(f"   § {' › '.join(hit.section.path)}")
-        click.echo(f"   {hit.render(markers)}")
+        click.echo(f"   {hit.render(markers)}", color=use_color)
         where = hit.id if not hit.source or hit.source.endswith(hit.id) else f"{hit.id}  ({hit.source})"
         click.echo(f"   {where}  [section {hit.section.index}, score {hit.score:.2f}]")
 

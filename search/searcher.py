@@ -184,9 +184,12 @@ class Searcher:
         """Mask of sections that satisfy every requirement and belong to no
         excluded article (``None``: no constraint)."""
         mask: np.ndarray | None = None
+        # Requirements hold per article: "a" "b" finds an article with
+        # phrase a in one section and phrase b in another.
         for req in qplan.required:
-            docs = self._requirement_docs(s, ranker, req)
-            mask = docs if mask is None else (mask & docs)
+            docs = self._requirement_docs(s, ranker, req) & ranker.alive
+            in_articles = np.isin(ranker.doc_article, np.unique(ranker.doc_article[docs]))
+            mask = in_articles if mask is None else (mask & in_articles)
         if qplan.excluded:
             hit = np.zeros(ranker.n_docs, dtype=bool)
             for req in qplan.excluded:

@@ -194,11 +194,6 @@ def test_search_color_never_uses_brackets(sample_index: Path):
     assert "\x1b[" not in result.stdout
 
 
-@pytest.mark.xfail(
-    reason="--color always is ignored when stdout is not a terminal: click.echo strips the ANSI "
-    "codes because the CLI does not pass color=True",
-    strict=True,
-)
 def test_search_color_always_emits_ansi(sample_index: Path):
     result = run("search", "卡债", "--index", str(sample_index), "--color", "always")
     assert result.exit_code == 0

@@ -94,11 +94,6 @@ def test_phrase_matches_exactly_the_articles_with_those_characters(searcher, hay
     assert results.total == len(expected)
 
 
-@pytest.mark.xfail(
-    reason="phrases are required per section, not per article: two phrases from different "
-    "sections of wd-001.txt find nothing",
-    strict=True,
-)
 def test_two_phrases_from_different_sections_find_the_article(searcher: Searcher):
     assert [h.id for h in searcher.search('"忘了还" "外访通知"').hits] == ["wd-001.txt"]
 
