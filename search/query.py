@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from indexer.analysis import Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
+from indexer.analysis import Settings, fold, gram_spans, is_cjk, stopwords, word_spans
 from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
 from search.ranking import ScoreTerm
 
@@ -33,9 +33,6 @@ FIELD_NAMES = frozenset(TEXT_FIELDS)
 # Weight of the bigram field next to the word fields for free text: a
 # fallback for terms the question segments differently from the article.
 GRAM_WEIGHT = 1.0
-# Weight, relative to the question's own words, of the other dictionary words
-# hidden in it (上门 in 会上|门): the cut an article may have got.
-ALT_WEIGHT = 0.0
 # Weight of a quoted phrase's bigrams (the phrase is also required).
 PHRASE_GRAM_WEIGHT = 1.0
 
@@ -274,13 +271,6 @@ def plan(parsed: ParsedQuery, settings: Settings | None = None) -> Plan:
             group += 1
             if clause.required:
                 required.append(Requirement(any_of=tuple((f, t) for f in _fields(clause.field))))
-        if ALT_WEIGHT > 0 and terms:
-            stop = stopwords()
-            for w in alternative_words(fold(clause.text), settings):
-                if w not in terms and w not in stop:
-                    scoring.extend(
-                        ScoreTerm(st.field, st.text, st.boost * ALT_WEIGHT) for st in _term_scores(w, clause.field, -1)
-                    )
         if clause.field is None and terms:
             scoring.extend(_gram_scores(clause.text, GRAM_WEIGHT))
     return Plan(tuple(scoring), tuple(required), tuple(excluded))
