@@ -194,6 +194,25 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
             yield m.group(), start + m.start(), start + m.end()
 
 
+@lru_cache(maxsize=None)
+def _full_cutter(engine: str):  # -> Callable[[str], list[str]]
+    if engine == "rjieba":
+        import rjieba
+
+        return rjieba.cut_all
+    import jieba
+
+    return lambda text: list(jieba.cut(text, cut_all=True))
+
+
+def alternative_words(folded: str, settings: Settings | None = None) -> list[str]:
+    """Every dictionary word of two or more characters inside already-folded
+    text (jieba's full mode), e.g. 上门 inside 会上|门: the words a differently
+    cut sentence would have produced."""
+    s = settings or default_settings()
+    return list(dict.fromkeys(w for w in _full_cutter(s.engine)(folded) if len(w) > 1 and w.isalnum()))
+
+
 def gram_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """Yield overlapping CJK bigrams (a lone ideograph as itself) and whole
     non-CJK words of already-folded text."""

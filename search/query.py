@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from indexer.analysis import Settings, fold, gram_spans, is_cjk, stopwords, word_spans
+from indexer.analysis import Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
 from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
 from search.ranking import ScoreTerm
 
@@ -63,7 +63,8 @@ class Clause:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A query as understood: clauses, the terms to highlight, notices."""
+    """A query as understood: clauses, notices, and the terms and phrases
+    to highlight."""
 
     raw: str
     clauses: tuple[Clause, ...]
@@ -94,6 +95,12 @@ def parse(text: str, settings: Settings | None = None) -> ParsedQuery:
             for t in free_terms(c.text, settings):
                 if t not in terms:
                     terms.append(t)
+            # Also mark the dictionary words hidden in a mis-cut question
+            # (上门 in 会上|门): the bigram field scores them, so show them.
+            stop = stopwords()
+            for w in alternative_words(fold(c.text), settings):
+                if w not in terms and w not in stop:
+                    terms.append(w)
     return ParsedQuery(text, tuple(clauses), tuple(notices), tuple(terms), tuple(phrases))
 
 
