@@ -242,6 +242,12 @@ def _term_scores(term: str, field_name: str | None, group: int) -> list[ScoreTer
     return [ScoreTerm(f, term, FIELD_WEIGHTS[f], group) for f in _fields(field_name)]
 
 
+def query_grams(parsed: ParsedQuery) -> list[str]:
+    """The distinct CJK bigrams of the query's free text and phrases."""
+    texts = [c.text for c in parsed.clauses if not c.excluded]
+    return list(dict.fromkeys(g for t in texts for g, _, _ in gram_spans(fold(t)) if len(g) == 2 and is_cjk(g)))
+
+
 def _gram_scores(text: str, weight: float) -> list[ScoreTerm]:
     if weight <= 0:
         return []

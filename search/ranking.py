@@ -34,6 +34,11 @@ ARTICLE_SPREAD = 0.0
 # Exponent of the share of distinct query words a section matches.
 COORD_POWER = 0.5
 
+# Section choice: weight of the proximity of the question's bigrams in a
+# section (0 turns it off) and the window it is measured in, in characters.
+PROXIMITY_WEIGHT = 2.0
+PROXIMITY_WINDOW = 50
+
 _POSTINGS_CACHE = 4096
 
 
@@ -123,6 +128,14 @@ class Ranker:
             self._cache.popitem(last=False)
         return result
 
+    def idf(self, field: str, text: str) -> float:
+        """BM25 inverse document frequency of a term (0 if absent)."""
+        df = len(self.postings(field, text)[0])
+        if not df:
+            return 0.0
+        n = max(self.n_alive, 1)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
     def docs_with(self, terms: list[tuple[str, str]]) -> np.ndarray:
         """Boolean mask of sections containing any of these (field, term)."""
         mask = np.zeros(self.n_docs, dtype=bool)
@@ -143,8 +156,7 @@ class Ranker:
             ids, tfs = self.postings(t.field, t.text)
             if not len(ids):
                 continue
-            df = len(ids)
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            idf = math.log(1.0 + (n - len(ids) + 0.5) / (len(ids) + 0.5))
             b = FIELD_B.get(t.field, B)
             norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / self.avg_length[t.field])
             scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
@@ -209,3 +221,49 @@ def _matcher_arrays(m) -> tuple[np.ndarray, np.ndarray]:
             break
         m._goto(m._nextoffset)
     return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+
+def proximity(folded_text: str, keys: list[str], window: int | None = None) -> float:
+    """Share of ``keys`` (distinct query bigrams/words) found together in the
+    best ``window``-character stretch of the text: an answer tends to say
+    the question's words close together."""
+    if not keys:
+        return 0.0
+    window = PROXIMITY_WINDOW if window is None else window
+    hits: list[tuple[int, int]] = []
+    for k, key in enumerate(keys):
+        start = folded_text.find(key)
+        while start >= 0:
+            hits.append((start, k))
+            start = folded_text.find(key, start + 1)
+    if not hits:
+        return 0.0
+    hits.sort()
+    best = 0
+    counts: dict[int, int] = {}
+    lo = 0
+    for pos, k in hits:
+        counts[k] = counts.get(k, 0) + 1
+        while hits[lo][0] < pos - window:
+            kk = hits[lo][1]
+            counts[kk] -= 1
+            if not counts[kk]:
+                del counts[kk]
+            lo += 1
+        best = max(best, len(counts))
+    return best / len(keys)
+
+
+def choose_section(candidates: list[tuple[int, float, str]], keys: list[str]) -> tuple[int, float]:
+    """Pick an article's section to show: its own score, normalised by the
+    best one, plus the proximity of the query in its text.
+
+    ``candidates`` are ``(docnum, score, folded text)`` of one article's
+    sections; returns the chosen ``(docnum, score)``.
+    """
+    top = max(score for _, score, _ in candidates) or 1.0
+    best = max(
+        candidates,
+        key=lambda c: (c[1] / top + PROXIMITY_WEIGHT * proximity(c[2], keys), c[1]),
+    )
+    return best[0], best[1]

@@ -24,7 +24,9 @@ from corpus.model import Article, Section
 from indexer.build import build_sample_index
 from indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
-from search.query import ParsedQuery, Plan, Requirement, parse, plan
+from indexer.analysis import fold
+from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
+from search import ranking
 from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
 
@@ -174,11 +176,28 @@ class Searcher:
             # term reaches; give them a floor so they still rank.
             scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
         total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit)
+        if ranking.PROXIMITY_WEIGHT > 0:
+            top = [self._rechoose(s, ranker, scores, allowed, docnum, score, parsed) for docnum, score in top]
+        weights = {t: ranker.idf("body", t) or 1.0 for t in parsed.terms} if snippets else {}
         hits = [
-            self._hit(i, s.stored_fields(docnum), score, parsed, snippets)
+            self._hit(i, s.stored_fields(docnum), score, parsed, snippets, weights)
             for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1)
         ]
         return Results(query, total, page, limit, tuple(hits), tuple(notices), parsed.terms, time.perf_counter() - started)
+
+    def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, parsed: ParsedQuery):
+        """Re-pick the section shown for one article by score and proximity."""
+        art = ranker.doc_article[docnum]
+        ok = (ranker.doc_article == art) & ranker.alive & (scores > 0)
+        if allowed is not None:
+            ok &= allowed
+        docs = np.flatnonzero(ok)
+        if len(docs) < 2:
+            return docnum, score
+        keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
+        cands = [(int(d), float(scores[d]), fold(s.stored_fields(int(d)).get("body", ""))) for d in docs]
+        chosen, chosen_score = ranking.choose_section(cands, keys)
+        return chosen, score
 
     def _allowed(self, s, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
         """Mask of sections that satisfy every requirement and belong to no
@@ -208,11 +227,19 @@ class Searcher:
         docs[found] = True
         return docs
 
-    def _hit(self, rank: int, stored: dict[str, Any], score: float, parsed: ParsedQuery, snippets: bool) -> Hit:
+    def _hit(
+        self,
+        rank: int,
+        stored: dict[str, Any],
+        score: float,
+        parsed: ParsedQuery,
+        snippets: bool,
+        weights: dict[str, float] | None = None,
+    ) -> Hit:
         data = stored.get("data", {})
         if snippets:
             snippet = make_snippet(
-                stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings
+                stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings, weights
             )
         else:
             snippet = Snippet("")

@@ -8,8 +8,9 @@
    light up inside every 上门; phrases match ignoring the punctuation between
    their characters.
 2. **Window** — about ``width`` characters around the densest cluster of
-   matches: the window covering the most distinct terms wins, then the most
-   matches, then the earliest.
+   matches: the window whose distinct terms weigh most wins (weights are the
+   terms' rarity when the searcher passes them, so 上门 beats 网贷 in a
+   collection about 网贷), then the most matches, then the earliest.
 3. **Boundaries** — the window is moved to start after a sentence end
    (。！？；) and to stop at one when that costs little; otherwise it is cut
    and an ellipsis marks the cut.
@@ -98,8 +99,12 @@ def make_snippet(
     phrases: Iterable[str] = (),
     width: int = DEFAULT_WIDTH,
     settings: Settings | None = None,
+    weights: dict[str, float] | None = None,
 ) -> Snippet:
-    """The best window of ``text`` for these terms, with highlights."""
+    """The best window of ``text`` for these terms, with highlights.
+
+    ``weights`` rates terms (phrases and unlisted terms weigh 1).
+    """
     width = max(width, 10)
     matches = find_matches(text, terms, phrases, settings)
     if len(text) <= width:
@@ -107,48 +112,52 @@ def make_snippet(
     elif not matches:
         start, end = 0, _cut_end(text, 0, width)
     else:
-        start, end = _best_window(text, matches, width)
+        start, end = _best_window(text, matches, width, weights or {})
     return _build(text, start, end, matches)
 
 
-def _best_window(text: str, matches: list[tuple[int, int, str]], width: int) -> tuple[int, int]:
-    best: tuple[int, int, int] | None = None
-    best_start = 0
+def _best_window(
+    text: str, matches: list[tuple[int, int, str]], width: int, weights: dict[str, float]
+) -> tuple[int, int]:
+    best: tuple[float, int, int] | None = None
+    best_start = best_end = 0
     for i, (m_start, _, _) in enumerate(matches):
         keys: set[str] = set()
         count = 0
-        for s, e, key in matches[i:]:
+        last = m_start
+        for _s, e, key in matches[i:]:
             if e - m_start > width:
                 break
             keys.add(key)
             count += 1
-        score = (len(keys), count, -m_start)
+            last = max(last, e)
+        score = (sum(weights.get(k, 1.0) for k in keys), count, -m_start)
         if best is None or score > best:
-            best, best_start = score, m_start
+            best, best_start, best_end = score, m_start, last
     # Lead in with some context: back to the sentence start when it is near,
-    # otherwise a few characters.
-    lead_limit = max(width // 4, 1)
-    start = best_start
+    # otherwise a few characters; never so far that the window's last match
+    # falls off its end.
+    lead_limit = max(min(width // 4, width - (best_end - best_start)), 0)
+    start = max(best_start - min(lead_limit, 10), 0)
     for j in range(best_start - 1, max(best_start - lead_limit, 0) - 1, -1):
         if text[j] in _SENTENCE_END:
             start = j + 1
             break
-    else:
-        start = max(best_start - min(lead_limit // 2, 10), 0)
-        if best_start - lead_limit <= 0:
-            start = 0
-    start = min(start, max(len(text) - width, 0)) if start > 0 else 0
-    end = _cut_end(text, start, width)
+    if best_start <= lead_limit:
+        start = 0
+    if len(text) - start < width:
+        start = max(len(text) - width, 0)
+    end = _cut_end(text, start, width, best_end)
     return start, end
 
 
-def _cut_end(text: str, start: int, width: int) -> int:
+def _cut_end(text: str, start: int, width: int, keep: int = 0) -> int:
     """End of a window starting at ``start``: at a sentence end when one lies
-    in the last third of the window, else at ``width``."""
+    in the last third of the window (and after ``keep``), else at ``width``."""
     limit = min(start + width, len(text))
     if limit == len(text):
         return limit
-    for j in range(limit - 1, start + (width * 2) // 3 - 1, -1):
+    for j in range(limit - 1, max(start + (width * 2) // 3, keep) - 1, -1):
         if text[j] in _SENTENCE_END:
             return j + 1
     return limit
