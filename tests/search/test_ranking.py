@@ -1,0 +1,60 @@
+"""Ranking: the bigram fallback, coordination, proximity and section choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.analysis import tokenize
+from search.ranking import choose_section, proximity
+from search.searcher import Searcher
+
+
+def test_bigram_field_finds_a_word_jieba_cut_differently(make_index):
+    # jieba cuts 会上|门 in the article, so the word 上门 is not among its
+    # terms; only the bigram field can match the query 上门.
+    article = "一个问题\n\n催收人员多久会上门走访？一般不会。\n"
+    assert "上门" not in [t for t, _, _ in tokenize("催收人员多久会上门走访？一般不会。")]
+    index_dir: Path = make_index({"a.txt": article, "b.txt": "另一篇\n\n这里只谈信用卡年费和积分。\n"})
+    with Searcher(index_dir) as s:
+        hits = s.search("上门").hits
+    assert [h.id for h in hits] == ["a.txt"]
+    assert "[上门]" in hits[0].render(("[", "]"))
+
+
+def test_more_matched_words_rank_higher(make_index):
+    index_dir = make_index(
+        {
+            "one.txt": "只谈罚息\n\n罚息罚息罚息，罚息的计算方法很多，这里只说罚息。\n",
+            "both.txt": "罚息和违约金\n\n罚息与违约金不同，违约金按次收取，罚息按天计算。\n",
+        }
+    )
+    with Searcher(index_dir) as s:
+        ids = [h.id for h in s.search("罚息 违约金").hits]
+    assert ids == ["both.txt", "one.txt"]
+
+
+def test_proximity_measures_the_best_window():
+    text = "上门" + "。" * 100 + "走访和上门"
+    assert proximity(text, ["上门", "走访"], window=10) == 1.0
+    assert proximity(text[:50], ["上门", "走访"], window=10) == 0.5
+    assert proximity("没有关系", ["上门"]) == 0.0
+    assert proximity("上门", []) == 0.0
+
+
+def test_choose_section_prefers_the_words_together():
+    far = (1, 10.0, "上门" + "，" * 200 + "走访")
+    near = (2, 9.0, "催收人员上门走访的时间")
+    assert choose_section([far, near], ["上门", "走访"]) == (2, 9.0)
+    # With no proximity difference the higher score wins.
+    assert choose_section([(1, 10.0, "上门走访"), (2, 9.0, "上门走访")], ["上门", "走访"]) == (1, 10.0)
+
+
+def test_question_picks_the_section_that_answers(make_index):
+    article = (
+        "信用卡逾期的后果\n\n一、逾期多久上征信\n\n银行通常在逾期后的下一个账单日向征信系统报送记录，宽限期一般为三天。\n\n"
+        "二、罚息怎么计算\n\n罚息按日万分之五计算，违约金按最低还款额未还部分的百分之五收取。\n"
+    )
+    index_dir = make_index({"card.txt": article})
+    with Searcher(index_dir) as s:
+        hit = s.search("信用卡逾期多久会上征信？").hits[0]
+    assert hit.section.heading == "一、逾期多久上征信"
