@@ -168,7 +168,7 @@ class _ProgressBar:
 
 # ---------------------------------------------------------------------------
 @main.command()
-@click.argument("query")
+@click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Hits per page.")
 @click.option("--page", "-p", default=1, show_default=True, type=click.IntRange(1), help="Page of results.")
 @click.option(
@@ -184,17 +184,17 @@ class _ProgressBar:
 @_index_option
 @_json_option("One JSON object per hit per line, with the library's fields.")
 def search(
-    query: str, limit: int, page: int, snippet_chars: int, color: str, index_dir: str | None, as_json: bool
+    query: tuple[str, ...], limit: int, page: int, snippet_chars: int, color: str, index_dir: str | None, as_json: bool
 ) -> None:
     """Search for QUERY: plain words or a question, "a phrase", -exclude,
-    a AND b, a OR b, title:word.
+    a AND b, a OR b, title:word.  Several arguments are one query.
 
     If there is no index yet, one is built from the bundled sample articles.
     Exit code 1 when nothing matches.
     """
     from search.searcher import search as run_search
 
-    results = run_search(query, index_dir, limit=limit, page=page, snippet_chars=snippet_chars)
+    results = run_search(" ".join(query), index_dir, limit=limit, page=page, snippet_chars=snippet_chars)
     for notice in results.notices:
         click.echo(f"zhsearch: {notice}", err=True)
     if as_json:
