@@ -383,6 +383,12 @@ def parse_jsonl(text: str, source: str | None = None) -> tuple[list[Article], li
         except json.JSONDecodeError as exc:
             warnings.append(f"{where}:{lineno}: malformed JSON ({exc.msg}); line skipped")
             continue
+        except ValueError as exc:  # an integer of more than 4300 digits
+            warnings.append(f"{where}:{lineno}: unreadable JSON ({exc}); line skipped")
+            continue
+        except RecursionError:
+            warnings.append(f"{where}:{lineno}: JSON nested too deeply; line skipped")
+            continue
         try:
             article, note = _record_article(record, source, lineno)
         except ValueError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 from corpus.errors import ReadError, ZhsearchError
 from corpus.model import Article
 from corpus.readers import discover, read_file
+from indexer.codec import ZhCodec
 from indexer.schema import gram_text, section_key
 from indexer.storage import (
     WriteLock,
@@ -146,9 +147,9 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
     if jobs > 1:
         # Whoosh's multi-process writer: each worker analyses and writes its
         # own segment; the parent merges nothing (multisegment) and commits.
-        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True)
+        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True, codec=ZhCodec(), subargs={"codec": ZhCodec()})
     else:
-        writer = ix.writer(limitmb=256)
+        writer = ix.writer(limitmb=256, codec=ZhCodec())
     try:
         seen: set[str] = set()
         ids_this_run: dict[str, str] = {}

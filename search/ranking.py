@@ -38,6 +38,8 @@ COORD_POWER = 0.5
 # section (0 turns it off) and the window it is measured in, in characters.
 PROXIMITY_WEIGHT = 2.0
 PROXIMITY_WINDOW = 50
+# How many of an article's best-scoring sections compete on proximity.
+SECTION_CANDIDATES = 5
 
 _POSTINGS_CACHE = 4096
 

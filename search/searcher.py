@@ -139,6 +139,7 @@ class Searcher:
         if fresh is not self._searcher or self._ranker is None:
             self._searcher = fresh
             self._ranker = Ranker(fresh.reader(), RANKED_FIELDS)
+            self._fold_cache: dict[int, str] = {}
         return self._searcher, self._ranker
 
     # -- queries
@@ -194,10 +195,23 @@ class Searcher:
         docs = np.flatnonzero(ok)
         if len(docs) < 2:
             return docnum, score
+        if len(docs) > ranking.SECTION_CANDIDATES:
+            docs = docs[np.argsort(-scores[docs], kind="stable")[: ranking.SECTION_CANDIDATES]]
         keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
-        cands = [(int(d), float(scores[d]), fold(s.stored_fields(int(d)).get("body", ""))) for d in docs]
+        cands = [(int(d), float(scores[d]), self._folded_body(s, int(d))) for d in docs]
         chosen, chosen_score = ranking.choose_section(cands, keys)
         return chosen, score
+
+    def _folded_body(self, s, docnum: int) -> str:
+        """A section's folded body text, cached for the current snapshot."""
+        cache = self._fold_cache
+        text = cache.get(docnum)
+        if text is None:
+            text = fold(s.stored_fields(docnum).get("body", ""))
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[docnum] = text
+        return text
 
     def _allowed(self, s, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
         """Mask of sections that satisfy every requirement and belong to no
