@@ -61,11 +61,23 @@ def is_cjk(text: str) -> bool:
 
 
 class _FoldTable(dict[int, int]):
-    """A ``str.translate`` table that fills itself one code point at a time."""
+    """A ``str.translate`` table that fills itself one code point at a time.
 
-    def __init__(self, t2s: dict[int, int]) -> None:
+    Lazily, so a one-line query pays for its own few characters and not for
+    the whole CJK block; OpenCC is asked once per distinct character.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self._t2s = t2s
+        self._converter = None
+
+    def _t2s(self, ch: str) -> str:
+        if self._converter is None:
+            import opencc
+
+            self._converter = opencc.OpenCC("t2s")
+        out = self._converter.convert(ch)
+        return out if len(out) == 1 else ch
 
     def __missing__(self, code: int) -> int:
         if 0xD800 <= code <= 0xDFFF:
@@ -80,14 +92,15 @@ class _FoldTable(dict[int, int]):
         lowered = folded.lower()
         if len(lowered) == 1:
             folded = lowered
+        if _CJK_CHAR.match(folded):
+            # Follow t2s chains (薴 -> 苧 -> 苎) to their end so folding is
+            # idempotent: text and query meet at the same character.
+            for _ in range(4):
+                nxt = self._t2s(folded)
+                if nxt == folded:
+                    break
+                folded = nxt
         result = ord(folded)
-        # Follow t2s chains (薴 -> 苧 -> 苎) to their end so folding is
-        # idempotent: text and query meet at the same character.
-        for _ in range(4):
-            nxt = self._t2s.get(result, result)
-            if nxt == result:
-                break
-            result = nxt
         self[code] = result
         return result
 
@@ -97,20 +110,7 @@ _fold_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _fold_table() -> _FoldTable:
-    import opencc
-
-    converter = opencc.OpenCC("t2s")
-    ranges = [(0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2A6E0), (0x2F800, 0x2FA20)]
-    chars = [chr(c) for lo, hi in ranges for c in range(lo, hi)]
-    # One call for all characters; newlines keep OpenCC's phrase rules from
-    # joining neighbours, so each character converts on its own.
-    converted = converter.convert("\n".join(chars)).split("\n")
-    t2s: dict[int, int] = {}
-    if len(converted) == len(chars):
-        for src, dst in zip(chars, converted):
-            if len(dst) == 1 and dst != src:
-                t2s[ord(src)] = ord(dst)
-    return _FoldTable(t2s)
+    return _FoldTable()
 
 
 def fold(text: str) -> str:

@@ -21,7 +21,6 @@ from typing import Any
 
 from corpus.errors import ArticleNotFoundError, ZhsearchError
 from corpus.model import Article, Section
-from indexer.build import build_sample_index
 from indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
 from indexer.analysis import fold
@@ -326,6 +325,8 @@ def search(
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
     if not index_exists(target):
+        from indexer.build import build_sample_index
+
         report = build_sample_index(target)
         notices = (
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
