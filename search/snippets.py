@@ -62,16 +62,22 @@ def find_matches(
     term or phrase matched, so callers can count distinct ones."""
     folded = fold(text)
     found: list[tuple[int, int, str]] = []
-    latin: set[str] = set()
+    single: set[str] = set()
     for term in terms:
         if not term:
             continue
-        if is_cjk(term) and len(term) > 1:
-            found.extend((m.start(), m.end(), term) for m in re.finditer(re.escape(term), folded))
+        if is_cjk(term):
+            if len(term) > 1:
+                found.extend((m.start(), m.end(), term) for m in re.finditer(re.escape(term), folded))
+            else:
+                single.add(term)
         else:
-            latin.add(term)
-    if latin:
-        found.extend((s, e, w) for w, s, e in word_spans(folded, settings) if w in latin)
+            found.extend((m.start(), m.end(), term) for m in _latin_pattern(term).finditer(folded))
+    if single:
+        # A lone ideograph counts only where jieba made it a word of its
+        # own; segmenting is the costly part, so long texts are segmented
+        # only around the character's occurrences.
+        found.extend(_single_char_matches(folded, single, settings))
     for phrase in phrases:
         chars = [ch for ch in fold(phrase) if ch.isalnum()]
         if not chars:
@@ -80,6 +86,29 @@ def find_matches(
         found.extend((m.start(), m.end(), phrase) for m in re.finditer(pattern, folded))
     found.sort()
     return found
+
+
+def _latin_pattern(term: str) -> re.Pattern[str]:
+    """A Latin word or number as a whole token: letters not touching other
+    letters, digits not touching other digits (the analyzer's pieces)."""
+    cls = "0-9" if term[:1].isdigit() else "a-z"
+    return re.compile(rf"(?<![{cls}]){re.escape(term)}(?![{cls}])")
+
+
+_CONTEXT = 12
+
+
+def _single_char_matches(folded: str, chars: set[str], settings: Settings | None) -> list[tuple[int, int, str]]:
+    if len(folded) <= 2000:
+        return [(s, e, w) for w, s, e in word_spans(folded, settings) if w in chars]
+    out: list[tuple[int, int, str]] = []
+    for ch in chars:
+        for m in re.finditer(re.escape(ch), folded):
+            lo = max(m.start() - _CONTEXT, 0)
+            piece = folded[lo : m.end() + _CONTEXT]
+            if any(w == ch and lo + s == m.start() for w, s, _ in word_spans(piece, settings)):
+                out.append((m.start(), m.end(), ch))
+    return out
 
 
 def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
