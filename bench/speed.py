@@ -41,17 +41,18 @@ sys.path.insert(0, str(ROOT))
 ARCHIVE = "laws.tar.xz"
 
 # Proposed targets for the "goal" column; adjust them to the issue's.
+# The goals of the speed issue.
 GOALS = {
-    "mb_s": "≥ naive",
-    "ratio": "≥ 1×",
-    "rss": "< 1,000 MB",
-    "size_x": "≤ 3× source",
-    "warm_snip": "p95 < 100 ms",
-    "warm_nosnip": "p95 < 50 ms",
-    "cold": "≤ jieba init",
-    "cold_ratio": "≤ 1×",
-    "noop": "< 10 % of full build",
-    "changes": "< 10 % of full build, counts right",
+    "mb_s": "≥ 4× naive",
+    "ratio": "≥ 4×",
+    "rss": "≤ 1,000 MB",
+    "size_x": "≤ 2× source",
+    "warm_snip": "p95 ≤ 30 ms",
+    "warm_nosnip": "",
+    "cold": "≤ ½ jieba init",
+    "cold_ratio": "≤ 0.5×",
+    "noop": "≤ 5 % of full build",
+    "changes": "counts right",
 }
 
 # What people ask a collection of laws: questions, keywords, "phrases", -exclusions.

@@ -38,3 +38,12 @@ class IndexLockedError(ZhsearchError):
 
 class ArticleNotFoundError(ZhsearchError):
     """No article with the requested id is in the index."""
+
+
+class OptionError(ZhsearchError):
+    """A search option has a value zhsearch cannot use (a date, a facet or
+    sort name)."""
+
+
+class WordListError(ZhsearchError):
+    """A synonym file or user dictionary cannot be read or has a bad line."""

@@ -167,6 +167,40 @@ class _ProgressBar:
 
 
 # ---------------------------------------------------------------------------
+def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The article filters, facets and sort order of `search`."""
+    options = [
+        click.option("--category", multiple=True, help="Only articles in this category (repeat for either of several)."),
+        click.option("--author", multiple=True, help="Only articles by this author (repeatable)."),
+        click.option("--tag", multiple=True, help="Only articles with this tag (repeatable)."),
+        click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--until", metavar="DATE", help="Only articles dated on or before DATE (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option(
+            "--source",
+            metavar="GLOB",
+            multiple=True,
+            help="Only articles read from files matching GLOB (the file name, or the whole path if GLOB has a '/').",
+        ),
+        click.option(
+            "--facet",
+            "facets",
+            multiple=True,
+            type=click.Choice(["category", "author", "tag", "year"]),
+            help="Count the matching articles per value of this field, after the hits (repeatable).",
+        ),
+        click.option(
+            "--sort",
+            type=click.Choice(["score", "date"]),
+            default="score",
+            show_default=True,
+            help="Order of the hits: best match first, or newest first.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @main.command()
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Hits per page.")
@@ -181,10 +215,18 @@ class _ProgressBar:
     show_default=True,
     help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
 )
+@_filter_options
 @_index_option
-@_json_option("One JSON object per hit per line, with the library's fields.")
+@_json_option("One JSON object per hit per line, with the library's fields; then the facets, if asked for.")
 def search(
-    query: tuple[str, ...], limit: int, page: int, snippet_chars: int, color: str, index_dir: str | None, as_json: bool
+    query: tuple[str, ...],
+    limit: int,
+    page: int,
+    snippet_chars: int,
+    color: str,
+    index_dir: str | None,
+    as_json: bool,
+    **options: Any,
 ) -> None:
     """Search for QUERY: plain words or a question, "a phrase", -exclude,
     a AND b, a OR b, title:word.  Several arguments are one query.
@@ -194,17 +236,35 @@ def search(
     """
     from search.searcher import search as run_search
 
-    results = run_search(" ".join(query), index_dir, limit=limit, page=page, snippet_chars=snippet_chars)
+    results = run_search(" ".join(query), index_dir, limit=limit, page=page, snippet_chars=snippet_chars, **options)
     for notice in results.notices:
         click.echo(f"zhsearch: {notice}", err=True)
     if as_json:
         for hit in results.hits:
             click.echo(_dump(hit.as_dict()))
+        if options["facets"]:
+            click.echo(_dump({"facets": results.facets}))
     else:
         use_color = color == "always" or (color == "auto" and sys.stdout.isatty())
         _print_results(results, use_color)
+        if results.hits:
+            _print_facets(results.facets)
     if not results.hits:
         sys.exit(EXIT_NO_RESULTS)
+
+
+FACET_VALUES_SHOWN = 10
+
+
+def _print_facets(facets: dict[str, dict[str, int]]) -> None:
+    if facets:
+        click.echo("")
+    for name, counts in facets.items():
+        shown = [f"{value} ({n})" for value, n in list(counts.items())[:FACET_VALUES_SHOWN]]
+        more = len(counts) - len(shown)
+        if more:
+            shown.append(f"… {more} more")
+        click.echo(f"{name}: {', '.join(shown) if shown else '(none)'}")
 
 
 def _print_results(results: Any, use_color: bool) -> None:

@@ -9,12 +9,14 @@ vector arithmetic costs a few.
 The score of a section is BM25F-style: for every query term and every text
 field, a BM25 term weight (with its own length normalisation per field),
 multiplied by the field's weight, summed.  The character-bigram field adds
-the same for the query's bigrams at a lower weight, which rescues terms the
-question segments differently from the article.  A coordination factor then
-favours sections matching more of the question's distinct words.
+the same for the query's bigrams, which rescues terms the question segments
+differently from the article.  A coordination factor then favours sections
+matching more of the question's distinct words.
 
-Articles are ranked by their best section, plus a small share of the
-evidence in their other sections, and shown with that best section.
+Articles are ranked by their best section.  The section shown is chosen among
+the article's best few by score plus *proximity*: how many of the question's
+words and bigrams one short stretch of its text holds.  Constants here were
+chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from whoosh.reading import TermNotFound
+
+if TYPE_CHECKING:
+    from search.filters import ArticleColumns
 
 K1 = 1.2
 B = 0.75
@@ -99,6 +106,14 @@ class Ranker:
         self.n_alive = int(self.alive.sum())
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
+    @cached_property
+    def columns(self) -> ArticleColumns:
+        """Per-article metadata (dates, sources, facet values), read the
+        first time a query filters, counts facets or sorts by date."""
+        from search.filters import ArticleColumns
+
+        return ArticleColumns.read(self)
+
     # -- postings
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global doc numbers and term frequencies of ``text`` in ``field``."""
@@ -169,15 +184,32 @@ class Ranker:
             scores *= share**COORD_POWER
         return scores
 
-    def top_articles(
-        self, scores: np.ndarray, allowed: np.ndarray | None, start: int, stop: int
-    ) -> tuple[int, list[tuple[int, float]]]:
-        """``(total articles, [(best section docnum, article score)])`` for
-        ranks ``start`` to ``stop`` (0-based, exclusive)."""
+    def matching(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        """Mask of the sections a query matched (live, scored, allowed)."""
         ok = (scores > 0) & self.alive
         if allowed is not None:
             ok &= allowed
-        cand = np.flatnonzero(ok)
+        return ok
+
+    def top_articles(
+        self,
+        scores: np.ndarray,
+        allowed: np.ndarray | None,
+        start: int,
+        stop: int,
+        article_key: np.ndarray | None = None,
+        spread: float = ARTICLE_SPREAD,
+    ) -> tuple[int, list[tuple[int, float]]]:
+        """``(total articles, [(best section docnum, article score)])`` for
+        ranks ``start`` to ``stop`` (0-based, exclusive).
+
+        Articles are ordered by score; with ``article_key`` (one number per
+        article, e.g. its date) by that key, largest first, then by score.
+        Remaining ties go to the lower document number, so the order is stable.
+        ``spread`` is the share of an article's other sections' scores added
+        to its best section's.
+        """
+        cand = np.flatnonzero(self.matching(scores, allowed))
         if not len(cand):
             return 0, []
         cs = scores[cand]
@@ -186,11 +218,14 @@ class Ranker:
         arts = self.doc_article[cand]
         _, first = np.unique(arts, return_index=True)
         best_docs, best_scores = cand[first], cs[first]
-        if ARTICLE_SPREAD:
+        if spread:
             totals = np.zeros(len(self.articles), dtype=np.float32)
             np.add.at(totals, arts, cs)
-            best_scores = best_scores + ARTICLE_SPREAD * (totals[arts[first]] - best_scores)
-        rank = np.lexsort((best_docs, -best_scores))
+            best_scores = best_scores + spread * (totals[arts[first]] - best_scores)
+        if article_key is None:
+            rank = np.lexsort((best_docs, -best_scores))
+        else:
+            rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
         return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
 

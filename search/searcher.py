@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import time
-
-import numpy as np
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from corpus.errors import ArticleNotFoundError, ZhsearchError
 from corpus.model import Article, Section
@@ -25,7 +27,8 @@ from indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
 from indexer.analysis import fold
 from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
-from search import ranking
+from search import ranking, related as related_terms
+from search.filters import Filters, check_facets, check_sort
 from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
 
@@ -80,6 +83,9 @@ class Results:
     notices: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     seconds: float = 0.0
+    # {facet: {value: matching articles}}, most frequent first; only the
+    # facets asked for.
+    facets: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -146,9 +152,30 @@ class Searcher:
         """How ``query`` is understood (terms, phrases, notices)."""
         return parse(query, self.settings)
 
-    def search(self, query: str, limit: int = 10, page: int = 1, *, snippets: bool = True) -> Results:
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        page: int = 1,
+        *,
+        snippets: bool = True,
+        category: str | Iterable[str] | None = None,
+        author: str | Iterable[str] | None = None,
+        tag: str | Iterable[str] | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        source: str | Iterable[str] | None = None,
+        facets: Iterable[str] = (),
+        sort: str = "score",
+    ) -> Results:
         """Articles matching ``query``, best first, ``limit`` per ``page``.
 
+        ``category``, ``author``, ``tag`` (a value or a list of alternatives),
+        ``since`` and ``until`` (``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``,
+        inclusive) and ``source`` (a glob on the file path, or on the file
+        name when it has no ``/``) restrict the articles.  ``facets``
+        (``category``, ``author``, ``tag``, ``year``) are counted over all
+        matching articles.  ``sort="date"`` puts the newest first.
         ``snippets=False`` skips making snippets (hits then carry an empty
         one), for callers that only need the ranking.
         """
@@ -157,6 +184,9 @@ class Searcher:
             raise ZhsearchError("query must be a string")
         limit = max(1, int(limit))
         page = max(1, int(page))
+        filters = Filters.make(category=category, author=author, tag=tag, since=since, until=until, source=source)
+        facet_names = check_facets(facets)
+        sort = check_sort(sort)
         parsed = self.parse(query)
         notices = list(parsed.notices)
         qplan = plan(parsed, self.settings)
@@ -170,12 +200,16 @@ class Searcher:
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
         s, ranker = self._current()
         allowed = self._allowed(s, ranker, qplan)
+        wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
+        if wanted is not None:
+            allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
         scores = ranker.score(list(qplan.scoring))
         if qplan.required and allowed is not None:
             # Required clauses (phrases, AND) may match sections no scored
             # term reaches; give them a floor so they still rank.
             scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
-        total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit)
+        key = ranker.columns.date if sort == "date" else None
+        total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit, key)
         if ranking.PROXIMITY_WEIGHT > 0:
             top = [self._rechoose(s, ranker, scores, allowed, docnum, score, parsed) for docnum, score in top]
         weights = {t: ranker.idf("body", t) or 1.0 for t in parsed.terms} if snippets else {}
@@ -183,7 +217,22 @@ class Searcher:
             self._hit(i, s.stored_fields(docnum), score, parsed, snippets, weights)
             for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1)
         ]
-        return Results(query, total, page, limit, tuple(hits), tuple(notices), parsed.terms, time.perf_counter() - started)
+        counts: dict[str, dict[str, int]] = {}
+        if facet_names:
+            matched = np.zeros(len(ranker.articles), dtype=bool)
+            matched[ranker.doc_article[ranker.matching(scores, allowed)]] = True
+            counts = {name: ranker.columns.facets[name].counts(matched) for name in facet_names}
+        return Results(
+            query,
+            total,
+            page,
+            limit,
+            tuple(hits),
+            tuple(notices),
+            parsed.terms,
+            time.perf_counter() - started,
+            counts,
+        )
 
     def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, parsed: ParsedQuery):
         """Re-pick the section shown for one article by score and proximity."""
@@ -248,11 +297,17 @@ class Searcher:
         parsed: ParsedQuery,
         snippets: bool,
         weights: dict[str, float] | None = None,
+        width: int | None = None,
     ) -> Hit:
         data = stored.get("data", {})
         if snippets:
             snippet = make_snippet(
-                stored.get("body", ""), parsed.terms, parsed.phrases, self.snippet_chars, self.settings, weights
+                stored.get("body", ""),
+                parsed.terms,
+                parsed.phrases,
+                width or self.snippet_chars,
+                self.settings,
+                weights,
             )
         else:
             snippet = Snippet("")
@@ -267,6 +322,32 @@ class Searcher:
             meta={k: v for k, v in data.get("meta", {}).items() if k != "source"},
             source=stored.get("source"),
         )
+
+    def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
+        """Articles most like ``article_id`` (it is left out), most similar
+        first, each shown by its closest section with a one-line snippet.
+
+        ``Results.terms`` are the key terms compared (see ``search.related``).
+        """
+        started = time.perf_counter()
+        limit = max(1, int(limit))
+        article = self.article(article_id)
+        s, ranker = self._current()
+        terms = related_terms.key_terms(article, ranker, self.settings)
+        words = tuple(t for t, _ in terms)
+        if not terms:
+            notice = f"article {article_id!r} has no words to compare with other articles"
+            return Results(article_id, 0, 1, limit, (), (notice,), words, time.perf_counter() - started)
+        scores = ranker.score(related_terms.scoring(terms))
+        allowed = ranker.doc_article != ranker.articles.index(article_id)
+        total, top = ranker.top_articles(scores, allowed, 0, limit, spread=related_terms.SPREAD)
+        parsed = ParsedQuery(article_id, (), terms=words)
+        weights = dict(terms)
+        hits = [
+            self._hit(i, s.stored_fields(docnum), score, parsed, snippets, weights, related_terms.SNIPPET_CHARS)
+            for i, (docnum, score) in enumerate(top, 1)
+        ]
+        return Results(article_id, total, 1, limit, tuple(hits), (), words, time.perf_counter() - started)
 
     # -- articles
     def article(self, article_id: str) -> Article:
@@ -316,11 +397,13 @@ def search(
     limit: int = 10,
     page: int = 1,
     snippet_chars: int = DEFAULT_WIDTH,
+    **options: Any,
 ) -> Results:
     """Run one query against the index at ``index_dir``.
 
-    With no index there yet, one is first built from the bundled sample
-    articles, and a notice in the results says so.
+    ``options`` are :meth:`Searcher.search`'s keyword arguments (filters,
+    ``facets``, ``sort``).  With no index there yet, one is first built from
+    the bundled sample articles, and a notice in the results says so.
     """
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
@@ -333,8 +416,14 @@ def search(
             f"(index your own with `zhsearch index PATH`)",
         )
     with Searcher(target, snippet_chars=snippet_chars) as s:
-        results = s.search(query, limit=limit, page=page)
+        results = s.search(query, limit=limit, page=page, **options)
     return replace(results, notices=notices + results.notices) if notices else results
+
+
+def related(article_id: str, index_dir: str | os.PathLike[str] | None = None, limit: int = 10) -> Results:
+    """Articles most like ``article_id`` in the index at ``index_dir``."""
+    with Searcher(index_dir) as s:
+        return s.related(article_id, limit=limit)
 
 
 def show(article_id: str, index_dir: str | os.PathLike[str] | None = None, section: int | None = None) -> Article:

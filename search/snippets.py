@@ -150,19 +150,29 @@ def _best_window(
 ) -> tuple[int, int]:
     best: tuple[float, int, int] | None = None
     best_start = best_end = 0
+    # Two pointers over the sorted matches: the window starts at match i and
+    # holds every match ending within ``width`` of it.
+    counts: dict[str, int] = {}
+    weight = 0.0
+    j = 0
     for i, (m_start, _, _) in enumerate(matches):
-        keys: set[str] = set()
-        count = 0
-        last = m_start
-        for _s, e, key in matches[i:]:
-            if e - m_start > width:
-                break
-            keys.add(key)
-            count += 1
-            last = max(last, e)
-        score = (sum(weights.get(k, 1.0) for k in keys), count, -m_start)
-        if best is None or score > best:
-            best, best_start, best_end = score, m_start, last
+        if j < i:  # match i alone is wider than the window: start afresh
+            j, weight = i, 0.0
+            counts.clear()
+        while j < len(matches) and matches[j][1] - m_start <= width:
+            key = matches[j][2]
+            if not counts.get(key):
+                weight += weights.get(key, 1.0)
+            counts[key] = counts.get(key, 0) + 1
+            j += 1
+        if j > i:
+            score = (weight, j - i, -m_start)
+            if best is None or score > best:
+                best, best_start, best_end = score, m_start, max(e for _, e, _ in matches[i:j])
+            key = matches[i][2]
+            counts[key] -= 1
+            if not counts[key]:
+                weight -= weights.get(key, 1.0)
     # Lead in with some context: back to the sentence start when it is near,
     # otherwise a few characters; never so far that the window's last match
     # falls off its end.
