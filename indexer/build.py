@@ -147,9 +147,13 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
     if jobs > 1:
         # Whoosh's multi-process writer: each worker analyses and writes its
         # own segment; the parent merges nothing (multisegment) and commits.
-        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True, codec=ZhCodec(), subargs={"codec": ZhCodec()})
+        sub = {"codec": ZhCodec(), "compound": False}
+        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True, subargs=sub, **sub)
     else:
-        writer = ix.writer(limitmb=256, codec=ZhCodec())
+        # Plain segment files, not one compound file: Whoosh copies a
+        # compound file's parts into memory when it opens them, which a cold
+        # query would pay for on every run.
+        writer = ix.writer(limitmb=256, codec=ZhCodec(), compound=False)
     try:
         seen: set[str] = set()
         ids_this_run: dict[str, str] = {}

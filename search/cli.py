@@ -1,7 +1,7 @@
 """The ``zhsearch`` command line: a thin click layer over the library.
 
 Each command parses its options, calls the library function of the same name
-(``index``, ``search``, ``show``, ``stats``) and prints the result.  Library
+(``index``, ``search``, ``related``, ``show``, ``stats``) and prints the result.  Library
 errors (:class:`ZhsearchError`) become one line on stderr and exit code 2;
 exit code 1 means a search found nothing.  Library modules are imported
 inside the commands so ``zhsearch --help`` starts instantly.
@@ -288,6 +288,48 @@ def _print_results(results: Any, use_color: bool) -> None:
         click.echo(f"   {hit.render(markers)}", color=use_color)
         where = hit.id if not hit.source or hit.source.endswith(hit.id) else f"{hit.id}  ({hit.source})"
         click.echo(f"   {where}  [section {hit.section.index}, score {hit.score:.2f}]")
+
+
+# ---------------------------------------------------------------------------
+@main.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--limit", "-n", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many articles.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
+)
+@_index_option
+@_json_option("One JSON object per article per line, with the same fields as `search --json`.")
+def related(article_id: str, limit: int, color: str, index_dir: str | None, as_json: bool) -> None:
+    """Articles most similar to the article ID (as shown in search results),
+    compared on its key terms; each with a one-line snippet.
+
+    Exit code 1 when no other article shares its key terms.
+    """
+    from search.searcher import related as run_related
+
+    results = run_related(article_id, index_dir, limit=limit)
+    for notice in results.notices:
+        click.echo(f"zhsearch: {notice}", err=True)
+    if as_json:
+        for hit in results.hits:
+            click.echo(_dump(hit.as_dict()))
+    elif not results.hits:
+        click.echo(f"No articles related to {article_id!r}.")
+    else:
+        use_color = color == "always" or (color == "auto" and sys.stdout.isatty())
+        markers = ("\x1b[1;31m", "\x1b[0m") if use_color else ("[", "]")
+        click.echo(f"Articles related to {article_id} (key terms: {' '.join(results.terms[:8])} …)")
+        for hit in results.hits:
+            title = click.style(hit.title, bold=True) if use_color else hit.title
+            click.echo(f"\n{hit.rank}. {title}", color=use_color)
+            click.echo(f"   {hit.render(markers)}", color=use_color)
+            click.echo(f"   {hit.id}  [section {hit.section.index}, score {hit.score:.2f}]")
+    if not results.hits:
+        sys.exit(EXIT_NO_RESULTS)
 
 
 # ---------------------------------------------------------------------------

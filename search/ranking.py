@@ -88,7 +88,7 @@ class Ranker:
             for leaf, offset in self._leaves:
                 col = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
                 if col is not None and leaf.doc_count_all():
-                    raw = np.fromiter(col, dtype=np.uint8, count=leaf.doc_count_all())
+                    raw = _length_bytes(col, leaf.doc_count_all())
                     arr[offset : offset + len(raw)] = to_len[raw]
             self.lengths[field] = arr
             self.avg_length[field] = max(float(arr.mean()) if self.n_docs else 1.0, 1.0)
@@ -228,6 +228,22 @@ class Ranker:
             rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
         return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
+
+
+def _length_bytes(col, doccount: int) -> np.ndarray:
+    """A segment's byte-coded field lengths, read in one piece.
+
+    Whoosh's column reader yields them one Python object at a time; the
+    column is a plain byte array on disk, so read it as one.
+    """
+    try:
+        stored = min(int(col._count), doccount) if hasattr(col, "_count") else doccount
+        raw = np.frombuffer(col._dbfile.get(col._basepos, stored), dtype=np.uint8)
+        if len(raw) < doccount:
+            raw = np.concatenate([raw, np.zeros(doccount - len(raw), dtype=np.uint8)])
+        return raw
+    except (AttributeError, TypeError, ValueError):
+        return np.fromiter(col, dtype=np.uint8, count=doccount)
 
 
 def _matcher_arrays(m) -> tuple[np.ndarray, np.ndarray]:

@@ -32,8 +32,9 @@ KEY_TERMS = 20
 TITLE_TF = 3
 # An article's score: its best section's plus this share of the others'.
 SPREAD = 1.0
-# Snippets of related articles are one line: about this many characters.
-SNIPPET_CHARS = 60
+# Snippets of related articles are one terminal line: 40 characters (CJK
+# characters are two columns wide).
+SNIPPET_CHARS = 40
 
 
 def _words(text: str, settings: Settings | None) -> list[str]:

@@ -58,3 +58,24 @@ def test_question_picks_the_section_that_answers(make_index):
     with Searcher(index_dir) as s:
         hit = s.search("信用卡逾期多久会上征信？").hits[0]
     assert hit.section.heading == "一、逾期多久上征信"
+
+
+def test_ranker_reads_field_lengths_like_whoosh(make_index, tmp_path: Path):
+    from whoosh.codec.whoosh3 import byte_to_length, length_to_byte
+
+    from indexer.build import build_index
+    from search.ranking import Ranker
+
+    index_dir = make_index({"a.txt": "甲\n\n" + "逾期。" * 30, "b.txt": "乙\n\n罚息"})
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "c.txt").write_text("丙\n\n" + "征信查询次数。" * 7, encoding="utf-8")
+    build_index([extra], index_dir)  # a second segment
+    with Searcher(index_dir) as s:
+        searcher, ranker = s._current()
+        reader = searcher.reader()
+        assert len(list(reader.leaf_readers())) >= 2
+        for docnum in reader.all_doc_ids():
+            want = byte_to_length(length_to_byte(reader.doc_field_length(docnum, "body")))
+            assert ranker.lengths["body"][docnum] == want
+        assert isinstance(ranker, Ranker)
