@@ -18,10 +18,12 @@ file is indexed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,12 @@ TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSONL_SUFFIXES
+# A first line longer than this is text, not a title (a one-line file).
+MAX_TITLE_CHARS = 200
+# Longer sections are cut into parts at paragraph or sentence ends: a
+# 20 MB one-line file would otherwise be one document whose every match
+# lands in the same snippet window search.
+MAX_SECTION_CHARS = 50_000
 
 
 @dataclass(frozen=True)
@@ -49,27 +57,95 @@ class FileRead:
 # Walking
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, Path]]:
+def discover(
+    paths: Iterable[str | os.PathLike[str]],
+    on_error: Callable[[ReadError], None] | None = None,
+) -> Iterator[tuple[Path, Path]]:
     """Yield ``(root, file)`` for every file under ``paths``.
 
     ``root`` is the directory article ids are relative to: the path itself
     when it is a directory, its parent when it is a file.  Hidden files and
     folders are skipped; symlinked directories are not followed, so a link
-    loop can't make the walk endless.  A path that does not exist raises.
+    loop can't make the walk endless.  A path that does not exist raises;
+    a directory inside it that can't be listed is passed to ``on_error``
+    (and otherwise ignored).
     """
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise ReadError(str(raw), "no such file or directory")
-        if path.is_file():
+        problem = path_problem(path)
+        if problem:
+            raise ReadError(str(raw), problem)
+        if not path.is_dir():
             yield path.parent.resolve(), path.resolve()
             continue
         root = path.resolve()
-        for dirpath, dirnames, filenames in os.walk(root):
+
+        def walk_error(exc: OSError) -> None:
+            if on_error is not None:
+                on_error(ReadError(str(exc.filename or root), _os_reason(exc)))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if not name.startswith("."):
                     yield root, Path(dirpath) / name
+
+
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` can't be indexed at all (``None`` if it can be walked)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return _os_reason(exc, path)
+    return None
+
+
+def _os_reason(exc: OSError, path: str | os.PathLike[str] | None = None) -> str:
+    if exc.errno == errno.ENOENT:
+        if path is not None and os.path.islink(path):
+            return "broken symbolic link (its target does not exist)"
+        return "no such file or directory"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The content of a regular file; :class:`ReadError` for anything else.
+
+    The file is opened without blocking and checked after opening, so a FIFO
+    or a device named ``*.txt`` (``/dev/zero``) is refused instead of hanging
+    or filling memory.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ReadError(str(path), "broken symbolic link (its target does not exist)") from None
+        raise ReadError(str(path), "file disappeared before it could be read") from None
+    except IsADirectoryError:
+        raise ReadError(str(path), "is a directory") from None
+    except OSError as exc:
+        raise ReadError(str(path), _os_reason(exc, path)) from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise ReadError(str(path), "is a directory")
+            if not stat.S_ISREG(mode):
+                raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
+            return f.read()
+        except OSError as exc:
+            raise ReadError(str(path), _os_reason(exc, path)) from None
+
+
+def check_suffix(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`ReadError` unless ``path`` has a supported extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ReadError(str(path), f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md or .jsonl")
 
 
 def article_id_for(root: Path, file: Path) -> str:
@@ -89,17 +165,9 @@ def read_file(
     path = Path(file)
     root_path = Path(root) if root is not None else path.parent
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise ReadError(str(path), f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md or .jsonl")
-    try:
-        if data is None:
-            data = path.read_bytes()
-    except FileNotFoundError:
-        raise ReadError(str(path), "file disappeared before it could be read") from None
-    except IsADirectoryError:
-        raise ReadError(str(path), "is a directory") from None
-    except OSError as exc:
-        raise ReadError(str(path), exc.strerror or str(exc)) from None
+    check_suffix(path)
+    if data is None:
+        data = read_bytes(path)
     text = decode_bytes(data, str(path))
     source = str(path)
     if suffix in JSONL_SUFFIXES:
@@ -122,6 +190,53 @@ def read_path(path: str | os.PathLike[str]) -> Iterator[Article]:
     """Yield every article in a file or directory tree (raises on a bad file)."""
     for root, file in discover([path]):
         yield from read_file(file, root).articles
+
+
+# --------------------------------------------------------------------------
+# Cleaning
+
+# Terminal escape sequences and C0/C1 control characters other than tab and
+# line breaks: they mean nothing in an article, and a snippet printed to a
+# terminal must not carry an escape sequence.  Vertical tab, form feed and
+# NEL end lines, so they become newlines.
+_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_CONTROLS = frozenset("\x0b\x0c\x85")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters or unpaired surrogates (from JSON
+    ``\\ud800`` escapes, which can't be stored as UTF-8)."""
+    text = _CONTROLS.sub(lambda m: "\n" if m.group() in _LINE_CONTROLS else "", text)
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _one_line(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    return " ".join(text.split())[:limit]
+
+
+_SPLIT_AT = ("。", "！", "？", "；", ". ", "! ", "? ", "…", " ")
+
+
+def _split_long(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
+    """``text`` cut into parts of at most ``limit`` characters, at a paragraph
+    end when there is one in the last quarter of a part, else at a sentence
+    end, else anywhere."""
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        floor = limit * 3 // 4
+        cut = window.rfind("\n", floor) + 1
+        if not cut:
+            cut = max(window.rfind(ch, floor) for ch in _SPLIT_AT) + 1
+        if not cut:
+            cut = limit
+        part, text = text[:cut].strip(), text[cut:].lstrip()
+        if part:
+            parts.append(part)
+    if text or not parts:
+        parts.append(text)
+    return parts
 
 
 # --------------------------------------------------------------------------
@@ -181,7 +296,8 @@ class _SectionBuilder:
         if not self._started and not body:
             return
         path = tuple(h for _, h in self._stack) if self._started else ()
-        self.sections.append(Section(len(self.sections), self._level, self._heading, path, body))
+        for part in _split_long(body):
+            self.sections.append(Section(len(self.sections), self._level, self._heading, path, part))
 
     def finish(self) -> tuple[Section, ...]:
         self._flush()
@@ -228,7 +344,7 @@ def parse_meta_line(line: str) -> dict[str, Any] | None:
 
 def parse_text(text: str, article_id: str, source: str | None = None) -> Article | None:
     """Parse a scraped plain-text page (or any plain text) into an article."""
-    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln.strip() for ln in clean_text(text).splitlines()]
     lines = [ln for ln in lines if ln]
     if not lines:
         return None
@@ -237,6 +353,9 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
     if source is not None:
         meta["source"] = source
     rest = lines[1:]
+    if len(title) > MAX_TITLE_CHARS:
+        # A one-line file, or one with a paragraph first: it is all text.
+        title, rest = _one_line(title, 60), lines
     # The header: a meta line and repeats of the title (with or without
     # punctuation) come before the body; drop them.
     squashed_title = _squash(title)
@@ -327,13 +446,14 @@ def parse_front_matter(block: str) -> dict[str, Any]:
 
 def parse_markdown(text: str, article_id: str, source: str | None = None) -> Article | None:
     """Parse Markdown with optional YAML front matter into an article."""
+    text = clean_text(text)
     meta: dict[str, Any] = {}
     m = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if m:
         meta = parse_front_matter(m.group(1))
         text = text.lstrip("\ufeff")[m.end() :]
     text = _HTML_COMMENT.sub("", text)
-    title = str(meta.pop("title", "") or "").strip()
+    title = _one_line(str(meta.pop("title", "") or ""))
     if source is not None:
         meta["source"] = source
     builder = _SectionBuilder()
@@ -346,7 +466,7 @@ def parse_markdown(text: str, article_id: str, source: str | None = None) -> Art
         h = None if in_fence else _ATX.match(raw)
         if h:
             level, heading = len(h.group(1)), (h.group(2) or "").strip()
-            if not title and level == 1 and not builder.sections and not builder._started:
+            if not title and level == 1 and not builder.sections and not builder._started and len(heading) <= MAX_TITLE_CHARS:
                 title = heading
                 continue
             builder.heading(level, heading)
@@ -358,7 +478,7 @@ def parse_markdown(text: str, article_id: str, source: str | None = None) -> Art
     )
     if not title:
         first = next((ln.strip() for s in sections for ln in (s.heading, *s.text.splitlines()) if ln.strip()), "")
-        title = first[:60]
+        title = _one_line(first, 60)
     if not title and not sections:
         return None
     if not sections:
@@ -408,6 +528,8 @@ def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Artic
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
         raise ValueError('missing or invalid "id" (a string or number)')
     art_id = str(raw_id)
+    if _SURROGATES.search(art_id):
+        raise ValueError('"id" contains an unpaired surrogate escape (\\ud800-\\udfff)')
     sections: list[Section] = []
     if "sections" in record:
         raw_sections = record["sections"]
@@ -418,29 +540,49 @@ def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Artic
                 s = {"heading": "", "text": s}
             if not isinstance(s, dict):
                 raise ValueError(f'section {i} must be an object with "heading" and "text"')
-            heading = _as_text(s.get("heading"))
-            body = _as_text(s.get("text"))
-            level = s.get("level") if isinstance(s.get("level"), int) else (1 if heading else 0)
-            sections.append(Section(i, level, heading, (heading,) if heading else (), body))
+            heading = _one_line(_as_text(s.get("heading"), f"section {i} heading"), MAX_SECTION_CHARS)
+            body = _as_text(s.get("text"), f"section {i} text")
+            level = s.get("level") if isinstance(s.get("level"), int) and not isinstance(s.get("level"), bool) else None
+            for part in _split_long(body):
+                path = (heading,) if heading else ()
+                sections.append(Section(len(sections), level if level is not None else (1 if heading else 0), heading, path, part))
     else:
-        body = record.get("body", record.get("text", ""))
-        sections.append(Section(0, 0, "", (), _as_text(body)))
-    title = _as_text(record.get("title"))
+        key = "body" if "body" in record else "text"
+        for part in _split_long(_as_text(record.get(key, ""), key)):
+            sections.append(Section(len(sections), 0, "", (), part))
+    title = _one_line(_as_text(record.get("title"), "title"))
     if not title:
-        title = next((ln for s in sections for ln in s.text.splitlines() if ln.strip()), art_id)[:60]
+        title = _one_line(next((ln for s in sections for ln in s.text.splitlines() if ln.strip()), art_id), 60)
         note = 'no "title"; used the start of the text'
-    meta = {k: v for k, v in record.items() if k not in {"id", "title", "sections", "body", "text"}}
+    meta = {
+        clean_text(str(k)): _clean_json(v) for k, v in record.items() if k not in {"id", "title", "sections", "body", "text"}
+    }
     if source is not None:
         meta["source"] = source
     meta["line"] = lineno
     return Article(art_id, title, tuple(sections), meta), note
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, what: str = "text") -> str:
+    """A JSON value as text: strings as they are, a list as its items one a
+    line, numbers and booleans written out; an object is refused."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return clean_text(value)
     if isinstance(value, list):
-        return "\n".join(_as_text(v) for v in value)
+        return "\n".join(_as_text(v, what) for v in value)
+    if isinstance(value, dict):
+        raise ValueError(f'"{what}" must be a string or a list of strings, not an object')
     return str(value)
+
+
+def _clean_json(value: Any) -> Any:
+    """Metadata with unpaired surrogates replaced, so it can be stored."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {_SURROGATES.sub("\ufffd", str(k)): _clean_json(v) for k, v in value.items()}
+    return value

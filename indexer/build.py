@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corpus.errors import ReadError, ZhsearchError
 from corpus.model import Article
-from corpus.readers import discover, read_file
+from corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
 from indexer.codec import ZhCodec
 from indexer.schema import gram_text, section_key
 from indexer.storage import (
@@ -29,8 +29,11 @@ from indexer.storage import (
     check_compatible,
     create_index,
     index_exists,
+    looks_like_index,
     open_index,
+    repair,
     resolve_index_dir,
+    swap_in,
     write_meta,
 )
 
@@ -94,13 +97,15 @@ def build_index(
     started = time.perf_counter()
     target = resolve_index_dir(index_dir)
     path_list = [Path(p) for p in paths]
-    if not path_list:
-        raise ZhsearchError("nothing to index: give at least one file or directory")
-    missing = [str(p) for p in path_list if not p.exists()]
-    if missing and len(missing) == len(path_list):
-        raise ZhsearchError(f"no such file or directory: {', '.join(missing)}")
+    _check_paths(path_list)
     with WriteLock(target, wait=wait):
-        fresh = rebuild or not index_exists(target)
+        repair(target)
+        fresh = rebuild or not index_exists(target, recover=False)
+        if fresh and not looks_like_index(target):
+            raise ZhsearchError(
+                f"{target} exists and is not a zhsearch index; give another --index directory "
+                "(zhsearch never replaces a directory it did not create)"
+            )
         workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
         if fresh:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -109,7 +114,7 @@ def build_index(
             meta = check_compatible(target)
             ix = open_index(target)
         try:
-            report = _update(ix, path_list, workdir, progress, started, jobs)
+            report = _update(ix, path_list, workdir, progress, started, jobs, target)
         except BaseException:
             if fresh:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -124,6 +129,95 @@ def build_index(
 index = build_index
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    """How an index differs from the files it is built from.
+
+    ``missing``, ``changed`` and ``removed`` are what the next
+    ``build_index`` over the same paths would change; ``unindexable`` lists
+    files it would skip again, with the reason (they are not differences).
+    """
+
+    index_dir: str
+    files: int
+    missing: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unindexable: tuple[Skipped, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the index matches the files."""
+        return not (self.missing or self.changed or self.removed)
+
+
+def check_index(
+    paths: Iterable[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None
+) -> CheckReport:
+    """Compare the index at ``index_dir`` with the files under ``paths``.
+
+    Read-only: no lock is taken, so it runs beside searches and updates.  A
+    file is ``changed`` when its content hash differs from the one indexed;
+    a file not in the index is ``missing`` if it would yield articles, else
+    ``unindexable``; an indexed file under an indexed directory (or given by
+    name) that is gone is ``removed``.
+    """
+    target = resolve_index_dir(index_dir)
+    path_list = [Path(p) for p in paths]
+    _check_paths(path_list)
+    ix = open_index(target)
+    unindexable: list[Skipped] = []
+    files = _collect(path_list, target, unindexable)
+    with ix.reader() as reader:
+        known = _known_files(reader)
+    missing: list[str] = []
+    changed: list[str] = []
+    for root, file in files:
+        source = str(file)
+        try:
+            check_suffix(file)
+        except ReadError:
+            continue  # never indexed, and not worth a line
+        try:
+            data = read_bytes(file)
+        except ReadError as exc:
+            if source in known:
+                changed.append(source)
+            else:
+                unindexable.append(Skipped(source, exc.reason))
+            continue
+        if source in known:
+            if known[source] != hashlib.sha1(data).hexdigest():
+                changed.append(source)
+            continue
+        try:
+            articles = read_file(file, root, data=data).articles
+        except ReadError as exc:
+            unindexable.append(Skipped(source, exc.reason))
+            continue
+        if articles:
+            missing.append(source)
+        else:
+            unindexable.append(Skipped(source, "no articles in it"))
+    removed = _removed_sources(known, {str(f) for _, f in files}, path_list)
+    return CheckReport(
+        index_dir=str(target),
+        files=len(files),
+        missing=tuple(missing),
+        changed=tuple(changed),
+        removed=tuple(removed),
+        unindexable=tuple(unindexable),
+    )
+
+
+def _check_paths(paths: list[Path]) -> None:
+    if not paths:
+        raise ZhsearchError("nothing to index: give at least one file or directory")
+    problems = [(str(p), path_problem(p)) for p in paths]
+    if all(problem for _, problem in problems):
+        raise ZhsearchError("nothing to index: " + "; ".join(f"{p}: {problem}" for p, problem in problems))
+
+
 def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait: bool = True) -> IndexReport:
     """Index the sample articles bundled with zhsearch (the demo corpus)."""
     from importlib import resources
@@ -132,17 +226,30 @@ def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait:
         return build_index([articles], index_dir, wait=wait)
 
 
-def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs: int = 1) -> IndexReport:
-    skipped: list[Skipped] = []
-    warnings: list[str] = []
+def _collect(paths: list[Path], target: Path | None, skipped: list[Skipped]) -> list[tuple[Path, Path]]:
+    """The files to index, in walk order; what can't be walked goes to ``skipped``."""
     files: list[tuple[Path, Path]] = []
+    # The index's own files when it sits inside an indexed directory.
+    own = (str(target.resolve()) + os.sep, str(target.resolve()) + ".lock") if target is not None else ()
     for p in paths:
         try:
-            files.extend(discover([p]))
+            found = discover([p], on_error=lambda exc: skipped.append(Skipped(exc.path, exc.reason)))
+            files.extend((root, f) for root, f in found if not str(f).startswith(own))
         except ReadError as exc:
             skipped.append(Skipped(exc.path, exc.reason))
-    with ix.reader() as reader:
-        known = _known_files(reader)
+    return files
+
+
+def _update(
+    ix, paths: list[Path], workdir: Path, progress, started: float, jobs: int = 1, target: Path | None = None
+) -> IndexReport:
+    skipped: list[Skipped] = []
+    warnings: list[str] = []
+    files = _collect(paths, target, skipped)
+    order = {str(f): i for i, (_, f) in enumerate(files)}
+    # Open for the whole run: it answers which file holds an article id.
+    reader = ix.reader()
+    known = _known_files(reader)
     jobs = (os.cpu_count() or 1) if jobs <= 0 else jobs
     if jobs > 1:
         # Whoosh's multi-process writer: each worker analyses and writes its
@@ -154,6 +261,12 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
         # compound file's parts into memory when it opens them, which a cold
         # query would pay for on every run.
         writer = ix.writer(limitmb=256, codec=ZhCodec(), compound=False)
+    rewritten: set[str] = set()
+
+    def forget(source: str) -> None:
+        writer.delete_by_term("source", source)
+        rewritten.add(source)
+
     try:
         seen: set[str] = set()
         ids_this_run: dict[str, str] = {}
@@ -162,10 +275,14 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
             source = str(file)
             seen.add(source)
             try:
-                data = file.read_bytes()
-            except OSError as exc:
-                reason = "file disappeared before it could be read" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
-                skipped.append(Skipped(source, reason))
+                check_suffix(file)
+                data = read_bytes(file)
+            except ReadError as exc:
+                # Gone or unreadable now: its old articles go too, so the
+                # index matches what can be read (and --check agrees).
+                skipped.append(Skipped(source, exc.reason))
+                if source in known:
+                    forget(source)
                 continue
             n_bytes += len(data)
             digest = hashlib.sha1(data).hexdigest()
@@ -175,18 +292,29 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
                 try:
                     result = read_file(file, root, data=data)
                 except ReadError as exc:
-                    skipped.append(Skipped(exc.path, exc.reason))
+                    skipped.append(Skipped(source, exc.reason))
                     if source in known:
-                        writer.delete_by_term("source", source)
+                        forget(source)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long run
+                    skipped.append(Skipped(source, f"unexpected {type(exc).__name__} while reading ({exc}); please report it"))
+                    if source in known:
+                        forget(source)
                     continue
                 warnings.extend(result.warnings)
                 if source in known:
-                    writer.delete_by_term("source", source)
+                    forget(source)
                 for article in _last_wins(result.articles, source, warnings):
-                    if article.id in ids_this_run:
-                        warnings.append(
-                            f"{source}: article id {article.id!r} is also in {ids_this_run[article.id]}; kept the first"
-                        )
+                    # Across files the first in walk order keeps an id, also
+                    # when that file is unchanged and not read again: the
+                    # outcome never depends on which files changed.
+                    first = ids_this_run.get(article.id)
+                    if first is None:
+                        holder = _holder(reader, article.id)
+                        if holder not in rewritten and order.get(holder, len(files)) < order[source]:
+                            first = holder
+                    if first is not None:
+                        warnings.append(f"{source}: article id {article.id!r} is also in {first}; kept the first")
                         continue
                     ids_this_run[article.id] = source
                     writer.delete_by_term("article", article.id)
@@ -201,6 +329,8 @@ def _update(ix, paths: list[Path], workdir: Path, progress, started: float, jobs
     except BaseException:
         writer.cancel()
         raise
+    finally:
+        reader.close()
     writer.commit()
     return IndexReport(
         index_dir=str(workdir),
@@ -227,13 +357,32 @@ def _known_files(reader) -> dict[str, str]:
     return known
 
 
+def _holder(reader, article_id: str) -> str | None:
+    """The source file of the indexed article ``article_id``, if any."""
+    from whoosh.reading import TermNotFound
+
+    try:
+        for docnum in reader.postings("article", article_id).all_ids():
+            return reader.stored_fields(docnum).get("source")
+    except TermNotFound:
+        return None
+    return None
+
+
 def _removed_sources(known: dict[str, str], seen: set[str], paths: list[Path]) -> list[str]:
     """Indexed files under an indexed directory that are no longer there."""
-    dirs = [str(p.resolve()) + os.sep for p in paths if p.is_dir()]
-    files = {str(p.resolve()) for p in paths if not p.exists() or p.is_file()}
+    dirs = [str(_resolve(p)) + os.sep for p in paths if p.is_dir()]
+    files = {str(_resolve(p)) for p in paths if not p.exists() or p.is_file()}
     return sorted(
         s for s in known if s not in seen and (s in files or any(s.startswith(d) for d in dirs))
     )
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return path.absolute()
 
 
 def _last_wins(articles: Iterable[Article], source: str, warnings: list[str]) -> list[Article]:
@@ -294,9 +443,5 @@ def _keyword(value: object) -> str:
 
 
 def _swap_in(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new`` with two renames; the old one is removed."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.rename(target, old)
-    os.rename(new, target)
-    shutil.rmtree(old, ignore_errors=True)
+    """Replace ``target`` by ``new``; see :func:`indexer.storage.swap_in`."""
+    swap_in(new, target)

@@ -9,14 +9,25 @@ Writers take an exclusive ``flock`` on ``<index>.lock`` (beside the index, so
 it survives a rebuild swapping the directory).  The kernel drops the lock
 when its process dies, so a killed ``zhsearch index`` never leaves a stale
 lock behind; the file only names the last holder's pid for error messages.
+
+A rebuild writes ``.<index>.new-<pid>`` beside the index and swaps it in:
+atomically with one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it,
+else with two renames through ``.<index>.old-<pid>``.  A process killed
+between those two renames leaves no index at the usual path; the next
+process to open it finds the ``.old`` directory and puts it back.  Leftover
+``.new``/``.old`` directories of killed runs are removed by the next writer.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
 import os
+import re
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +55,111 @@ def resolve_index_dir(index_dir: str | os.PathLike[str] | None) -> Path:
     return Path(index_dir).expanduser() if index_dir is not None else default_index_dir()
 
 
-def index_exists(index_dir: str | os.PathLike[str]) -> bool:
-    return (Path(index_dir) / META_FILE).is_file()
+def index_exists(index_dir: str | os.PathLike[str], *, recover: bool = True) -> bool:
+    """Is there an index at ``index_dir``?  With ``recover``, an index left
+    aside by a rebuild killed mid-swap is first put back."""
+    path = Path(index_dir)
+    if (path / META_FILE).is_file():
+        return True
+    return recover and _recover(path)
+
+
+def looks_like_index(path: Path) -> bool:
+    """``path`` holds an index (perhaps a damaged one) or nothing at all, so
+    a rebuild may replace it."""
+    if not path.exists():
+        return True
+    if not path.is_dir():
+        return False
+    names = [p.name for p in path.iterdir()]
+    return not names or META_FILE in names or any(n.startswith(f"_{INDEX_NAME}_") and n.endswith(".toc") for n in names)
+
+
+def _leftovers(index_dir: Path, kind: str = "new|old") -> list[Path]:
+    pattern = re.compile(rf"\.{re.escape(index_dir.name)}\.(?:{kind})-\d+")
+    try:
+        found = [p for p in index_dir.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _recover(index_dir: Path) -> bool:
+    """Put back an index a killed rebuild left aside; True if there is one now."""
+    if not _leftovers(index_dir, "old"):
+        return False
+    try:
+        with WriteLock(index_dir):
+            repair(index_dir)
+    except IndexLockedError:
+        # A rebuild is running and may be between its two renames right now;
+        # the second one follows immediately.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not (index_dir / META_FILE).is_file():
+            time.sleep(0.01)
+    return (index_dir / META_FILE).is_file()
+
+
+def repair(index_dir: Path) -> None:
+    """Undo what a killed writer left behind; call with the write lock held.
+
+    If the index is missing but a rebuild set it aside as ``.old``, the most
+    recent one is renamed back; then every ``.new``/``.old`` leftover and
+    stray temporary meta file is removed.
+    """
+    if not (index_dir / META_FILE).is_file():
+        for old in _leftovers(index_dir, "old"):
+            if (old / META_FILE).is_file() and looks_like_index(index_dir):
+                if index_dir.exists():
+                    index_dir.rmdir()  # empty, see looks_like_index
+                os.rename(old, index_dir)
+                break
+    for leftover in _leftovers(index_dir):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if index_dir.is_dir():
+        for tmp in index_dir.glob(f".{META_FILE}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def swap_in(new: Path, target: Path) -> None:
+    """Make the index built in ``new`` the one at ``target``; remove the old.
+
+    Readers opening ``target`` meanwhile see the old index or the new one,
+    never none, when the exchange is atomic; otherwise see the module notes.
+    """
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # now holds the old index
+        return
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2``); False where the
+    system or file system can't."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
 
 
 @dataclass(frozen=True)
@@ -71,6 +185,8 @@ class IndexMeta:
 def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
     path = Path(index_dir) / META_FILE
     try:
+        if not path.is_file():
+            _recover(Path(index_dir))
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexNotFoundError(

@@ -92,15 +92,26 @@ def main() -> None:
 @click.option(
     "--jobs", "-j", default=1, show_default=True, type=click.IntRange(0), help="Worker processes (0: one per core)."
 )
+@click.option(
+    "--check", is_flag=True, help="Change nothing: list how the index differs from PATHS (exit 1 if it does)."
+)
 @_json_option("Print the report as one JSON object.")
-def index(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bool, jobs: int, as_json: bool) -> None:
+def index(
+    paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bool, jobs: int, check: bool, as_json: bool
+) -> None:
     """Index the articles in PATHS (files or directories).
 
     Updates are incremental: unchanged files are skipped, changed files
-    replaced, and files removed from an indexed directory dropped.
+    replaced, and files removed from an indexed directory dropped.  Exit
+    code 3 when some files were skipped, 2 when nothing could be indexed.
     """
     from indexer.build import build_index
 
+    if check:
+        if rebuild:
+            raise click.UsageError("--check changes nothing; leave out --rebuild")
+        _check(paths, index_dir, as_json)
+        return
     with _ProgressBar(enabled=not as_json) as bar:
         report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, progress=bar.update)
     if as_json:
@@ -127,6 +138,35 @@ def index(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bo
     if report.skipped:
         nothing = report.files_indexed == 0 and report.files_unchanged == 0
         sys.exit(EXIT_ERROR if nothing else EXIT_PARTIAL)
+
+
+def _check(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None:
+    from indexer.build import check_index
+
+    report = check_index(paths, index_dir)
+    if as_json:
+        data = {**report.__dict__, "ok": report.ok, "unindexable": [s.__dict__ for s in report.unindexable]}
+        click.echo(_dump(data))
+    else:
+        groups = (
+            ("not in the index", report.missing),
+            ("changed since indexed", report.changed),
+            ("indexed but no longer present", report.removed),
+        )
+        for label, found in groups:
+            if found:
+                click.echo(f"{_plural(len(found), 'file')} {label}:")
+                click.echo("".join(f"  {path}\n" for path in found), nl=False)
+        if report.unindexable:
+            click.echo(f"{_plural(len(report.unindexable), 'file')} cannot be indexed:")
+            for s in report.unindexable:
+                click.echo(f"  {s.path}: {s.reason}")
+        if report.ok:
+            click.echo(f"The index at {report.index_dir} matches the {_plural(report.files, 'file')} in PATHS.")
+        else:
+            click.echo(f"Run `zhsearch index` on the same PATHS to update {report.index_dir}.")
+    if not report.ok:
+        sys.exit(EXIT_NO_RESULTS)
 
 
 class _ProgressBar:
@@ -216,6 +256,12 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
 )
 @_filter_options
+@click.option(
+    "--synonyms",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Synonym file: one group of equivalent words a line (网贷 网络贷款), searched at a lower weight.",
+)
 @_index_option
 @_json_option("One JSON object per hit per line, with the library's fields; then the facets, if asked for.")
 def search(

@@ -191,12 +191,14 @@ class Facet:
 
 @dataclass
 class ArticleColumns:
-    """Per-article metadata of one index snapshot, indexed like ``Ranker.articles``."""
+    """Per-article metadata (and titles) of one index snapshot, indexed like
+    ``Ranker.articles``."""
 
     n: int
     date: np.ndarray  # int32 YYYYMMDD, 0 when undated
     source: list[str]
     facets: dict[str, Facet] = field(default_factory=dict)
+    title: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, ranker: Ranker) -> ArticleColumns:
@@ -205,6 +207,7 @@ class ArticleColumns:
         n = len(ranker.articles)
         date = np.zeros(n, dtype=np.int32)
         source = [""] * n
+        title = [""] * n
         pairs: dict[str, tuple[list[str], dict[str, int], list[int], list[int]]] = {
             name: ([], {}, [], []) for name in FACETS
         }
@@ -214,6 +217,7 @@ class ArticleColumns:
             stored = ranker.reader.stored_fields(docnum)
             meta = stored.get("data", {}).get("meta", {})
             source[art] = str(stored.get("source") or meta.get("source") or "")
+            title[art] = str(stored.get("title") or "")
             date[art] = date_number(meta.get("date"))
             tags = meta.get("tags") or []
             values = {
@@ -245,7 +249,7 @@ class ArticleColumns:
             name: Facet(tuple(shown), keys, np.array(a, dtype=np.int64), np.array(v, dtype=np.int64))
             for name, (shown, keys, a, v) in pairs.items()
         }
-        return cls(n, date, source, facets)
+        return cls(n, date, source, facets, title)
 
 
 def check_facets(facets: str | Iterable[str]) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from whoosh import query as wq
 from indexer.analysis import Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
 from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
 from search.ranking import ScoreTerm
+from search.synonyms import SYNONYM_WEIGHT, Synonyms
 
 MAX_QUERY_CHARS = 1000
 FIELD_NAMES = frozenset(TEXT_FIELDS)
@@ -227,11 +228,17 @@ class Requirement:
 @dataclass(frozen=True)
 class Plan:
     """What the ranker does for a query: terms to score, sections required,
-    articles excluded."""
+    articles excluded.
+
+    ``masks`` are the phrases that ``ScoreTerm.within`` refers to (several-word
+    synonyms), ``also`` the synonyms to highlight.
+    """
 
     scoring: tuple[ScoreTerm, ...]
     required: tuple[Requirement, ...]
     excluded: tuple[Requirement, ...]
+    masks: tuple[Requirement, ...] = ()
+    also: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -255,11 +262,14 @@ def _gram_scores(text: str, weight: float) -> list[ScoreTerm]:
     return [ScoreTerm(GRAM_FIELD, g, weight) for g in grams]
 
 
-def plan(parsed: ParsedQuery, settings: Settings | None = None) -> Plan:
-    """Turn a parsed query into scoring terms, requirements and exclusions."""
+def plan(parsed: ParsedQuery, settings: Settings | None = None, synonyms: Synonyms | None = None) -> Plan:
+    """Turn a parsed query into scoring terms, requirements and exclusions;
+    with ``synonyms``, free text also looks for the synonyms of its words."""
     scoring: list[ScoreTerm] = []
     required: list[Requirement] = []
     excluded: list[Requirement] = []
+    masks: list[Requirement] = []
+    also: list[str] = []
     group = 0
     for clause in parsed.clauses:
         if clause.excluded:
@@ -279,6 +289,7 @@ def plan(parsed: ParsedQuery, settings: Settings | None = None) -> Plan:
                 scoring.extend(_gram_scores(clause.text, PHRASE_GRAM_WEIGHT))
             continue
         terms = free_terms(clause.text, settings)
+        first_group = group
         for t in terms:
             scoring.extend(_term_scores(t, clause.field, group))
             group += 1
@@ -286,4 +297,32 @@ def plan(parsed: ParsedQuery, settings: Settings | None = None) -> Plan:
                 required.append(Requirement(any_of=tuple((f, t) for f in _fields(clause.field))))
         if clause.field is None and terms:
             scoring.extend(_gram_scores(clause.text, GRAM_WEIGHT))
-    return Plan(tuple(scoring), tuple(required), tuple(excluded))
+        if synonyms is not None:
+            for _, _, entry in synonyms.matches(fold(clause.text)):
+                # The synonym stands for the first query word inside the entry.
+                i = next((i for i, t in enumerate(terms) if t in entry), None)
+                if i is None:
+                    continue
+                for alt in synonyms.alternatives(entry):
+                    scoring.extend(_synonym_scores(alt, terms[i], clause.field, first_group + i, masks, settings))
+                    also.append(alt)
+    return Plan(tuple(scoring), tuple(required), tuple(excluded), tuple(masks), tuple(dict.fromkeys(also)))
+
+
+def _synonym_scores(
+    alt: str, like: str, field_name: str | None, group: int, masks: list[Requirement], settings: Settings | None
+) -> list[ScoreTerm]:
+    words = [w for w, _, _ in word_spans(alt, settings)]
+    if not words:
+        return []
+    within = -1
+    if len(words) > 1:
+        q = phrase_query(alt, field_name, settings)
+        if q is None:
+            return []
+        within = len(masks)
+        masks.append(Requirement(query=q))
+    weight = SYNONYM_WEIGHT / len(words)
+    return [
+        ScoreTerm(f, w, FIELD_WEIGHTS[f] * weight, group, like, within) for w in words for f in _fields(field_name)
+    ]

@@ -32,6 +32,7 @@ from whoosh.reading import TermNotFound
 
 if TYPE_CHECKING:
     from search.filters import ArticleColumns
+    from search.pinyin import PinyinIndex
 
 K1 = 1.2
 B = 0.75
@@ -56,13 +57,18 @@ class ScoreTerm:
     """One (field, term) pair to score, with its weight and its word group.
 
     ``group`` ties together the fields and bigrams of one query word, so the
-    coordination factor counts words, not fields.
+    coordination factor counts words, not fields.  A stand-in for another
+    word (a synonym) names it in ``like`` — its rarity is capped at that
+    word's — and may count only ``within`` the sections of one of the
+    masks passed to :meth:`Ranker.score`.
     """
 
     field: str
     text: str
     boost: float = 1.0
     group: int = -1
+    like: str = ""
+    within: int = -1
 
 
 def _byte_to_length_table() -> np.ndarray:
@@ -99,8 +105,7 @@ class Ranker:
             if leaf.has_deletions():
                 for docnum in leaf._perdoc.deleted_docs():
                     self.alive[offset + docnum] = False
-            col = leaf.column_reader("article")
-            for i, art in enumerate(col):
+            for i, art in enumerate(_article_column(leaf)):
                 self.doc_article[offset + i] = article_ids.setdefault(art, len(article_ids))
         self.articles = list(article_ids)
         self.n_alive = int(self.alive.sum())
@@ -113,6 +118,13 @@ class Ranker:
         from search.filters import ArticleColumns
 
         return ArticleColumns.read(self)
+
+    @cached_property
+    def pinyin(self) -> PinyinIndex:
+        """The index's Chinese words by pinyin, built for the first pinyin query."""
+        from search.pinyin import PinyinIndex
+
+        return PinyinIndex.build(self)
 
     # -- postings
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -162,8 +174,9 @@ class Ranker:
         return mask
 
     # -- scoring
-    def score(self, terms: list[ScoreTerm]) -> np.ndarray:
-        """Per-section scores (0 where nothing matched)."""
+    def score(self, terms: list[ScoreTerm], masks: list[np.ndarray] | None = None) -> np.ndarray:
+        """Per-section scores (0 where nothing matched); ``masks`` are the
+        section masks ``ScoreTerm.within`` refers to."""
         scores = np.zeros(self.n_docs, dtype=np.float32)
         groups = {t.group for t in terms if t.group >= 0}
         matched = np.zeros((len(groups), self.n_docs), dtype=bool) if COORD_POWER and len(groups) > 1 else None
@@ -174,6 +187,13 @@ class Ranker:
             if not len(ids):
                 continue
             idf = math.log(1.0 + (n - len(ids) + 0.5) / (len(ids) + 0.5))
+            if t.like:
+                idf = min(idf, self.idf(t.field, t.like) or idf)
+            if t.within >= 0 and masks is not None:
+                keep = masks[t.within][ids]
+                ids, tfs = ids[keep], tfs[keep]
+                if not len(ids):
+                    continue
             b = FIELD_B.get(t.field, B)
             norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / self.avg_length[t.field])
             scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
@@ -228,6 +248,20 @@ class Ranker:
             rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
         return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
+
+
+def _article_column(leaf) -> list[str]:
+    """The article id of every document of a segment, read in one piece
+    (Whoosh's column reader fetches each value with its own file read)."""
+    col = leaf.column_reader("article")
+    raw = getattr(col, "_reader", None)
+    try:
+        data = raw._dbfile.get(raw._basepos, raw._length)
+        return [
+            bytes(data[o : o + n]).decode("utf-8") for o, n in zip(raw._offsets, raw._lengths)
+        ][: leaf.doc_count_all()]
+    except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
+        return list(col)
 
 
 def _length_bytes(col, doccount: int) -> np.ndarray:

@@ -11,6 +11,7 @@ library side of the CLI commands of the same names.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -27,10 +28,11 @@ from indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
 from indexer.analysis import fold
 from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
-from search import ranking, related as related_terms
+from search import pinyin, ranking, related as related_terms
 from search.filters import Filters, check_facets, check_sort
 from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
+from search.synonyms import Synonyms
 
 
 RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
@@ -119,7 +121,18 @@ class Searcher:
     first picks up the latest committed version.
     """
 
-    def __init__(self, index_dir: str | os.PathLike[str] | None = None, *, snippet_chars: int = DEFAULT_WIDTH) -> None:
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        snippet_chars: int = DEFAULT_WIDTH,
+        synonyms: Synonyms | str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Open the index at ``index_dir``.  ``synonyms`` (a :class:`Synonyms`
+        or the path of a synonym file) expands every query's words."""
+        if synonyms is not None and not isinstance(synonyms, Synonyms):
+            synonyms = Synonyms.load(synonyms)
+        self.synonyms: Synonyms | None = synonyms
         self.index_dir = resolve_index_dir(index_dir)
         self.meta = check_compatible(self.index_dir)
         self.settings = self.meta.settings()
@@ -189,7 +202,7 @@ class Searcher:
         sort = check_sort(sort)
         parsed = self.parse(query)
         notices = list(parsed.notices)
-        qplan = plan(parsed, self.settings)
+        qplan = plan(parsed, self.settings, self.synonyms)
         if qplan.empty:
             if any(c.excluded for c in parsed.clauses):
                 notices.append("the query only excludes words; add a word to search for")
@@ -203,20 +216,37 @@ class Searcher:
         wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
         if wanted is not None:
             allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
-        scores = ranker.score(list(qplan.scoring))
+        masks = [self._requirement_docs(s, ranker, m) for m in qplan.masks]
+        scores = ranker.score(list(qplan.scoring), masks)
         if qplan.required and allowed is not None:
             # Required clauses (phrases, AND) may match sections no scored
             # term reaches; give them a floor so they still rank.
             scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
+        reading = None
+        spelled = pinyin.search(query, ranker) if pinyin.query_parts(query) else None
+        if spelled is not None:
+            # Anything matched as typed outranks anything matched through pinyin.
+            scores = np.where(scores > 0, scores + spelled.scores.max(), spelled.scores)
+            reading = spelled.reading
+            notices.append(f"read {query.strip()!r} as pinyin: {spelled.text}")
         key = ranker.columns.date if sort == "date" else None
         total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit, key)
+        keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
+        if reading is not None:
+            keys.extend(w for piece in reading.pieces for w, _ in piece)
         if ranking.PROXIMITY_WEIGHT > 0:
-            top = [self._rechoose(s, ranker, scores, allowed, docnum, score, parsed) for docnum, score in top]
+            top = [self._rechoose(s, ranker, scores, allowed, docnum, score, keys) for docnum, score in top]
         weights = {t: ranker.idf("body", t) or 1.0 for t in parsed.terms} if snippets else {}
-        hits = [
-            self._hit(i, s.stored_fields(docnum), score, parsed, snippets, weights)
-            for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1)
-        ]
+        # Synonyms are highlighted as phrases: a several-word one is marked whole.
+        shown = replace(parsed, phrases=parsed.phrases + qplan.also) if qplan.also else parsed
+        hits = []
+        for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1):
+            stored = s.stored_fields(docnum)
+            marks = shown
+            if reading is not None and snippets:
+                found = reading.words_in(self._folded_body(s, docnum))
+                marks = replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
+            hits.append(self._hit(i, stored, score, marks, snippets, weights))
         counts: dict[str, dict[str, int]] = {}
         if facet_names:
             matched = np.zeros(len(ranker.articles), dtype=bool)
@@ -234,7 +264,7 @@ class Searcher:
             counts,
         )
 
-    def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, parsed: ParsedQuery):
+    def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""
         art = ranker.doc_article[docnum]
         ok = (ranker.doc_article == art) & ranker.alive & (scores > 0)
@@ -245,7 +275,6 @@ class Searcher:
             return docnum, score
         if len(docs) > ranking.SECTION_CANDIDATES:
             docs = docs[np.argsort(-scores[docs], kind="stable")[: ranking.SECTION_CANDIDATES]]
-        keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
         cands = [(int(d), float(scores[d]), self._folded_body(s, int(d))) for d in docs]
         chosen, chosen_score = ranking.choose_section(cands, keys)
         return chosen, score
@@ -397,14 +426,18 @@ def search(
     limit: int = 10,
     page: int = 1,
     snippet_chars: int = DEFAULT_WIDTH,
+    synonyms: Synonyms | str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Results:
     """Run one query against the index at ``index_dir``.
 
-    ``options`` are :meth:`Searcher.search`'s keyword arguments (filters,
-    ``facets``, ``sort``).  With no index there yet, one is first built from
-    the bundled sample articles, and a notice in the results says so.
+    ``synonyms`` is a synonym file (see ``search.synonyms``); ``options`` are
+    :meth:`Searcher.search`'s keyword arguments (filters, ``facets``,
+    ``sort``).  With no index there yet, one is first built from the bundled
+    sample articles, and a notice in the results says so.
     """
+    if synonyms is not None and not isinstance(synonyms, Synonyms):
+        synonyms = Synonyms.load(synonyms)  # a bad file fails before any index is built
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
     if not index_exists(target):
@@ -415,7 +448,7 @@ def search(
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
             f"(index your own with `zhsearch index PATH`)",
         )
-    with Searcher(target, snippet_chars=snippet_chars) as s:
+    with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms) as s:
         results = s.search(query, limit=limit, page=page, **options)
     return replace(results, notices=notices + results.notices) if notices else results
 

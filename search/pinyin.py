@@ -1,0 +1,356 @@
+"""Pinyin queries: Chinese words typed as Latin letters.
+
+A query qualifies when it is nothing but Latin letters, spaces and
+apostrophes, and each of its words is either **full pinyin** — it splits
+into syllables (``wangdai yuqi``, ``wangdaiyuqi``) — or **initials**, the
+first letters of syllables (``wdyq``: no i, u or v, which start no syllable).
+
+It is read against the index's own vocabulary.  Every Chinese word in the
+title and body lexicons is keyed by its toneless pinyin (网贷 -> ``wangdai``)
+and, from two characters up, its initials (``wd``), taken from pypinyin's
+dictionaries: a word's own reading where pypinyin knows the word or its
+parts (银行 is ``yinhang``), otherwise its characters' most common readings.
+The query's letters are then tiled with such keys — as few pieces as
+possible, a single character counting as two words, since a tiling made of
+single characters is usually a misreading — and each piece stands for the
+words that share its key, weighted by how common each is in the index (for
+``yq`` in a collection about debts: 逾期 before 一起).
+
+:class:`Reading` turns that into score terms, one query word per piece, and
+``Searcher`` keeps only articles that contain a word for at least
+``MIN_PIECES_SHARE`` of the pieces (so a random string of initials finds
+nothing), and ranks every article the query matches *as typed* above every
+article found through pinyin.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
+from search.ranking import ScoreTerm
+
+if TYPE_CHECKING:
+    from search.ranking import Ranker
+
+# Candidate words per piece, most common first.
+MAX_CANDIDATES = 6
+# Share of the pieces an article must have a word for (rounded up).
+MIN_PIECES_SHARE = 0.75
+# Score weight of pinyin candidates (exact matches rank above them anyway).
+PINYIN_WEIGHT = 1.0
+# Queries this short are not matched against titles (too many spell them).
+MIN_TITLE_LETTERS = 3
+# A homophone is highlighted if it is at least this common next to the likeliest.
+HIGHLIGHT_SHARE = 0.25
+
+_QUERY = re.compile(r"[A-Za-z' ]+")
+_HAN_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_NO_INITIAL = frozenset("iuv")
+
+
+# --------------------------------------------------------------------------
+# Readings of Chinese text
+
+
+def _toneless(syllable: str) -> str:
+    decomposed = unicodedata.normalize("NFD", syllable.lower()).replace("u\u0308", "v")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def _dicts() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
+    from pypinyin.constants import PHRASES_DICT
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return pinyin_dict, PHRASES_DICT
+
+
+@lru_cache(maxsize=1)
+def syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable (``v`` for ü); interjections without
+    a vowel (hm, ng) left out."""
+    chars, _ = _dicts()
+    out = {_toneless(r) for readings in chars.values() for r in readings.split(",")}
+    return frozenset(s for s in out if s.isalpha() and re.search("[aeiouv]", s))
+
+
+@lru_cache(maxsize=65536)
+def _char_reading(ch: str) -> str:
+    chars, _ = _dicts()
+    readings = chars.get(ord(ch))
+    return _toneless(readings.split(",", 1)[0]) if readings else ""
+
+
+def reading(word: str) -> list[str]:
+    """Toneless syllables of a Chinese word: the longest dictionary phrases
+    first (so 银行卡 reads yin hang ka), single characters otherwise; empty
+    when a character has no reading."""
+    _, phrases = _dicts()
+    out: list[str] = []
+    i = 0
+    n = len(word)
+    while i < n:
+        for j in range(min(n, i + 6), i + 1, -1):
+            hit = phrases.get(word[i:j])
+            if hit:
+                out.extend(_toneless(p[0]) for p in hit)
+                i = j
+                break
+        else:
+            r = _char_reading(word[i])
+            if not r:
+                return []
+            out.append(r)
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------
+# The index vocabulary by pinyin
+
+
+@dataclass
+class PinyinIndex:
+    """The index's Chinese words by full pinyin and by initials, and every
+    article title spelled out (syllable by syllable)."""
+
+    full: dict[str, list[str]]
+    initials: dict[str, list[str]]
+    titles: list[list[str]]
+
+    @classmethod
+    def build(cls, ranker: Ranker) -> PinyinIndex:
+        full: dict[str, list[str]] = {}
+        initials: dict[str, list[str]] = {}
+        words: set[str] = set()
+        for field in ("title", "body"):
+            for raw in ranker.reader.lexicon(field):
+                word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                if _HAN_WORD.fullmatch(word):
+                    words.add(word)
+        for word in sorted(words):
+            syl = reading(word)
+            if len(syl) != len(word):
+                continue
+            full.setdefault("".join(syl), []).append(word)
+            if len(word) > 1:
+                initials.setdefault("".join(s[0] for s in syl), []).append(word)
+        return cls(full, initials, [spelled(t) for t in ranker.columns.title])
+
+    def titles_matching(self, parts: list[tuple[str, str]]) -> list[int]:
+        """Articles (indexes into ``Ranker.articles``) whose title spells
+        the query: full pinyin as whole syllables, initials as one letter a
+        syllable, in order and without gaps."""
+        if len(parts) == 1 and parts[0][0] == "initials":
+            q = parts[0][1]
+            return [a for a, syl in enumerate(self.titles) if q in "".join(s[0] for s in syl)]
+        return [a for a, syl in enumerate(self.titles) if any(_spells(syl, i, parts) for i in range(len(syl)))]
+
+
+def spelled(text: str) -> list[str]:
+    """The syllables of ``text``: Chinese read as pinyin, each Latin letter
+    as itself (an acronym is typed as its letters), the rest left out."""
+    from indexer.analysis import fold
+
+    out: list[str] = []
+    for m in re.finditer(r"([\u3400-\u4dbf\u4e00-\u9fff]+)|([a-z]+)", fold(text)):
+        out.extend(reading(m.group(1)) if m.group(1) else m.group(2))
+    return out
+
+
+def _spells(syl: list[str], i: int, parts: list[tuple[str, str]]) -> bool:
+    """Whether the syllables from ``i`` on begin with the query's letters."""
+    letters = [(mode, ch) for mode, text in parts for ch in ([text] if mode == "full" else text)]
+    for mode, text in letters:
+        if mode == "initials":
+            if i >= len(syl) or syl[i][0] != text:
+                return False
+            i += 1
+            continue
+        pos = 0
+        while pos < len(text):
+            if i >= len(syl) or not text.startswith(syl[i], pos):
+                return False
+            pos += len(syl[i])
+            i += 1
+    return True
+
+
+# --------------------------------------------------------------------------
+# Queries
+
+
+def _splits_into_syllables(letters: str) -> bool:
+    syl = syllables()
+    ok = [True] + [False] * len(letters)
+    for i in range(1, len(letters) + 1):
+        ok[i] = any(ok[j] and letters[j:i] in syl for j in range(max(0, i - 6), i))
+    return ok[-1]
+
+
+def query_parts(query: str) -> list[tuple[str, str]] | None:
+    """``[(mode, letters)]`` for a query that looks like pinyin — ``mode``
+    ``"full"`` or ``"initials"``, consecutive words of one mode joined — or
+    ``None`` when it does not."""
+    if not _QUERY.fullmatch(query) or not query.strip():
+        return None
+    parts: list[tuple[str, str]] = []
+    for word in query.lower().replace("'", " ").split():
+        if _splits_into_syllables(word):
+            mode = "full"
+        elif not (set(word) & _NO_INITIAL):
+            mode = "initials"
+        else:
+            return None
+        if parts and parts[-1][0] == mode:
+            parts[-1] = (mode, parts[-1][1] + word)
+        else:
+            parts.append((mode, word))
+    return parts
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A pinyin query read as Chinese: per piece, candidate words and their
+    weights, best first."""
+
+    pieces: tuple[tuple[tuple[str, float], ...], ...]
+
+    @property
+    def text(self) -> str:
+        """The likeliest words, e.g. ``网贷 逾期``."""
+        return " ".join(p[0][0] for p in self.pieces)
+
+    def scoring(self, first_group: int = 1000) -> list[ScoreTerm]:
+        return [
+            ScoreTerm(f, word, FIELD_WEIGHTS[f] * PINYIN_WEIGHT * weight, first_group + g)
+            for g, piece in enumerate(self.pieces)
+            for word, weight in piece
+            for f in TEXT_FIELDS
+        ]
+
+    def words_in(self, folded: str) -> list[str]:
+        """For highlighting: per piece, its likeliest word found in the text
+        (a far less common homophone is not marked)."""
+        found = (next((w for w, weight in piece if w in folded and weight >= HIGHLIGHT_SHARE), None) for piece in self.pieces)
+        return [w for w in found if w]
+
+
+def _tile(letters: str, keys: dict[str, list[str]], single_ok: bool) -> list[str] | None:
+    """Cheapest split of ``letters`` into keys (a key of one-character words
+    costs 2, others 1; fewer pieces break ties)."""
+    n = len(letters)
+    longest = max((len(k) for k in keys), default=0)
+    best: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (cost, pieces, previous cut)
+    best[0] = (0, 0, -1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - longest), i):
+            prev = best[j]
+            words = keys.get(letters[j:i])
+            if prev is None or not words:
+                continue
+            multi = any(len(w) > 1 for w in words)
+            if not multi and not single_ok:
+                continue
+            cand = (prev[0] + (1 if multi else 2), prev[1] + 1, j)
+            if best[i] is None or cand[:2] < best[i][:2]:
+                best[i] = cand
+    if best[n] is None:
+        return None
+    cuts = [n]
+    while cuts[-1] > 0:
+        cuts.append(best[cuts[-1]][2])
+    cuts.reverse()
+    return [letters[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def read(query: str, index: PinyinIndex, ranker: Ranker) -> Reading | None:
+    """The query as Chinese words of the index, or ``None`` when it does not
+    look like pinyin or no tiling of its letters exists."""
+    parts = query_parts(query)
+    if not parts:
+        return None
+    pieces: list[tuple[tuple[str, float], ...]] = []
+    for mode, letters in parts:
+        keys = index.full if mode == "full" else index.initials
+        tiles = _tile(letters, keys, single_ok=mode == "full")
+        if tiles is None:
+            return None
+        for key in tiles:
+            words = keys[key]
+            if any(len(w) > 1 for w in words):
+                words = [w for w in words if len(w) > 1]
+            df = {w: ranker.reader.doc_frequency("body", w) + ranker.reader.doc_frequency("title", w) for w in words}
+            ranked = sorted(words, key=lambda w: (-df[w], w))[:MAX_CANDIDATES]
+            top = max(df[ranked[0]], 1)
+            pieces.append(tuple((w, max(df[w], 1) / top) for w in ranked))
+    return Reading(tuple(pieces))
+
+
+def spell(text: str, settings=None) -> dict[str, str]:
+    """What a user might type for the Chinese in ``text``: its words in full
+    pinyin with spaces between words (``words``), all joined (``joined``),
+    and initials (``initials``); other characters are left out.  The
+    measuring stick of ``bench/pinyin.py`` and the tests."""
+    from indexer.analysis import fold, word_spans
+
+    words = [reading(w) for run in _HAN_WORD.findall(fold(text)) for w, _, _ in word_spans(run, settings)]
+    words = [w for w in words if w]
+    return {
+        "words": " ".join("".join(w) for w in words),
+        "joined": "".join("".join(w) for w in words),
+        "initials": "".join(s[0] for w in words for s in w),
+    }
+
+
+@dataclass(frozen=True)
+class PinyinMatch:
+    """What a pinyin query found: per-section scores (0: no match), the
+    words it was read as, and whether titles spelled it."""
+
+    scores: np.ndarray
+    reading: Reading | None
+    titles: int
+
+    @property
+    def text(self) -> str:
+        if self.reading is not None:
+            return self.reading.text
+        return "titles"
+
+
+def search(query: str, ranker: Ranker) -> PinyinMatch | None:
+    """Score a pinyin query: sections of articles whose title spells it
+    first, then sections with words for most of its pieces; ``None`` when
+    the query does not look like pinyin or nothing matches."""
+    parts = query_parts(query)
+    if not parts:
+        return None
+    index = ranker.pinyin
+    found = np.zeros(ranker.n_docs, dtype=np.float32)
+    words = read(query, index, ranker)
+    if words is not None:
+        found = ranker.score(words.scoring())
+        have = np.zeros(len(ranker.articles), dtype=np.int32)
+        for piece in words.pieces:
+            docs = ranker.docs_with([(f, w) for w, _ in piece for f in TEXT_FIELDS]) & ranker.alive
+            have[np.unique(ranker.doc_article[docs])] += 1
+        need = math.ceil(MIN_PIECES_SHARE * len(words.pieces))
+        found = np.where(have[ranker.doc_article] >= need, found, np.float32(0))
+        if not (found > 0).any():
+            words = None
+    titled = index.titles_matching(parts) if sum(len(p[1]) for p in parts) >= MIN_TITLE_LETTERS else []
+    if titled:
+        in_title = np.isin(ranker.doc_article, titled)
+        found = np.where(in_title, found + np.float32(found.max() + 1.0), found)
+    if not (found > 0).any():
+        return None
+    return PinyinMatch(found, words, len(titled))
