@@ -123,8 +123,8 @@ def _is_common(ch: str) -> bool:
 
 def _looks_like_utf16(data: bytes) -> bool:
     """The start of ``data`` decodes as UTF-16 (either byte order) into text
-    without NULs or control characters, as UTF-16 text with some ASCII in it
-    does and binary data with NULs in it practically never does."""
+    with spaces or newlines but no NULs or control characters, as UTF-16
+    text does and binary data with NULs in it practically never does."""
     if len(data) % 2:
         return False
     head = data[:8192]
@@ -136,6 +136,8 @@ def _looks_like_utf16(data: bytes) -> bool:
                 text = head[:-2].decode(encoding)
             except UnicodeDecodeError:
                 continue
-        if "\x00" not in text and not any(ch in _CONTROL for ch in text):
+        if len(text) >= 4 and "\x00" not in text and not any(ch in _CONTROL for ch in text) and any(
+            ch in " \n" for ch in text
+        ):
             return True
     return False

@@ -129,16 +129,18 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ReadError(str(path), "is a directory") from None
     except OSError as exc:
         raise ReadError(str(path), _os_reason(exc, path)) from None
-    with os.fdopen(fd, "rb") as f:
-        try:
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISDIR(mode):
-                raise ReadError(str(path), "is a directory")
-            if not stat.S_ISREG(mode):
-                raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReadError(str(path), "is a directory")
+        if not stat.S_ISREG(mode):
+            raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
             return f.read()
-        except OSError as exc:
-            raise ReadError(str(path), _os_reason(exc, path)) from None
+    except OSError as exc:
+        raise ReadError(str(path), _os_reason(exc, path)) from None
+    finally:
+        os.close(fd)
 
 
 def check_suffix(path: str | os.PathLike[str]) -> None:

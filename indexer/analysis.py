@@ -12,6 +12,8 @@ The pipeline, in order:
    (Simplified text segments better with jieba's Simplified dictionary).  The
    Rust port ``rjieba`` is used when installed: same dictionary, same
    algorithm, identical tokens, ten times faster and no dictionary-load pause.
+   A :class:`UserDict` (jieba's user-dictionary format) adds or re-weights
+   words for a field; it is part of the settings and stored in the index.
 3. **Filter** — tokens with no letter, digit or ideograph (punctuation,
    spaces, emoji) are dropped; surrounding punctuation is trimmed from the
    rest (``3.5%`` -> ``3.5``).  Positions count the kept tokens, so they are
@@ -29,6 +31,7 @@ query side drops them from free text using :func:`stopwords`.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import unicodedata
@@ -36,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -125,6 +129,58 @@ def fold(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class UserDict:
+    """A jieba user dictionary: ``(word, frequency, tag)`` entries, folded
+    like text (the segmenter sees folded text), and a digest of them.
+
+    The whole dictionary travels inside the index's schema (in its word
+    tokenizer), so an index always segments queries as it segmented its
+    articles; ``path`` only says where it was read from, to notice when
+    that file has changed since.
+    """
+
+    entries: tuple[tuple[str, int | None, str | None], ...]
+    path: str = ""
+
+    @property
+    def digest(self) -> str:
+        text = "\n".join(f"{w} {'' if f is None else f} {t or ''}" for w, f, t in self.entries)
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "digest": self.digest, "words": len(self.entries)}
+
+
+def load_user_dict(path: str | os.PathLike[str]) -> UserDict:
+    """Read a user dictionary in jieba's format — ``word [frequency] [tag]``
+    a line — plus ``#`` comments.  A word without a frequency gets one just
+    high enough to be cut as a word (jieba's ``suggest_freq``); a low one
+    (``会上 1``) splits a dictionary word that the field rarely means."""
+    from corpus.errors import WordListError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise WordListError(f"{path}: not UTF-8 text; save the user dictionary as UTF-8") from None
+    except OSError as exc:
+        raise WordListError(f"{path}: cannot read the user dictionary ({exc.strerror or exc})") from None
+    entries: dict[str, tuple[str, int | None, str | None]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        parts = re.split(r"\s#", line, maxsplit=1)[0].split()
+        if not parts:
+            continue
+        word, rest = fold(parts[0]), parts[1:]
+        freq = int(rest.pop(0)) if rest and rest[0].isdigit() else None
+        tag = rest.pop(0) if len(rest) == 1 and not rest[0].isdigit() else None
+        if rest:
+            raise WordListError(f"{path} line {n}: {line.strip()!r} is not 'word [frequency] [tag]'")
+        entries[word] = (word, freq, tag)
+    return UserDict(tuple(entries.values()), os.path.abspath(path))
+
+
+@dataclass(frozen=True)
 class Settings:
     """What decides how text becomes terms; stored in the index and checked."""
 
@@ -133,9 +189,19 @@ class Settings:
     hmm: bool = True
     fold: str = "nfkc+lower+t2s"
     grams: int = 2
+    user_dict: UserDict | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"version": self.version, "engine": self.engine, "hmm": self.hmm, "fold": self.fold, "grams": self.grams}
+        d: dict[str, object] = {
+            "version": self.version,
+            "engine": self.engine,
+            "hmm": self.hmm,
+            "fold": self.fold,
+            "grams": self.grams,
+        }
+        if self.user_dict is not None:
+            d["user_dict"] = self.user_dict.as_dict()
+        return d
 
 
 def available_engine() -> str:
@@ -153,27 +219,48 @@ def default_settings() -> Settings:
     return Settings(engine=available_engine())
 
 
-@lru_cache(maxsize=None)
-def _segmenter(engine: str, hmm: bool):  # -> Callable[[str], list[tuple[str, int, int]]]
+@lru_cache(maxsize=8)
+def _jieba(engine: str, user_dict: UserDict | None):  # -> rjieba.Jieba | jieba.Tokenizer | module
+    """The segmenter object: the shared default one, or a private one with
+    the user dictionary's words added."""
     if engine == "rjieba":
         import rjieba
 
-        def cut(text: str) -> list[tuple[str, int, int]]:
-            return rjieba.tokenize(text, "default", hmm)
-
-        return cut
+        if user_dict is None:
+            return rjieba
+        seg = rjieba.Jieba()
+        for word, freq, tag in user_dict.entries:
+            seg.add_word(word, freq, tag)
+        return seg
     if engine == "jieba":
         import logging
 
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
+        if user_dict is None:
+            return jieba
+        seg = jieba.Tokenizer()
+        for word, freq, tag in user_dict.entries:
+            seg.add_word(word, freq, tag)
+        return seg
+    raise ValueError(f"unknown segmenter {engine!r}")
+
+
+@lru_cache(maxsize=None)
+def _segmenter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[...]]
+    seg = _jieba(engine, user_dict)
+    if engine == "rjieba":
 
         def cut(text: str) -> list[tuple[str, int, int]]:
-            return list(jieba.tokenize(text, mode="default", HMM=hmm))
+            return seg.tokenize(text, "default", hmm)
 
         return cut
-    raise ValueError(f"unknown segmenter {engine!r}")
+
+    def cut(text: str) -> list[tuple[str, int, int]]:
+        return list(seg.tokenize(text, mode="default", HMM=hmm))
+
+    return cut
 
 
 _PIECES = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
@@ -182,7 +269,7 @@ _PIECES = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
 def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[str, int, int]]:
     """Yield ``(term, start, end)`` for the words of already-folded text."""
     s = settings or default_settings()
-    cut = _segmenter(s.engine, s.hmm)
+    cut = _segmenter(s.engine, s.hmm, s.user_dict)
     for word, start, end in cut(folded):
         if word.isalpha() or word.isdigit():
             yield word, start, end
@@ -195,14 +282,11 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
 
 
 @lru_cache(maxsize=None)
-def _full_cutter(engine: str):  # -> Callable[[str], list[str]]
+def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
+    seg = _jieba(engine, user_dict)
     if engine == "rjieba":
-        import rjieba
-
-        return rjieba.cut_all
-    import jieba
-
-    return lambda text: list(jieba.cut(text, cut_all=True))
+        return seg.cut_all
+    return lambda text: list(seg.cut(text, cut_all=True))
 
 
 def alternative_words(folded: str, settings: Settings | None = None) -> list[str]:
@@ -210,7 +294,7 @@ def alternative_words(folded: str, settings: Settings | None = None) -> list[str
     text (jieba's full mode), e.g. 上门 inside 会上|门: the words a differently
     cut sentence would have produced."""
     s = settings or default_settings()
-    return list(dict.fromkeys(w for w in _full_cutter(s.engine)(folded) if len(w) > 1 and w.isalnum()))
+    return list(dict.fromkeys(w for w in _full_cutter(s.engine, s.user_dict)(folded) if len(w) > 1 and w.isalnum()))
 
 
 def gram_spans(folded: str) -> Iterator[tuple[str, int, int]]:
@@ -288,20 +372,28 @@ class _SpanTokenizer(Tokenizer):
 
 
 class WordTokenizer(_SpanTokenizer):
-    """jieba words with consecutive positions and exact character offsets."""
+    """jieba words with consecutive positions and exact character offsets.
 
-    def __init__(self, engine: str = "rjieba", hmm: bool = True) -> None:
+    Pickled into the index's schema with its user dictionary, if any."""
+
+    user_dict: UserDict | None = None  # indexes built before user dictionaries unpickle without one
+
+    def __init__(self, engine: str = "rjieba", hmm: bool = True, user_dict: UserDict | None = None) -> None:
         self.engine = engine
         self.hmm = hmm
+        self.user_dict = user_dict
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.engine, self.hmm, self.user_dict)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, WordTokenizer) and (self.engine, self.hmm) == (other.engine, other.hmm)
+        return isinstance(other, WordTokenizer) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.engine, self.hmm))
+        return hash(self._key())
 
     def _spans(self, folded: str) -> Iterator[tuple[str, int, int]]:
-        return word_spans(folded, Settings(engine=self.engine, hmm=self.hmm))
+        return word_spans(folded, Settings(engine=self.engine, hmm=self.hmm, user_dict=self.user_dict))
 
 
 class GramTokenizer(_SpanTokenizer):
@@ -319,7 +411,7 @@ class GramTokenizer(_SpanTokenizer):
 
 def word_analyzer(settings: Settings | None = None) -> WordTokenizer:
     s = settings or default_settings()
-    return WordTokenizer(s.engine, s.hmm)
+    return WordTokenizer(s.engine, s.hmm, s.user_dict)
 
 
 def gram_analyzer() -> GramTokenizer:

@@ -16,19 +16,21 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from corpus.errors import ReadError, ZhsearchError
+from corpus.errors import IndexMismatchError, ReadError, ZhsearchError
 from corpus.model import Article
 from corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
+from indexer.analysis import UserDict, default_settings, load_user_dict
 from indexer.codec import ZhCodec
-from indexer.schema import gram_text, section_key
+from indexer.schema import gram_text, recorded_user_dict, section_key, user_dict_mismatch
 from indexer.storage import (
     WriteLock,
     check_compatible,
     create_index,
     index_exists,
+    keep_previous_generation,
     looks_like_index,
     open_index,
     repair,
@@ -86,8 +88,13 @@ def build_index(
     wait: bool = False,
     jobs: int = 1,
     progress: Callable[[Progress], None] | None = None,
+    user_dict: str | os.PathLike[str] | UserDict | None = None,
 ) -> IndexReport:
     """Create or update the index at ``index_dir`` from files under ``paths``.
+
+    ``user_dict`` (a jieba user dictionary file) segments a new or rebuilt
+    index and is recorded in it; updates keep the recorded one, and refuse
+    a different one (rebuild to change it).
 
     Re-indexing unchanged files is a no-op; changed files replace their old
     documents, so running it twice never creates duplicates.  ``jobs`` > 1
@@ -98,6 +105,8 @@ def build_index(
     target = resolve_index_dir(index_dir)
     path_list = [Path(p) for p in paths]
     _check_paths(path_list)
+    if user_dict is not None and not isinstance(user_dict, UserDict):
+        user_dict = load_user_dict(user_dict)
     with WriteLock(target, wait=wait):
         repair(target)
         fresh = rebuild or not index_exists(target, recover=False)
@@ -109,10 +118,14 @@ def build_index(
         workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
         if fresh:
             shutil.rmtree(workdir, ignore_errors=True)
-            ix = create_index(workdir)
+            ix = create_index(workdir, replace(default_settings(), user_dict=user_dict))
         else:
             meta = check_compatible(target)
             ix = open_index(target)
+            recorded = recorded_user_dict(ix.schema)
+            problem = user_dict_mismatch(target, recorded, user_dict)
+            if problem:
+                raise IndexMismatchError(problem)
         try:
             report = _update(ix, path_list, workdir, progress, started, jobs, target)
         except BaseException:
@@ -122,7 +135,7 @@ def build_index(
         if fresh:
             _swap_in(workdir, target)
         else:
-            write_meta(target, meta.settings(), created=meta.created)
+            write_meta(target, replace(meta.settings(), user_dict=recorded), created=meta.created)
     return IndexReport(**{**report.__dict__, "index_dir": str(target), "seconds": time.perf_counter() - started})
 
 
@@ -331,6 +344,7 @@ def _update(
         raise
     finally:
         reader.close()
+    keep_previous_generation(writer, ix)
     writer.commit()
     return IndexReport(
         index_dir=str(workdir),
@@ -350,7 +364,12 @@ def _update(
 def _known_files(reader) -> dict[str, str]:
     """Map each indexed source file to the content hash it was indexed at."""
     known: dict[str, str] = {}
+    # Deleted documents keep their terms in the lexicon until Whoosh merges
+    # their segment away: a replaced or removed file's old key must not count.
+    deletions = reader.has_deletions()
     for term in reader.lexicon("filekey"):
+        if deletions and next(iter(reader.postings("filekey", term).all_ids()), None) is None:
+            continue
         text = term.decode("utf-8") if isinstance(term, bytes) else term
         source, _, digest = text.rpartition("\x00")
         known[source] = digest

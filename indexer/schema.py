@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from indexer.analysis import Settings, gram_analyzer, word_analyzer
+from indexer.analysis import Settings, UserDict, gram_analyzer, load_user_dict, word_analyzer
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
 SCHEMA_VERSION = 2
@@ -59,3 +59,40 @@ def gram_text(heading: str, body: str) -> str:
 
 def section_key(article_id: str, section_index: int) -> str:
     return f"{article_id}\x1f{section_index}"
+
+
+def recorded_user_dict(schema: Schema) -> UserDict | None:
+    """The user dictionary an index was built with: its word tokenizer,
+    pickled in the index with the schema, carries it."""
+    analyzer = schema["body"].analyzer if "body" in schema else None
+    return getattr(analyzer, "user_dict", None)
+
+
+def user_dict_mismatch(index_dir: object, recorded: UserDict | None, wanted: UserDict | None) -> str | None:
+    """Why an index built with ``recorded`` can't be used with ``wanted``
+    (``None``: it can; no dictionary asked for means the recorded one)."""
+    if wanted is None or (recorded is not None and recorded.digest == wanted.digest):
+        return None
+    built = (
+        f"with the user dictionary {recorded.path or '(unnamed)'} ({len(recorded.entries)} words)"
+        if recorded is not None
+        else "without a user dictionary"
+    )
+    return (
+        f"index at {index_dir} was built {built}, not with {wanted.path or 'this one'}; "
+        f"rebuild it with `zhsearch index PATH... --rebuild --user-dict {wanted.path or 'FILE'} --index {index_dir}`"
+    )
+
+
+def user_dict_changed(recorded: UserDict | None) -> bool:
+    """Whether the file an index's user dictionary was read from now holds
+    other words (a file that is gone or unreadable is not a change: the
+    index keeps its own copy)."""
+    if recorded is None or not recorded.path:
+        return False
+    from corpus.errors import WordListError
+
+    try:
+        return load_user_dict(recorded.path).digest != recorded.digest
+    except WordListError:
+        return False

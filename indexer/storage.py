@@ -130,6 +130,8 @@ def swap_in(new: Path, target: Path) -> None:
     if not target.exists():
         os.rename(new, target)
         return
+    _follow_generation(new, target)
+    _link_old_files(target, new)
     if _exchange(new, target):
         shutil.rmtree(new, ignore_errors=True)  # now holds the old index
         return
@@ -137,6 +139,91 @@ def swap_in(new: Path, target: Path) -> None:
     os.rename(target, old)
     os.rename(new, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_old_files(old: Path, new: Path) -> None:
+    """Hard-link the old index's files into the new one.
+
+    Whoosh opens segment files by name, some only when first needed; a
+    reader that read the old table of contents just before the swap finds
+    them at the index path after it.  The next update's commit removes them
+    (see :func:`keep_previous_generation`).
+    """
+    for path in old.iterdir():
+        if path.name.startswith(f"_{INDEX_NAME}_") or path.name.startswith(f"{INDEX_NAME}_"):
+            if path.name.endswith("WRITELOCK") or (new / path.name).exists():
+                continue
+            try:
+                os.link(path, new / path.name)
+            except OSError:
+                return  # no hard links here: readers mid-swap may miss files
+
+
+def keep_previous_generation(writer, ix) -> None:
+    """Let ``writer``'s commit keep the files of the generation it replaces.
+
+    Whoosh deletes files no longer referenced right after writing the new
+    table of contents, but a searcher that has just read the previous one
+    still opens some of its segment files by name.  With this, files are
+    removed one commit later instead: long after any such reader has them
+    open (an open file stays readable after it is deleted).
+    """
+    from whoosh.index import TOC
+
+    try:
+        previous = TOC.read(ix.storage, INDEX_NAME)
+    except Exception:  # noqa: BLE001 - an unreadable TOC: nothing to keep
+        return
+    keep_gen = previous.generation
+    keep_ids = {seg.segment_id() for seg in previous.segments}
+
+    def commit_toc(segments) -> None:
+        TOC(writer.schema, segments, writer.generation).write(writer.storage, writer.indexname)
+        _clean_files(writer.storage, writer.indexname, {writer.generation, keep_gen}, {
+            *(seg.segment_id() for seg in segments), *keep_ids
+        })
+
+    writer._commit_toc = commit_toc
+
+
+def _clean_files(storage, indexname: str, keep_gens: set[int], keep_ids: set[str]) -> None:
+    """Whoosh's ``clean_files``, keeping several generations."""
+    from whoosh.index import TOC
+
+    toc_pattern, seg_pattern = TOC._pattern(indexname), TOC._segment_pattern(indexname)
+    for name in list(storage):
+        if name.startswith("."):
+            continue
+        toc, seg = toc_pattern.match(name), seg_pattern.match(name)
+        if (toc and int(toc.group(1)) not in keep_gens) or (seg and seg.group(1) not in keep_ids):
+            try:
+                storage.delete_file(name)
+            except OSError:
+                pass
+
+
+def _follow_generation(new: Path, old: Path) -> None:
+    """Number the new index's commit after the old one's.
+
+    An open searcher refreshes when the generation at the index path differs
+    from the one it has; a rebuilt index starts counting again, and at the
+    same number it would go unnoticed.
+    """
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    try:
+        old_gen = TOC._latest_generation(FileStorage(str(old)), INDEX_NAME)
+    except OSError:
+        return
+    storage = FileStorage(str(new))
+    toc = TOC.read(storage, INDEX_NAME)
+    if toc.generation > old_gen:
+        return
+    stale = TOC._filename(INDEX_NAME, toc.generation)
+    toc.generation = old_gen + 1
+    toc.write(storage, INDEX_NAME)
+    storage.delete_file(stale)
 
 
 _AT_FDCWD = -100
@@ -247,13 +334,19 @@ def open_index(index_dir: str | os.PathLike[str]):  # -> whoosh.index.Index
     from whoosh import index as windex
 
     check_compatible(index_dir)
-    try:
-        return windex.open_dir(str(index_dir), indexname=INDEX_NAME)
-    except (windex.EmptyIndexError, OSError) as exc:
-        raise IndexMismatchError(
-            f"index at {index_dir} is damaged or incomplete ({exc}); "
-            f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
-        ) from None
+    # A commit in another process may delete the table of contents just
+    # listed as the latest; like Whoosh's own reader, try again shortly.
+    for attempt in range(10):
+        try:
+            return windex.open_dir(str(index_dir), indexname=INDEX_NAME)
+        except (windex.EmptyIndexError, OSError) as exc:
+            if attempt == 9:
+                raise IndexMismatchError(
+                    f"index at {index_dir} is damaged or incomplete ({exc}); "
+                    f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+                ) from None
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
 
 
 def create_index(index_dir: Path, settings: Settings | None = None):  # -> whoosh.index.Index

@@ -210,11 +210,17 @@ class _ProgressBar:
 def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The article filters, facets and sort order of `search`."""
     options = [
-        click.option("--category", multiple=True, help="Only articles in this category (repeat for either of several)."),
+        click.option(
+            "--category", multiple=True, help="Only articles in this category (repeat for either of several)."
+        ),
         click.option("--author", multiple=True, help="Only articles by this author (repeatable)."),
         click.option("--tag", multiple=True, help="Only articles with this tag (repeatable)."),
-        click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD, YYYY-MM or YYYY)."),
-        click.option("--until", metavar="DATE", help="Only articles dated on or before DATE (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option(
+            "--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD, YYYY-MM or YYYY)."
+        ),
+        click.option(
+            "--until", metavar="DATE", help="Only articles dated on or before DATE (YYYY-MM-DD, YYYY-MM or YYYY)."
+        ),
         click.option(
             "--source",
             metavar="GLOB",
@@ -245,9 +251,7 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Hits per page.")
 @click.option("--page", "-p", default=1, show_default=True, type=click.IntRange(1), help="Page of results.")
-@click.option(
-    "--snippet-chars", default=120, show_default=True, type=click.IntRange(20, 2000), help="Snippet length."
-)
+@click.option("--snippet-chars", default=120, show_default=True, type=click.IntRange(20, 2000), help="Snippet length.")
 @click.option(
     "--color",
     type=click.Choice(["auto", "always", "never"]),
@@ -262,8 +266,16 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Path(dir_okay=False),
     help="Synonym file: one group of equivalent words a line (网贷 网络贷款), searched at a lower weight.",
 )
+@click.option(
+    "--user-dict",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The jieba user dictionary the index was built with (checked; the index's own copy is used).",
+)
 @_index_option
-@_json_option("One JSON object per hit per line, with the library's fields; then the facets, if asked for.")
+@_json_option(
+    "One JSON object per hit per line, with the library's fields; then the suggestion and the facets, if any."
+)
 def search(
     query: tuple[str, ...],
     limit: int,
@@ -288,10 +300,14 @@ def search(
     if as_json:
         for hit in results.hits:
             click.echo(_dump(hit.as_dict()))
+        if results.suggestion:
+            click.echo(_dump({"suggestion": results.suggestion}))
         if options["facets"]:
             click.echo(_dump({"facets": results.facets}))
     else:
         use_color = color == "always" or (color == "auto" and sys.stdout.isatty())
+        if results.suggestion:
+            click.echo(f"Did you mean: {results.suggestion}")
         _print_results(results, use_color)
         if results.hits:
             _print_facets(results.facets)
@@ -433,7 +449,8 @@ def stats(index_dir: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(_dump(st.__dict__))
         return
-    analyzer = ", ".join(f"{k}={v}" for k, v in st.analyzer.items())
+    analyzer = ", ".join(f"{k}={v}" for k, v in st.analyzer.items() if k != "user_dict")
+    ud = st.analyzer.get("user_dict")
     click.echo(f"index:     {st.index_dir}")
     click.echo(f"articles:  {st.articles}")
     click.echo(f"sections:  {st.sections}")
@@ -441,6 +458,8 @@ def stats(index_dir: str | None, as_json: bool) -> None:
     click.echo(f"size:      {st.size_bytes / 1e6:.2f} MB")
     click.echo(f"format:    {st.schema_version}")
     click.echo(f"analyzer:  {analyzer}")
+    if isinstance(ud, dict):
+        click.echo(f"user dict: {ud.get('path')} ({ud.get('words')} words, digest {ud.get('digest')})")
     click.echo(f"updated:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(st.updated))}")
 
 
@@ -448,8 +467,12 @@ def stats(index_dir: str | None, as_json: bool) -> None:
 @main.command("eval")
 @click.argument("queries", type=click.Path(dir_okay=False))
 @_index_option
-@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Cut-off for MRR and recall.")
-@click.option("--misses", default=0, type=click.IntRange(0), help="Also list this many questions whose answer was not first.")
+@click.option(
+    "--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Cut-off for MRR and recall."
+)
+@click.option(
+    "--misses", default=0, type=click.IntRange(0), help="Also list this many questions whose answer was not first."
+)
 @_json_option("Print the metrics as one JSON object.")
 def eval_command(queries: str, index_dir: str | None, k: int, misses: int, as_json: bool) -> None:
     """Measure ranking quality on QUERIES, a JSON-lines file of

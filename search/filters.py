@@ -74,7 +74,9 @@ def parse_bound(name: str, value: str | _dt.date, *, end: bool) -> int:
         if m.group(3):
             day = _dt.date(y, mo, int(m.group(3)))
         elif end:
-            day = _dt.date(y + mo // 12, mo % 12 + 1, 1) - _dt.timedelta(days=1) if 1 <= mo <= 12 else _dt.date(y, mo, 1)
+            day = (
+                _dt.date(y + mo // 12, mo % 12 + 1, 1) - _dt.timedelta(days=1) if 1 <= mo <= 12 else _dt.date(y, mo, 1)
+            )
         else:
             day = _dt.date(y, mo, 1)
     except (ValueError, OverflowError):
@@ -213,7 +215,7 @@ class ArticleColumns:
         }
         live = np.flatnonzero(ranker.alive)
         arts, first = np.unique(ranker.doc_article[live], return_index=True)
-        for art, docnum in zip(arts.tolist(), live[first].tolist()):
+        for art, docnum in zip(arts.tolist(), live[first].tolist(), strict=True):
             stored = ranker.reader.stored_fields(docnum)
             meta = stored.get("data", {}).get("meta", {})
             source[art] = str(stored.get("source") or meta.get("source") or "")

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,8 +43,9 @@ if TYPE_CHECKING:
 
 # Candidate words per piece, most common first.
 MAX_CANDIDATES = 6
-# Share of the pieces an article must have a word for (rounded up).
-MIN_PIECES_SHARE = 0.75
+# Share of the pieces an article must have a word for (rounded up): initials
+# are far more ambiguous than full pinyin.
+MIN_PIECES_SHARE = {"full": 0.5, "initials": 0.75}
 # Score weight of pinyin candidates (exact matches rank above them anyway).
 PINYIN_WEIGHT = 1.0
 # Queries this short are not matched against titles (too many spell them).
@@ -156,14 +158,11 @@ class PinyinIndex:
 
 
 def spelled(text: str) -> list[str]:
-    """The syllables of ``text``: Chinese read as pinyin, each Latin letter
-    as itself (an acronym is typed as its letters), the rest left out."""
+    """The syllables of the Chinese in ``text`` (Latin letters, digits and
+    punctuation are left out: typed as they are, they match as they are)."""
     from indexer.analysis import fold
 
-    out: list[str] = []
-    for m in re.finditer(r"([\u3400-\u4dbf\u4e00-\u9fff]+)|([a-z]+)", fold(text)):
-        out.extend(reading(m.group(1)) if m.group(1) else m.group(2))
-    return out
+    return [syl for run in _HAN_WORD.findall(fold(text)) for syl in reading(run)]
 
 
 def _spells(syl: list[str], i: int, parts: list[tuple[str, str]]) -> bool:
@@ -240,7 +239,9 @@ class Reading:
     def words_in(self, folded: str) -> list[str]:
         """For highlighting: per piece, its likeliest word found in the text
         (a far less common homophone is not marked)."""
-        found = (next((w for w, weight in piece if w in folded and weight >= HIGHLIGHT_SHARE), None) for piece in self.pieces)
+        found = (
+            next((w for w, weight in piece if w in folded and weight >= HIGHLIGHT_SHARE), None) for piece in self.pieces
+        )
         return [w for w in found if w]
 
 
@@ -269,7 +270,7 @@ def _tile(letters: str, keys: dict[str, list[str]], single_ok: bool) -> list[str
     while cuts[-1] > 0:
         cuts.append(best[cuts[-1]][2])
     cuts.reverse()
-    return [letters[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [letters[a:b] for a, b in pairwise(cuts)]
 
 
 def read(query: str, index: PinyinIndex, ranker: Ranker) -> Reading | None:
@@ -322,9 +323,10 @@ class PinyinMatch:
 
     @property
     def text(self) -> str:
+        """How the query was read, for a notice."""
         if self.reading is not None:
             return self.reading.text
-        return "titles"
+        return f"spelled by {self.titles} title{'s' if self.titles != 1 else ''}"
 
 
 def search(query: str, ranker: Ranker) -> PinyinMatch | None:
@@ -343,7 +345,8 @@ def search(query: str, ranker: Ranker) -> PinyinMatch | None:
         for piece in words.pieces:
             docs = ranker.docs_with([(f, w) for w, _ in piece for f in TEXT_FIELDS]) & ranker.alive
             have[np.unique(ranker.doc_article[docs])] += 1
-        need = math.ceil(MIN_PIECES_SHARE * len(words.pieces))
+        share = max(MIN_PIECES_SHARE[mode] for mode, _ in parts)
+        need = math.ceil(share * len(words.pieces))
         found = np.where(have[ranker.doc_article] >= need, found, np.float32(0))
         if not (found > 0).any():
             words = None

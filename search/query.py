@@ -323,6 +323,4 @@ def _synonym_scores(
         within = len(masks)
         masks.append(Requirement(query=q))
     weight = SYNONYM_WEIGHT / len(words)
-    return [
-        ScoreTerm(f, w, FIELD_WEIGHTS[f] * weight, group, like, within) for w in words for f in _fields(field_name)
-    ]
+    return [ScoreTerm(f, w, FIELD_WEIGHTS[f] * weight, group, like, within) for w in words for f in _fields(field_name)]

@@ -39,9 +39,7 @@ SNIPPET_CHARS = 40
 
 def _words(text: str, settings: Settings | None) -> list[str]:
     stop = stopwords()
-    return [
-        w for w, _, _ in word_spans(fold(text), settings) if len(w) > 1 and not w.isdigit() and w not in stop
-    ]
+    return [w for w, _, _ in word_spans(fold(text), settings) if len(w) > 1 and not w.isdigit() and w not in stop]
 
 
 def key_terms(

@@ -11,7 +11,6 @@ library side of the CLI commands of the same names.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterable
@@ -22,18 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from corpus.errors import ArticleNotFoundError, ZhsearchError
+from corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
 from corpus.model import Article, Section
-from indexer.schema import GRAM_FIELD, TEXT_FIELDS
+from indexer.analysis import UserDict, fold, load_user_dict
+from indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
-from indexer.analysis import fold
-from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
-from search import pinyin, ranking, related as related_terms
+from search import pinyin, ranking
+from search import related as related_terms
 from search.filters import Filters, check_facets, check_sort
+from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
 from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
+from search.suggest import suggest
 from search.synonyms import Synonyms
-
 
 RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
 
@@ -88,6 +88,8 @@ class Results:
     # {facet: {value: matching articles}}, most frequent first; only the
     # facets asked for.
     facets: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
+    # A corrected query when part of this one matches nothing (did you mean).
+    suggestion: str | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -127,17 +129,39 @@ class Searcher:
         *,
         snippet_chars: int = DEFAULT_WIDTH,
         synonyms: Synonyms | str | os.PathLike[str] | None = None,
+        user_dict: UserDict | str | os.PathLike[str] | None = None,
     ) -> None:
         """Open the index at ``index_dir``.  ``synonyms`` (a :class:`Synonyms`
-        or the path of a synonym file) expands every query's words."""
+        or the path of a synonym file) expands every query's words.
+
+        Queries are segmented with the user dictionary recorded in the
+        index; ``user_dict`` (a jieba user dictionary file) checks that it is
+        that one, and raises :class:`IndexMismatchError` if not.  If the file
+        the index's dictionary came from has changed since, every result
+        carries a notice saying so.
+        """
         if synonyms is not None and not isinstance(synonyms, Synonyms):
             synonyms = Synonyms.load(synonyms)
+        if user_dict is not None and not isinstance(user_dict, UserDict):
+            user_dict = load_user_dict(user_dict)
         self.synonyms: Synonyms | None = synonyms
         self.index_dir = resolve_index_dir(index_dir)
         self.meta = check_compatible(self.index_dir)
-        self.settings = self.meta.settings()
         self.snippet_chars = snippet_chars
         self._ix = open_index(self.index_dir)
+        recorded = recorded_user_dict(self._ix.schema)
+        problem = user_dict_mismatch(self.index_dir, recorded, user_dict)
+        if problem:
+            raise IndexMismatchError(problem)
+        self.settings = replace(self.meta.settings(), user_dict=recorded)
+        self.notices: tuple[str, ...] = ()
+        if user_dict_changed(recorded):
+            assert recorded is not None
+            self.notices = (
+                f"the user dictionary {recorded.path} has changed since the index was built; searching with the "
+                f"words recorded in the index (rebuild with `zhsearch index PATH... --rebuild --user-dict "
+                f"{recorded.path}` to use the new ones)",
+            )
         self._searcher = self._ix.searcher()
         self._ranker: Ranker | None = None
 
@@ -201,7 +225,7 @@ class Searcher:
         facet_names = check_facets(facets)
         sort = check_sort(sort)
         parsed = self.parse(query)
-        notices = list(parsed.notices)
+        notices = [*self.notices, *parsed.notices]
         qplan = plan(parsed, self.settings, self.synonyms)
         if qplan.empty:
             if any(c.excluded for c in parsed.clauses):
@@ -247,6 +271,7 @@ class Searcher:
                 found = reading.words_in(self._folded_body(s, docnum))
                 marks = replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
             hits.append(self._hit(i, stored, score, marks, snippets, weights))
+        suggestion = suggest(query, ranker, self.settings, total) if spelled is None else None
         counts: dict[str, dict[str, int]] = {}
         if facet_names:
             matched = np.zeros(len(ranker.articles), dtype=bool)
@@ -262,6 +287,7 @@ class Searcher:
             parsed.terms,
             time.perf_counter() - started,
             counts,
+            suggestion,
         )
 
     def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
@@ -427,11 +453,13 @@ def search(
     page: int = 1,
     snippet_chars: int = DEFAULT_WIDTH,
     synonyms: Synonyms | str | os.PathLike[str] | None = None,
+    user_dict: UserDict | str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Results:
     """Run one query against the index at ``index_dir``.
 
-    ``synonyms`` is a synonym file (see ``search.synonyms``); ``options`` are
+    ``synonyms`` is a synonym file (see ``search.synonyms``), ``user_dict``
+    the user dictionary the index must have been built with; ``options`` are
     :meth:`Searcher.search`'s keyword arguments (filters, ``facets``,
     ``sort``).  With no index there yet, one is first built from the bundled
     sample articles, and a notice in the results says so.
@@ -448,7 +476,7 @@ def search(
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
             f"(index your own with `zhsearch index PATH`)",
         )
-    with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms) as s:
+    with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict) as s:
         results = s.search(query, limit=limit, page=page, **options)
     return replace(results, notices=notices + results.notices) if notices else results
 

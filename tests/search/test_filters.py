@@ -265,3 +265,32 @@ def test_cli_rejects_unknown_facet_and_sort(index_dir: Path):
     for args in (["--facet", "colour"], ["--sort", "views"]):
         result = run("search", "催收", "--index", str(index_dir), *args)
         assert result.exit_code == 2 and "Invalid value" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# Properties
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    query=st.text(max_size=20),
+    category=st.sampled_from([None, "网贷逾期", "信用卡逾期", "其他", "不存在"]),
+    since=st.sampled_from([None, "2023", "2024-08-17"]),
+    sort=st.sampled_from(["score", "date"]),
+)
+def test_filtered_results_obey_their_filters_and_facets_add_up(searcher: Searcher, query, category, since, sort):
+    results = searcher.search(query, limit=50, category=category, since=since, sort=sort, facets=["category"])
+    assert results.total == len(results.hits)
+    assert sum(results.facets.get("category", {}).values()) == results.total
+    for hit in results.hits:
+        if category:
+            assert hit.meta.get("category") in (category, "網貸逾期")
+        if since:
+            assert date_number(hit.meta.get("date")) >= parse_bound("since", since, end=False)
+    if sort == "date":
+        dates = [date_number(h.meta.get("date")) or -1 for h in results.hits]
+        assert dates == sorted(dates, reverse=True)

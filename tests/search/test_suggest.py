@@ -1,0 +1,115 @@
+"""Did you mean: homophone and Latin typos, on hand-made articles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from indexer.build import build_index
+from search.cli import main
+from search.searcher import Searcher
+from search.suggest import suspect_spans
+
+ARTICLES = {
+    "loan.txt": "网贷逾期怎么办\n\n一、先沟通\n\n网贷逾期以后，先和平台沟通还款计划。\n",
+    "card.txt": "停息挂账\n\n一、条件\n\n信用卡逾期以后，可以申请停息挂账。\n",
+    "latin.txt": "Chargeback\n\n一、正文\n\nA chargeback dispute goes through the card issuer.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("suggest")
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in ARTICLES.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    build_index([docs], root / "index")
+    return root / "index"
+
+
+@pytest.fixture(scope="module")
+def searcher(index_dir: Path):
+    with Searcher(index_dir) as s:
+        yield s
+
+
+def test_suspect_characters_are_those_with_no_known_bigram(searcher: Searcher):
+    _, ranker = searcher._current()
+    assert suspect_spans("网代逾期", ranker) == [(0, 2)]  # 网代 and 代逾 unknown, 逾期 known
+    assert suspect_spans("网贷愈期", ranker) == [(2, 4)]  # 期: its one bigram 愈期 is unknown
+    assert suspect_spans("网贷逾期", ranker) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "suggestion"),
+    [
+        ("网代逾期", "网贷逾期"),  # 网代 reads wangdai, like 网贷
+        ("网贷愈期", "网贷逾期"),  # 愈期 reads yuqi, like 逾期
+        ("停息挂帐", "停息挂账"),
+        ("停息挂帐 网代", "停息挂账 网贷"),
+        ("网代逾期怎么办?", "网贷逾期怎么办?"),  # the rest is kept as typed
+        ("chargebak", "chargeback"),
+        ("Chargeback disptue", "Chargeback dispute"),
+    ],
+)
+def test_typos_get_a_suggestion(searcher: Searcher, query: str, suggestion: str):
+    assert searcher.search(query).suggestion == suggestion
+
+
+@pytest.mark.parametrize("query", ["网贷逾期", "停息挂账", "chargeback", "张三李四", "zzyzx", "wdyq", "", "？"])
+def test_no_suggestion_when_every_part_is_known_or_nothing_is_close(searcher: Searcher, query: str):
+    assert searcher.search(query).suggestion is None
+
+
+def test_a_typo_still_finds_what_its_other_words_match(searcher: Searcher):
+    results = searcher.search("网代逾期")
+    assert results.suggestion == "网贷逾期"
+    assert {h.id for h in results.hits} == {"loan.txt", "card.txt"}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_shows_the_suggestion_first(index_dir: Path):
+    result = run("search", "网代逾期", "--index", str(index_dir), "--color", "never")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Did you mean: 网贷逾期"
+    assert lines[1].startswith("2 articles match")
+
+
+def test_cli_suggestion_when_nothing_matches(index_dir: Path):
+    result = run("search", "chargebak", "--index", str(index_dir))
+    assert result.exit_code == 1
+    assert result.stdout == "Did you mean: chargeback\nNo articles match 'chargebak'.\n"
+
+
+def test_cli_json_suggestion_line_comes_after_the_hits_and_before_the_facets(index_dir: Path):
+    result = run("search", "停息挂帐", "--index", str(index_dir), "--json", "--facet", "year")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r.get("id") for r in rows[:-2]] == ["card.txt"]
+    assert rows[-2:] == [{"suggestion": "停息挂账"}, {"facets": {"year": {}}}]
+    nothing = run("search", "chargebak", "--index", str(index_dir), "--json")
+    assert nothing.exit_code == 1 and nothing.stdout == '{"suggestion": "chargeback"}\n'
+
+
+def test_question_words_are_never_corrected(searcher: Searcher):
+    _, ranker = searcher._current()
+    # 哪儿 is in no article (they state, they don't ask) but is a question word.
+    assert suspect_spans("网贷逾期哪儿", ranker) == []
+    assert searcher.search("停息挂账哪儿").suggestion is None
+
+
+def test_an_unseen_part_is_corrected_only_when_it_is_a_large_share_or_little_is_found(searcher: Searcher):
+    from search.suggest import suggest
+
+    _, ranker = searcher._current()
+    long_query = "网代逾期以后先和平台沟通还款计划"  # 2 unseen characters of 16
+    assert suggest(long_query, ranker, found=0) == "网贷逾期以后先和平台沟通还款计划"
+    assert suggest(long_query, ranker, found=10) is None
+    assert suggest("网代逾期", ranker, found=10) == "网贷逾期"  # half of it unseen
