@@ -136,8 +136,11 @@ def _looks_like_utf16(data: bytes) -> bool:
                 text = head[:-2].decode(encoding)
             except UnicodeDecodeError:
                 continue
-        if len(text) >= 4 and "\x00" not in text and not any(ch in _CONTROL for ch in text) and any(
-            ch in " \n" for ch in text
+        if (
+            len(text) >= 4
+            and "\x00" not in text
+            and not any(ch in _CONTROL for ch in text)
+            and any(ch in " \n" for ch in text)
         ):
             return True
     return False

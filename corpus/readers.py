@@ -80,7 +80,7 @@ def discover(
             continue
         root = path.resolve()
 
-        def walk_error(exc: OSError) -> None:
+        def walk_error(exc: OSError, root: Path = root) -> None:
             if on_error is not None:
                 on_error(ReadError(str(exc.filename or root), _os_reason(exc)))
 
@@ -125,8 +125,6 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         if os.path.islink(path):
             raise ReadError(str(path), "broken symbolic link (its target does not exist)") from None
         raise ReadError(str(path), "file disappeared before it could be read") from None
-    except IsADirectoryError:
-        raise ReadError(str(path), "is a directory") from None
     except OSError as exc:
         raise ReadError(str(path), _os_reason(exc, path)) from None
     try:
@@ -314,8 +312,21 @@ _META_LINE = re.compile(
     r"(?P<category>[^\d]{0,20}?)\s*(?P<views>\d{1,9})?$"
 )
 _RELATED_MARKERS = frozenset(
-    {"相关文章", "相关阅读", "相关推荐", "推荐阅读", "猜你喜欢", "延伸阅读", "热门文章",
-     "相關文章", "相關閱讀", "相關推薦", "推薦閱讀", "延伸閱讀", "熱門文章"}
+    {
+        "相关文章",
+        "相关阅读",
+        "相关推荐",
+        "推荐阅读",
+        "猜你喜欢",
+        "延伸阅读",
+        "热门文章",
+        "相關文章",
+        "相關閱讀",
+        "相關推薦",
+        "推薦閱讀",
+        "延伸閱讀",
+        "熱門文章",
+    }
 )
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -468,16 +479,20 @@ def parse_markdown(text: str, article_id: str, source: str | None = None) -> Art
         h = None if in_fence else _ATX.match(raw)
         if h:
             level, heading = len(h.group(1)), (h.group(2) or "").strip()
-            if not title and level == 1 and not builder.sections and not builder._started and len(heading) <= MAX_TITLE_CHARS:
+            if (
+                not title
+                and level == 1
+                and not builder.sections
+                and not builder._started
+                and len(heading) <= MAX_TITLE_CHARS
+            ):
                 title = heading
                 continue
             builder.heading(level, heading)
         else:
             builder.line(raw.rstrip())
     sections = builder.finish()
-    sections = tuple(
-        Section(s.index, s.level, s.heading, s.path, re.sub(r"\n{3,}", "\n\n", s.text)) for s in sections
-    )
+    sections = tuple(Section(s.index, s.level, s.heading, s.path, re.sub(r"\n{3,}", "\n\n", s.text)) for s in sections)
     if not title:
         first = next((ln.strip() for s in sections for ln in (s.heading, *s.text.splitlines()) if ln.strip()), "")
         title = _one_line(first, 60)
@@ -547,7 +562,9 @@ def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Artic
             level = s.get("level") if isinstance(s.get("level"), int) and not isinstance(s.get("level"), bool) else None
             for part in _split_long(body):
                 path = (heading,) if heading else ()
-                sections.append(Section(len(sections), level if level is not None else (1 if heading else 0), heading, path, part))
+                sections.append(
+                    Section(len(sections), level if level is not None else (1 if heading else 0), heading, path, part)
+                )
     else:
         key = "body" if "body" in record else "text"
         for part in _split_long(_as_text(record.get(key, ""), key)):
@@ -557,7 +574,9 @@ def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Artic
         title = _one_line(next((ln for s in sections for ln in s.text.splitlines() if ln.strip()), art_id), 60)
         note = 'no "title"; used the start of the text'
     meta = {
-        clean_text(str(k)): _clean_json(v) for k, v in record.items() if k not in {"id", "title", "sections", "body", "text"}
+        clean_text(str(k)): _clean_json(v)
+        for k, v in record.items()
+        if k not in {"id", "title", "sections", "body", "text"}
     }
     if source is not None:
         meta["source"] = source

@@ -37,7 +37,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -247,7 +247,7 @@ def _jieba(engine: str, user_dict: UserDict | None):  # -> rjieba.Jieba | jieba.
     raise ValueError(f"unknown segmenter {engine!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _segmenter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[...]]
     seg = _jieba(engine, user_dict)
     if engine == "rjieba":
@@ -281,7 +281,7 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
             yield m.group(), start + m.start(), start + m.end()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
     seg = _jieba(engine, user_dict)
     if engine == "rjieba":

@@ -310,7 +310,8 @@ def _update(
                         forget(source)
                     continue
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long run
-                    skipped.append(Skipped(source, f"unexpected {type(exc).__name__} while reading ({exc}); please report it"))
+                    reason = f"unexpected {type(exc).__name__} while reading ({exc}); please report it"
+                    skipped.append(Skipped(source, reason))
                     if source in known:
                         forget(source)
                     continue

@@ -16,6 +16,12 @@ else with two renames through ``.<index>.old-<pid>``.  A process killed
 between those two renames leaves no index at the usual path; the next
 process to open it finds the ``.old`` directory and puts it back.  Leftover
 ``.new``/``.old`` directories of killed runs are removed by the next writer.
+
+Whoosh opens some segment files by name only when a searcher first needs
+them, so a searcher that has just read the previous table of contents may
+still ask for files the writer no longer uses.  They are therefore deleted
+one commit late (:func:`keep_previous_generation`), and a rebuild hard-links
+the old index's files into the new directory before swapping it in.
 """
 
 from __future__ import annotations
@@ -179,9 +185,8 @@ def keep_previous_generation(writer, ix) -> None:
 
     def commit_toc(segments) -> None:
         TOC(writer.schema, segments, writer.generation).write(writer.storage, writer.indexname)
-        _clean_files(writer.storage, writer.indexname, {writer.generation, keep_gen}, {
-            *(seg.segment_id() for seg in segments), *keep_ids
-        })
+        keep = {*(seg.segment_id() for seg in segments), *keep_ids}
+        _clean_files(writer.storage, writer.indexname, {writer.generation, keep_gen}, keep)
 
     writer._commit_toc = commit_toc
 

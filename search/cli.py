@@ -60,6 +60,15 @@ def _index_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+_color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
+)
+
+
 def _json_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--json", "as_json", is_flag=True, help=help_text)
 
@@ -252,13 +261,7 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Hits per page.")
 @click.option("--page", "-p", default=1, show_default=True, type=click.IntRange(1), help="Page of results.")
 @click.option("--snippet-chars", default=120, show_default=True, type=click.IntRange(20, 2000), help="Snippet length.")
-@click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
-)
+@_color_option
 @_filter_options
 @click.option(
     "--synonyms",
@@ -356,13 +359,7 @@ def _print_results(results: Any, use_color: bool) -> None:
 @main.command()
 @click.argument("article_id", metavar="ID")
 @click.option("--limit", "-n", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many articles.")
-@click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="Highlight with colour (auto: only on a terminal); otherwise with [brackets].",
-)
+@_color_option
 @_index_option
 @_json_option("One JSON object per article per line, with the same fields as `search --json`.")
 def related(article_id: str, limit: int, color: str, index_dir: str | None, as_json: bool) -> None:

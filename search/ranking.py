@@ -258,7 +258,7 @@ def _article_column(leaf) -> list[str]:
     try:
         data = raw._dbfile.get(raw._basepos, raw._length)
         return [
-            bytes(data[o : o + n]).decode("utf-8") for o, n in zip(raw._offsets, raw._lengths)
+            bytes(data[o : o + n]).decode("utf-8") for o, n in zip(raw._offsets, raw._lengths, strict=False)
         ][: leaf.doc_count_all()]
     except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
         return list(col)

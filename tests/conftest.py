@@ -39,6 +39,18 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 MakeIndex = Callable[..., Path]
 
 
+def _write_and_index(docs: Path, index_dir: Path, files: Mapping[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    build_index([docs], index_dir)
+    return index_dir
+
+
 @pytest.fixture
 def make_index(tmp_path: Path) -> MakeIndex:
     """``make_index({"a.txt": "...", "b.md": b"..."}, name="idx") -> index dir``.
@@ -48,16 +60,18 @@ def make_index(tmp_path: Path) -> MakeIndex:
     """
 
     def make(files: Mapping[str, str | bytes], name: str = "idx") -> Path:
-        docs = tmp_path / f"{name}-docs"
-        for rel, content in files.items():
-            path = docs / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-        index_dir = tmp_path / name
-        build_index([docs], index_dir)
-        return index_dir
+        return _write_and_index(tmp_path / f"{name}-docs", tmp_path / name, files)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory: pytest.TempPathFactory) -> MakeIndex:
+    """Like ``make_index``, for module- or session-scoped fixtures: each call
+    gets a fresh temporary directory named after ``name``."""
+
+    def make(files: Mapping[str, str | bytes], name: str = "idx") -> Path:
+        root = tmp_path_factory.mktemp(name)
+        return _write_and_index(root / "docs", root / "index", files)
 
     return make

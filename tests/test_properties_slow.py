@@ -65,7 +65,9 @@ TEXT = st.one_of(
     st.text(ANY_CHAR, max_size=200),
     st.lists(
         st.one_of(
-            st.sampled_from(["網貸", "逾期", "上门走访", "ＡＢＣ", "3.5%", "𠮷", "😀", "\ue000", "\u3000", "。", "\n", " "]),
+            st.sampled_from(
+                ["網貸", "逾期", "上门走访", "ＡＢＣ", "3.5%", "𠮷", "😀", "\ue000", "\u3000", "。", "\n", " "]
+            ),
             st.text(ANY_CHAR, max_size=5),
         ),
         max_size=40,
@@ -76,9 +78,26 @@ TEXT = st.one_of(
 # Readers
 
 _FRAGMENTS = st.sampled_from(
-    ["---", "title: 标题", "# 标题", "## ", "```", "<!--", "一、标题", "1.1 小节", "相关文章", "小花2024-12-09债务优化83",
-     '{"id": 1, "title": "t", "body": "b"}', '{"id": "x", "sections": [1, {"heading": null}]}', '{"id": "\\ud800"}',
-     '{"id": "y", "body": {"a": 1}}', "[[[[[[", "\x1b[31m", "\x00", "\r"]
+    [
+        "---",
+        "title: 标题",
+        "# 标题",
+        "## ",
+        "```",
+        "<!--",
+        "一、标题",
+        "1.1 小节",
+        "相关文章",
+        "小花2024-12-09债务优化83",
+        '{"id": 1, "title": "t", "body": "b"}',
+        '{"id": "x", "sections": [1, {"heading": null}]}',
+        '{"id": "\\ud800"}',
+        '{"id": "y", "body": {"a": 1}}',
+        "[[[[[[",
+        "\x1b[31m",
+        "\x00",
+        "\r",
+    ]
 )
 _DOC = st.lists(st.one_of(_FRAGMENTS, st.text(ANY_CHAR, max_size=20)), max_size=30).map("\n".join)
 _ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "gb18030", "gbk", "big5"]
@@ -86,10 +105,13 @@ BYTES = st.one_of(
     st.binary(max_size=600),
     st.tuples(_DOC, st.sampled_from(_ENCODINGS)).map(lambda t: t[0].encode(t[1], errors="ignore")),
     # valid text with a few bytes flipped
-    st.tuples(_DOC, st.sampled_from(_ENCODINGS), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4))
-    .map(lambda t: _flip(t[0].encode(t[1], errors="ignore"), t[2])),
-    st.tuples(st.sampled_from([codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE]), st.binary(max_size=200))
-    .map(b"".join),
+    st.tuples(
+        _DOC, st.sampled_from(_ENCODINGS), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4)
+    ).map(lambda t: _flip(t[0].encode(t[1], errors="ignore"), t[2])),
+    st.tuples(
+        st.sampled_from([codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE]),
+        st.binary(max_size=200),
+    ).map(b"".join),
 )
 SUFFIXES = st.sampled_from([".txt", ".md", ".jsonl", ".TXT", ".markdown", ".ndjson", ".pdf", ""])
 _UNCLEAN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -137,6 +159,7 @@ def test_analyzer_offsets_point_at_the_token(text: str):
             assert 0 <= start < end <= len(text)
             assert fold(text[start:end]) == term
 
+
 # --------------------------------------------------------------------------
 # Queries and highlights
 
@@ -144,8 +167,38 @@ QUERY = st.one_of(
     TEXT,
     st.lists(
         st.one_of(
-            st.sampled_from(['"', "“", "”", "「", "」", "(", ")", "-", "－", "AND", "OR", "NOT", "&&", "||", "title:",
-                             "heading:", "nofield:", ":", "*", "?", "~", "^2", "逾期", "上门", "网贷", "卡債", "的", "吗"]),
+            st.sampled_from(
+                [
+                    '"',
+                    "“",
+                    "”",
+                    "「",
+                    "」",
+                    "(",
+                    ")",
+                    "-",
+                    "－",
+                    "AND",
+                    "OR",
+                    "NOT",
+                    "&&",
+                    "||",
+                    "title:",
+                    "heading:",
+                    "nofield:",
+                    ":",
+                    "*",
+                    "?",
+                    "~",
+                    "^2",
+                    "逾期",
+                    "上门",
+                    "网贷",
+                    "卡債",
+                    "的",
+                    "吗",
+                ]
+            ),
             st.text(ANY_CHAR, max_size=6),
         ),
         max_size=15,
@@ -183,7 +236,14 @@ def test_searcher_accepts_anything(searcher: Searcher, query: str):
         _valid_spans(hit.snippet, hit.highlights)
         assert hit.render(("", "")) == hit.snippet
 
-_TERMS = st.lists(st.one_of(st.sampled_from(["上门", "走访", "逾期", "网贷", "卡债", "abc", "3.5", "门", "𠮷"]), st.text(ANY_CHAR, max_size=4)), max_size=5)
+
+_TERMS = st.lists(
+    st.one_of(
+        st.sampled_from(["上门", "走访", "逾期", "网贷", "卡债", "abc", "3.5", "门", "𠮷"]),
+        st.text(ANY_CHAR, max_size=4),
+    ),
+    max_size=5,
+)
 
 
 @slow(

@@ -120,7 +120,9 @@ def test_emoji_private_use_and_rare_ideographs_are_kept(tmp_path: Path):
 # Shapes: empty, title only, huge lines, long and deep headings
 
 
-@pytest.mark.parametrize("content", [b"", b"  \n\t\n \r\n", "\u3000\n\n".encode()], ids=["empty", "blank", "ideographic-space"])
+@pytest.mark.parametrize(
+    "content", [b"", b"  \n\t\n \r\n", "\u3000\n\n".encode()], ids=["empty", "blank", "ideographic-space"]
+)
 @pytest.mark.parametrize("name", ["e.txt", "e.md"])
 def test_empty_and_whitespace_only_files_are_refused(tmp_path: Path, name: str, content: bytes):
     path = tmp_path / name
@@ -180,7 +182,19 @@ def test_deeply_nested_headings():
     assert article.sections[-1].path == ("第2层", "第3层", "第4层", "第5层", "第6层")
     assert "####### 第7层" in article.sections[-1].text  # seven #s are text in Markdown
     txt = "深层\n\n" + "\n\n".join(
-        f"{h}\n\n内容{i}" for i, h in enumerate(["第一编 总则", "第一章 合同", "第一节 订立", "一、要约", "（一）条件", "1.1 具体", "1.1.1 确定", "(1) 说明"])
+        f"{h}\n\n内容{i}"
+        for i, h in enumerate(
+            [
+                "第一编 总则",
+                "第一章 合同",
+                "第一节 订立",
+                "一、要约",
+                "（一）条件",
+                "1.1 具体",
+                "1.1.1 确定",
+                "(1) 说明",
+            ]
+        )
     )
     article = parse_text(txt, "deep.txt")
     assert len(article.sections[-1].path) == 8

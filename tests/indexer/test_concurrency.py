@@ -52,7 +52,9 @@ def zhsearch(*args: str, slow: bool = False) -> subprocess.Popen:
     """`zhsearch ARGS` in a child process; ``slow`` sleeps 50 ms before each
     file is read, so that readers get many rounds in while it runs."""
     patch = SLOW_READS if slow else ""
-    return python(f"import sys, time\n{patch}\nfrom search.cli import main\nmain(sys.argv[1:], prog_name='zhsearch')", *args)
+    return python(
+        f"import sys, time\n{patch}\nfrom search.cli import main\nmain(sys.argv[1:], prog_name='zhsearch')", *args
+    )
 
 
 SLOW_READS = """

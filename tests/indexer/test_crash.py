@@ -109,9 +109,7 @@ def make_docs(root: Path, extra: int = 0) -> Path:
 
 def answers(index_dir: Path) -> dict[str, list[tuple[str, int, str]]]:
     with Searcher(index_dir) as s:
-        return {
-            q: [(h.id, h.section.index, h.render()) for h in s.search(q, limit=100).hits] for q in QUERIES
-        }
+        return {q: [(h.id, h.section.index, h.render()) for h in s.search(q, limit=100).hits] for q in QUERIES}
 
 
 def spawn(*args: str, patch: str = "") -> subprocess.Popen:

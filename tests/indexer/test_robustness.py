@@ -66,7 +66,9 @@ def test_a_collection_of_odd_files_indexes_what_it_can(docs: Path, tmp_path: Pat
         "notes.pdf": "unsupported file type '.pdf'; use .txt, .md or .jsonl",
     }
     assert report.files == 14 and report.files_indexed == 9
-    assert report.warnings == (f"{docs / 'bad.jsonl'}:2: malformed JSON (Expecting property name enclosed in double quotes); line skipped",)
+    assert report.warnings == (
+        f"{docs / 'bad.jsonl'}:2: malformed JSON (Expecting property name enclosed in double quotes); line skipped",
+    )
     index_dir = tmp_path / "index"
     assert ids(index_dir, "𠮷野家") == ["rare.txt"]
     assert ids(index_dir, "卡债") == ["big5.txt"]
@@ -250,7 +252,9 @@ def test_check_index_errors(docs: Path, tmp_path: Path):
     with pytest.raises(ZhsearchError, match="no such file"):
         check_index([tmp_path / "missing"], index_dir)
     meta = index_dir / META_FILE
-    meta.write_text(meta.read_text(encoding="utf-8").replace('"schema_version": ', '"schema_version": 9'), encoding="utf-8")
+    meta.write_text(
+        meta.read_text(encoding="utf-8").replace('"schema_version": ', '"schema_version": 9'), encoding="utf-8"
+    )
     with pytest.raises(IndexMismatchError, match="rebuild"):
         check_index([docs], index_dir)
 

@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from corpus.errors import OptionError
-from indexer.build import build_index
 from search.cli import main
 from search.filters import date_number, parse_bound
 from search.searcher import Searcher, search
@@ -53,14 +52,8 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("filters")
-    docs = root / "docs"
-    for rel, text in ARTICLES.items():
-        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
-        (docs / rel).write_text(text, encoding="utf-8")
-    build_index([docs], root / "index")
-    return root / "index"
+def index_dir(shared_index) -> Path:
+    return shared_index(ARTICLES, "filters")
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,8 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def searcher(tmp_path_factory: pytest.TempPathFactory):
-    from indexer.build import build_index
-
-    root = tmp_path_factory.mktemp("pinyin")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in ARTICLES.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    build_index([docs], root / "index")
-    with Searcher(root / "index") as s:
+def searcher(shared_index):
+    with Searcher(shared_index(ARTICLES, "pinyin")) as s:
         yield s
 
 

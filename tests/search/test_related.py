@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from corpus.errors import ArticleNotFoundError
-from indexer.build import build_index
 from search.cli import main
 from search.related import SNIPPET_CHARS, key_terms
 from search.searcher import Searcher, related
@@ -29,14 +28,8 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("related")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in ARTICLES.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    build_index([docs], root / "index")
-    return root / "index"
+def index_dir(shared_index) -> Path:
+    return shared_index(ARTICLES, "related")
 
 
 @pytest.fixture(scope="module")

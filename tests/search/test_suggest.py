@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_index
 from search.cli import main
 from search.searcher import Searcher
 from search.suggest import suspect_spans
@@ -21,14 +20,8 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("suggest")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in ARTICLES.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    build_index([docs], root / "index")
-    return root / "index"
+def index_dir(shared_index) -> Path:
+    return shared_index(ARTICLES, "suggest")
 
 
 @pytest.fixture(scope="module")
