@@ -155,14 +155,24 @@ def _link_old_files(old: Path, new: Path) -> None:
     them at the index path after it.  The next update's commit removes them
     (see :func:`keep_previous_generation`).
     """
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    try:
+        toc = TOC.read(FileStorage(str(old)), INDEX_NAME)
+    except Exception:  # noqa: BLE001 - a damaged old index: nothing worth keeping
+        return
+    ids = {seg.segment_id() for seg in toc.segments}
+    segment = TOC._segment_pattern(INDEX_NAME)
     for path in old.iterdir():
-        if path.name.startswith(f"_{INDEX_NAME}_") or path.name.startswith(f"{INDEX_NAME}_"):
-            if path.name.endswith("WRITELOCK") or (new / path.name).exists():
-                continue
-            try:
-                os.link(path, new / path.name)
-            except OSError:
-                return  # no hard links here: readers mid-swap may miss files
+        m = segment.match(path.name)
+        wanted = path.name == TOC._filename(INDEX_NAME, toc.generation) or (m is not None and m.group(1) in ids)
+        if not wanted or (new / path.name).exists():
+            continue
+        try:
+            os.link(path, new / path.name)
+        except OSError:
+            return  # no hard links here: readers mid-swap may miss files
 
 
 def keep_previous_generation(writer, ix) -> None:
@@ -180,6 +190,8 @@ def keep_previous_generation(writer, ix) -> None:
         previous = TOC.read(ix.storage, INDEX_NAME)
     except Exception:  # noqa: BLE001 - an unreadable TOC: nothing to keep
         return
+    if not previous.segments:
+        return  # a new, empty index: nobody can be reading anything
     keep_gen = previous.generation
     keep_ids = {seg.segment_id() for seg in previous.segments}
 

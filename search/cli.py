@@ -104,9 +104,22 @@ def main() -> None:
 @click.option(
     "--check", is_flag=True, help="Change nothing: list how the index differs from PATHS (exit 1 if it does)."
 )
+@click.option(
+    "--user-dict",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A jieba user dictionary to segment with; recorded in the index (changing it needs --rebuild).",
+)
 @_json_option("Print the report as one JSON object.")
 def index(
-    paths: tuple[str, ...], index_dir: str | None, rebuild: bool, wait: bool, jobs: int, check: bool, as_json: bool
+    paths: tuple[str, ...],
+    index_dir: str | None,
+    rebuild: bool,
+    wait: bool,
+    jobs: int,
+    check: bool,
+    user_dict: str | None,
+    as_json: bool,
 ) -> None:
     """Index the articles in PATHS (files or directories).
 
@@ -122,7 +135,9 @@ def index(
         _check(paths, index_dir, as_json)
         return
     with _ProgressBar(enabled=not as_json) as bar:
-        report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, progress=bar.update)
+        report = build_index(
+            paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, user_dict=user_dict, progress=bar.update
+        )
     if as_json:
         data = dict(report.__dict__)
         data["skipped"] = [s.__dict__ for s in report.skipped]

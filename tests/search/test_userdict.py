@@ -169,3 +169,24 @@ def test_cli_reports_a_changed_dictionary_on_stderr(docs: Path, tmp_path: Path):
     result = run("search", "停息挂账", "--index", str(index_dir), "--json")
     assert result.exit_code == 0
     assert result.stderr.startswith(f"zhsearch: the user dictionary {path} has changed since the index was built")
+
+
+def test_index_command_records_the_user_dict(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("上门\n\n网贷逾期多久会上门走访？一般在九十天以后。\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    runner = CliRunner()
+    result = runner.invoke(main, ["index", str(docs), "--index", str(index_dir), "--user-dict", str(SHIPPED)])
+    assert result.exit_code == 0, result.output
+    stats = runner.invoke(main, ["stats", "--index", str(index_dir)])
+    assert "userdict.txt" in stats.output
+    other = tmp_path / "other.txt"
+    other.write_text("走访时间 5\n", encoding="utf-8")
+    again = runner.invoke(main, ["index", str(docs), "--index", str(index_dir), "--user-dict", str(other)])
+    assert again.exit_code == 2
+    assert "rebuild" in again.output
