@@ -271,7 +271,8 @@ def _filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-@main.command()
+# Unknown options are query words: `zhsearch search -短信 催收` excludes 短信.
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Hits per page.")
 @click.option("--page", "-p", default=1, show_default=True, type=click.IntRange(1), help="Page of results.")

@@ -149,7 +149,11 @@ class Ranker:
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
         if ids_parts:
-            result = (np.concatenate(ids_parts), np.concatenate(tf_parts))
+            ids, tfs = np.concatenate(ids_parts), np.concatenate(tf_parts)
+            # Deleted documents stay in Whoosh's postings until a merge; they
+            # must not count, or document frequencies outgrow the live count.
+            live = self.alive[ids]
+            result = (ids, tfs) if live.all() else (ids[live], tfs[live])
         else:
             result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         self._cache[key] = result

@@ -79,3 +79,14 @@ def test_ranker_reads_field_lengths_like_whoosh(make_index, tmp_path: Path):
             want = byte_to_length(length_to_byte(reader.doc_field_length(docnum, "body")))
             assert ranker.lengths["body"][docnum] == want
         assert isinstance(ranker, Ranker)
+
+
+def test_deleted_documents_do_not_count(make_index, tmp_path: Path):
+    from indexer.build import build_index
+
+    same = "逾期\n\n网贷逾期以后先和平台沟通。\n"
+    index_dir = make_index({"a.txt": same, "b.txt": same, "c.txt": same})
+    (tmp_path / "idx-docs" / "c.txt").unlink()
+    build_index([tmp_path / "idx-docs"], index_dir)
+    with Searcher(index_dir) as s:
+        assert sorted(h.id for h in s.search("逾期").hits) == ["a.txt", "b.txt"]
