@@ -151,6 +151,19 @@ class UserDict:
         return {"path": self.path, "digest": self.digest, "words": len(self.entries)}
 
 
+def read_word_file(path: str | os.PathLike[str], kind: str) -> str:
+    """The text of a UTF-8 word list (user dictionary, synonym file), or a
+    :class:`WordListError` naming the file and what to do."""
+    from corpus.errors import WordListError
+
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise WordListError(f"{path}: not UTF-8 text; save the {kind} as UTF-8") from None
+    except OSError as exc:
+        raise WordListError(f"{path}: cannot read the {kind} ({exc.strerror or exc})") from None
+
+
 def load_user_dict(path: str | os.PathLike[str]) -> UserDict:
     """Read a user dictionary in jieba's format — ``word [frequency] [tag]``
     a line — plus ``#`` comments.  A word without a frequency gets one just
@@ -158,12 +171,7 @@ def load_user_dict(path: str | os.PathLike[str]) -> UserDict:
     (``会上 1``) splits a dictionary word that the field rarely means."""
     from corpus.errors import WordListError
 
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise WordListError(f"{path}: not UTF-8 text; save the user dictionary as UTF-8") from None
-    except OSError as exc:
-        raise WordListError(f"{path}: cannot read the user dictionary ({exc.strerror or exc})") from None
+    text = read_word_file(path, "user dictionary")
     entries: dict[str, tuple[str, int | None, str | None]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("#"):

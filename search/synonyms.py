@@ -25,10 +25,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from corpus.errors import WordListError
-from indexer.analysis import fold
+from indexer.analysis import fold, read_word_file
 
 SYNONYM_WEIGHT = 0.5
 
@@ -62,13 +61,7 @@ class Synonyms:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Synonyms:
         """Read a synonym file (UTF-8)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise WordListError(f"{path}: not UTF-8 text; save the synonym file as UTF-8") from None
-        except OSError as exc:
-            raise WordListError(f"{path}: cannot read the synonym file ({exc.strerror or exc})") from None
-        return cls.from_text(text, str(path))
+        return cls.from_text(read_word_file(path, "synonym file"), str(path))
 
     def alternatives(self, entry: str) -> tuple[str, ...]:
         """The other entries of every group ``entry`` (folded) belongs to."""
