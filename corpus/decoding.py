@@ -12,6 +12,8 @@ ends up in the index as mojibake.
 
 from __future__ import annotations
 
+import re
+
 import codecs
 from functools import lru_cache
 
@@ -31,6 +33,7 @@ _MIN_CONTROLS = 16
 # Control characters other than tab/newline/CR/form feed; a file made mostly of
 # them is binary even when some codec happens to accept its bytes.
 _CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r", "\f", "\x1b"}
+_CONTROL_RE = re.compile("[" + re.escape("".join(sorted(_CONTROL))) + "]")
 
 
 def decode_bytes(data: bytes, name: str = "<bytes>") -> str:
@@ -49,7 +52,7 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = _decode_legacy(data, name)
-    controls = sum(ch in _CONTROL for ch in text[:4096])
+    controls = len(_CONTROL_RE.findall(text, 0, 4096))
     if controls >= _MIN_CONTROLS and controls > len(text[:4096]) * 0.05:
         raise ReadError(name, "binary file (mostly control characters)")
     return text

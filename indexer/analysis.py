@@ -19,8 +19,8 @@ The pipeline, in order:
    rest (``3.5%`` -> ``3.5``).  Positions count the kept tokens, so they are
    consecutive and phrase queries work.
 
-A second tokenizer, :class:`GramTokenizer`, emits overlapping character
-bigrams of the same folded text.  It backs exact phrase matching (a phrase
+:func:`gram_spans` cuts the same folded text into overlapping character
+bigrams.  It backs exact phrase matching (a phrase
 matches whatever jieba did with its neighbours) and recall when a query and
 an article segment the same words differently.
 
@@ -35,6 +35,7 @@ import os
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -50,6 +51,7 @@ _CJK_CLASS = (
     "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
     "\U00020000-\U0003134f"
 )
+CJK_CLASS = _CJK_CLASS
 _CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
 _GRAM_RUNS = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_{_CJK_CLASS}]+)")
 _CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
@@ -290,6 +292,45 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
 
 
 @cache
+def _plain_cutter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
+    seg = _jieba(engine, user_dict)
+    if engine == "rjieba":
+        return lambda text: seg.cut(text, hmm)
+    return lambda text: seg.lcut(text, HMM=hmm)
+
+
+def words(folded: str, settings: Settings | None = None) -> list[str]:
+    """The terms of already-folded text: what :func:`word_spans` yields,
+    without offsets (indexing needs only the terms, and this is faster)."""
+    s = settings or default_settings()
+    out: list[str] = []
+    add = out.append
+    pieces = _PIECES.findall
+    for word in _plain_cutter(s.engine, s.hmm, s.user_dict)(folded):
+        if word.isalpha() or word.isdigit():
+            add(word)
+        else:
+            out.extend(pieces(word))
+    return out
+
+
+def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]:
+    """How often each term of already-folded text occurs: ``Counter(words(folded))``,
+    computed per distinct token rather than per token (indexing's inner loop)."""
+    s = settings or default_settings()
+    raw = Counter(_plain_cutter(s.engine, s.hmm, s.user_dict)(folded))
+    counts = {w: n for w, n in raw.items() if w.isalpha() or w.isdigit()}
+    if len(counts) < len(raw):
+        get = counts.get
+        pieces = _PIECES.findall
+        for w, n in raw.items():
+            if not (w.isalpha() or w.isdigit()):
+                for p in pieces(w):
+                    counts[p] = get(p, 0) + n
+    return counts
+
+
+@cache
 def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
     seg = _jieba(engine, user_dict)
     if engine == "rjieba":
@@ -404,26 +445,9 @@ class WordTokenizer(_SpanTokenizer):
         return word_spans(folded, Settings(engine=self.engine, hmm=self.hmm, user_dict=self.user_dict))
 
 
-class GramTokenizer(_SpanTokenizer):
-    """Overlapping CJK bigrams: exact phrases and segmentation-proof recall."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, GramTokenizer)
-
-    def __hash__(self) -> int:
-        return hash("GramTokenizer")
-
-    def _spans(self, folded: str) -> Iterator[tuple[str, int, int]]:
-        return gram_spans(folded)
-
-
 def word_analyzer(settings: Settings | None = None) -> WordTokenizer:
     s = settings or default_settings()
     return WordTokenizer(s.engine, s.hmm, s.user_dict)
-
-
-def gram_analyzer() -> GramTokenizer:
-    return GramTokenizer()
 
 
 # --------------------------------------------------------------------------

@@ -16,15 +16,20 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from corpus.errors import IndexMismatchError, ReadError, ZhsearchError
 from corpus.model import Article
 from corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
-from indexer.analysis import UserDict, default_settings, load_user_dict
-from indexer.codec import ZhCodec
-from indexer.schema import gram_text, recorded_user_dict, section_key, user_dict_mismatch
+from indexer.analysis import Settings, UserDict, default_settings, load_user_dict
+from indexer.codec import PACKED, ZhCodec, pack_stored
+from indexer.postings import SUFFIX as POSTINGS_SUFFIX
+from indexer.postings import FieldPostings, SectionTerms, analyze_sections, write_segment
+from indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_mismatch
 from indexer.storage import (
     WriteLock,
     check_compatible,
@@ -86,7 +91,7 @@ def build_index(
     *,
     rebuild: bool = False,
     wait: bool = False,
-    jobs: int = 1,
+    jobs: int = 0,
     progress: Callable[[Progress], None] | None = None,
     user_dict: str | os.PathLike[str] | UserDict | None = None,
 ) -> IndexReport:
@@ -253,6 +258,231 @@ def _collect(paths: list[Path], target: Path | None, skipped: list[Skipped]) -> 
     return files
 
 
+@dataclass(frozen=True)
+class _FileOutcome:
+    """What became of one file in a worker; small, it crosses processes.
+
+    ``articles`` are ``(article id, segment, first document, documents)``:
+    where the worker put each article, in ``part``'s new segments.
+    """
+
+    order: int
+    source: str
+    part: int = 0
+    nbytes: int = 0
+    digest: str = ""
+    unchanged: bool = False
+    unreadable: str = ""  # why the file could not be read (it may be gone)
+    skip: str = ""  # why the file, read, yields nothing to index
+    warnings: tuple[str, ...] = ()
+    articles: tuple[tuple[str, int, int, int], ...] = ()
+
+
+_Analysed = list[tuple[str, list[dict[str, Any]], SectionTerms]]
+
+
+def _analyse_file(
+    order: int, root: Path, file: Path, known_digest: str | None, settings: Settings, lexicon: dict[str, set[str]]
+) -> tuple[_FileOutcome, _Analysed]:
+    """Read, parse and analyse one file; never raises (the reason goes in)."""
+    source = str(file)
+    try:
+        check_suffix(file)
+        data = read_bytes(file)
+    except ReadError as exc:
+        return _FileOutcome(order, source, unreadable=exc.reason), []
+    outcome = _FileOutcome(order, source, nbytes=len(data), digest=hashlib.sha1(data).hexdigest())
+    if known_digest == outcome.digest:
+        return replace(outcome, unchanged=True), []
+    warnings: list[str] = []
+    analysed: _Analysed = []
+    words: dict[str, set[str]] = {}
+    try:
+        result = read_file(file, root, data=data)
+        warnings.extend(result.warnings)
+        for article in _last_wins(result.articles, source, warnings):
+            docs, texts = _documents(article, source, outcome.digest)
+            analysed.append((article.id, docs, analyze_sections(article.title, texts, settings, words)))
+    except ReadError as exc:
+        return replace(outcome, skip=exc.reason), []
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long run
+        reason = f"unexpected {type(exc).__name__} while reading ({exc}); please report it"
+        return replace(outcome, skip=reason), []
+    for name, found in words.items():
+        lexicon.setdefault(name, set()).update(found)
+    return replace(outcome, warnings=tuple(warnings)), analysed
+
+
+# Postings a worker holds in memory before it writes them as a segment
+# (about 20 bytes each while building): bounds memory on any corpus size.
+SEGMENT_POSTINGS = 8_000_000
+
+
+class _PartWriter:
+    """Writes the documents of a share of the files as new segments: Whoosh
+    documents and, beside each segment, its text postings.  The segments are
+    not committed here; the main process adds them to the index."""
+
+    def __init__(self, ix, part: int) -> None:
+        self.ix = ix
+        self.part = part
+        self.segments: list[Any] = []
+        self._start()
+
+    def _start(self) -> None:
+        from whoosh.writing import SegmentWriter
+
+        # Plain segment files, not one compound file: Whoosh copies a
+        # compound file's parts into memory when it opens them, which a
+        # cold query would pay for on every run.
+        self.writer = SegmentWriter(self.ix, _lk=False, limitmb=64, codec=ZhCodec(), compound=False)
+        self.fields = {name: FieldPostings() for name in (*TEXT_FIELDS, GRAM_FIELD)}
+        self.n_docs = 0
+        self.n_postings = 0
+
+    def add(self, docs: list[dict[str, Any]], terms: SectionTerms) -> tuple[int, int]:
+        """Add an article's documents; returns ``(segment, first document)``."""
+        first = self.n_docs
+        for doc in docs:
+            self.writer.add_document(**doc)
+        for name, (t, d, c) in terms.pairs.items():
+            fp = self.fields[name]
+            fp.terms.append(t)
+            fp.docs.append((d + first).astype(np.uint32))
+            fp.tfs.append(c)
+            fp.lengths.append(terms.lengths[name])
+            self.n_postings += len(t)
+        self.n_docs += terms.n_docs
+        return len(self.segments), first
+
+    def add_words(self, lexicon: dict[str, set[str]]) -> None:
+        for name, words in lexicon.items():
+            self.fields[name].words.update(words)
+
+    def maybe_flush(self) -> None:
+        if self.n_postings >= SEGMENT_POSTINGS:
+            self.flush()
+            self._start()
+
+    def flush(self) -> None:
+        writer = self.writer
+        if self.n_docs:
+            segment = writer._finalize_segment()
+            # Written before the commit that makes the segment visible; a
+            # run killed in between leaves files the next commit removes.
+            write_segment(
+                Path(writer.storage.folder) / f"{segment.segment_id()}{POSTINGS_SUFFIX}", self.n_docs, self.fields
+            )
+            self.segments.append(segment)
+        else:
+            writer._close_segment()
+        # Not writer._finish(): that removes the temporary folder, which all
+        # writers of this run share; the main process's writer removes it.
+        writer.is_closed = True
+
+    def cancel(self) -> None:
+        # Files written so far belong to no segment of the index; the next
+        # commit (or the removal of a fresh build's folder) deletes them.
+        self.writer.is_closed = True
+
+
+def _run_part(part: int, tasks: list[tuple[int, Path, Path, str | None]], settings: Settings, ix, emit) -> None:
+    """Index a share of the files, reporting each file and then the new
+    segments through ``emit``."""
+    out = _PartWriter(ix, part)
+    try:
+        for order, root, file, known_digest in tasks:
+            lexicon: dict[str, set[str]] = {}
+            outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon)
+            placed = tuple((article_id, *out.add(docs, terms), len(docs)) for article_id, docs, terms in analysed)
+            out.add_words(lexicon)
+            emit(("file", part, replace(outcome, part=part, articles=placed)))
+            out.maybe_flush()
+        out.flush()
+    except BaseException:
+        out.cancel()
+        raise
+    emit(("done", part, out.segments))
+
+
+def _part_process(part: int, tasks, settings: Settings, ix, queue) -> None:
+    try:
+        _run_part(part, tasks, settings, ix, queue.put)
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
+
+
+def _split(tasks: list[tuple[int, Path, Path, str | None]], jobs: int) -> list[list[tuple[int, Path, Path, str | None]]]:
+    """``tasks`` in at most ``jobs`` runs of consecutive files with about
+    the same number of bytes each (work is proportional to text)."""
+    sizes = []
+    for task in tasks:
+        try:
+            sizes.append(max(task[2].stat().st_size, 1))
+        except OSError:
+            sizes.append(1)
+    total = sum(sizes)
+    if jobs <= 1 or len(tasks) < 2 or total < PARALLEL_BYTES:
+        return [tasks]
+    parts: list[list[tuple[int, Path, Path, str | None]]] = [[]]
+    acc = 0
+    for task, size in zip(tasks, sizes, strict=True):
+        if acc >= total * len(parts) / jobs and len(parts) < jobs:
+            parts.append([])
+        parts[-1].append(task)
+        acc += size
+    return [p for p in parts if p]
+
+
+# Below this many bytes to read, starting worker processes costs more than it saves.
+PARALLEL_BYTES = 2_000_000
+
+
+def _run_parts(parts, settings: Settings, ix, handle) -> None:
+    """Run the parts, in worker processes when there are several."""
+    if len(parts) == 1:
+        _run_part(0, parts[0], settings, ix, handle)
+        return
+    import multiprocessing
+    import queue as queues
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    messages = ctx.Queue()
+    procs = [
+        ctx.Process(target=_part_process, args=(i, part, settings, ix, messages), daemon=True)
+        for i, part in enumerate(parts)
+    ]
+    for proc in procs:
+        proc.start()
+    done: set[int] = set()
+    idle = 0
+    try:
+        while len(done) < len(procs):
+            try:
+                message = messages.get(timeout=0.5)
+            except queues.Empty:
+                finished = [i for i, p in enumerate(procs) if i not in done and not p.is_alive()]
+                idle = idle + 1 if finished else 0
+                if finished and (idle > 4 or any(procs[i].exitcode for i in finished)):
+                    codes = ", ".join(str(procs[i].exitcode) for i in finished)
+                    raise ZhsearchError(
+                        f"an indexing worker process died (exit code {codes}); the index is unchanged; "
+                        "run the command again, or with --jobs 1"
+                    )
+                continue
+            if message[0] == "done":
+                done.add(message[1])
+            elif message[0] == "error":
+                raise ZhsearchError(f"an indexing worker failed ({message[2]}); the index is unchanged; please report it")
+            handle(message)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and len(done) < len(procs):
+                proc.terminate()
+            proc.join(timeout=5)
+
+
 def _update(
     ix, paths: list[Path], workdir: Path, progress, started: float, jobs: int = 1, target: Path | None = None
 ) -> IndexReport:
@@ -263,90 +493,95 @@ def _update(
     # Open for the whole run: it answers which file holds an article id.
     reader = ix.reader()
     known = _known_files(reader)
+    settings = replace(default_settings(), user_dict=recorded_user_dict(ix.schema))
     jobs = (os.cpu_count() or 1) if jobs <= 0 else jobs
-    if jobs > 1:
-        # Whoosh's multi-process writer: each worker analyses and writes its
-        # own segment; the parent merges nothing (multisegment) and commits.
-        sub = {"codec": ZhCodec(), "compound": False}
-        writer = ix.writer(procs=jobs, limitmb=256, multisegment=True, subargs=sub, **sub)
-    else:
-        # Plain segment files, not one compound file: Whoosh copies a
-        # compound file's parts into memory when it opens them, which a cold
-        # query would pay for on every run.
-        writer = ix.writer(limitmb=256, codec=ZhCodec(), compound=False)
+    # This writer only deletes from the existing segments and commits; the
+    # new documents are written by _run_part, in worker processes.
+    writer = ix.writer(codec=ZhCodec(), compound=False)
+    outcomes: list[_FileOutcome | None] = [None] * len(files)
+    new_segments: dict[int, list[Any]] = {}
+    counts = {"files": 0, "sections": 0, "bytes": 0}
+
+    def handle(message: tuple[str, int, Any]) -> None:
+        kind, part, payload = message
+        if kind == "done":
+            new_segments[part] = payload
+            return
+        outcomes[payload.order] = payload
+        counts["files"] += 1
+        counts["bytes"] += payload.nbytes
+        counts["sections"] += sum(a[3] for a in payload.articles)
+        if progress is not None:
+            progress(Progress(counts["files"], len(files), counts["sections"], counts["bytes"], payload.source))
+
     rewritten: set[str] = set()
 
     def forget(source: str) -> None:
-        writer.delete_by_term("source", source)
+        writer.delete_by_term("filekey", _filekey(source, known[source]))
         rewritten.add(source)
 
     try:
+        tasks = [(i, root, file, known.get(str(file))) for i, (root, file) in enumerate(files)]
+        _run_parts(_split(tasks, jobs), settings, ix, handle)
+        # Decide in walk order what stays, as if the files had been read one
+        # after another.
         seen: set[str] = set()
         ids_this_run: dict[str, str] = {}
-        n_indexed = n_unchanged = n_articles = n_sections = n_bytes = 0
-        for done, (root, file) in enumerate(files, 1):
-            source = str(file)
+        n_indexed = n_unchanged = n_articles = n_sections = 0
+        for item in outcomes:
+            assert item is not None
+            source = item.source
             seen.add(source)
-            try:
-                check_suffix(file)
-                data = read_bytes(file)
-            except ReadError as exc:
-                # Gone or unreadable now: its old articles go too, so the
-                # index matches what can be read (and --check agrees).
-                skipped.append(Skipped(source, exc.reason))
+            if item.unreadable or item.skip:
+                # Gone, unreadable or unparsable now: its old articles go
+                # too, so the index matches what can be read (and --check
+                # agrees).
+                skipped.append(Skipped(source, item.unreadable or item.skip))
                 if source in known:
                     forget(source)
                 continue
-            n_bytes += len(data)
-            digest = hashlib.sha1(data).hexdigest()
-            if known.get(source) == digest:
+            if item.unchanged:
                 n_unchanged += 1
-            else:
-                try:
-                    result = read_file(file, root, data=data)
-                except ReadError as exc:
-                    skipped.append(Skipped(source, exc.reason))
-                    if source in known:
-                        forget(source)
+                continue
+            warnings.extend(item.warnings)
+            if source in known:
+                forget(source)
+            for article_id, segment, first_doc, count in item.articles:
+                # Across files the first in walk order keeps an id, also when
+                # that file is unchanged and not read again: the outcome
+                # never depends on which files changed.
+                first = ids_this_run.get(article_id)
+                if first is None:
+                    holder = _holder(reader, article_id)
+                    if holder not in rewritten and order.get(holder, len(files)) < order[source]:
+                        first = holder
+                if first is not None:
+                    warnings.append(f"{source}: article id {article_id!r} is also in {first}; kept the first")
+                    seg = new_segments[item.part][segment]
+                    for docnum in range(first_doc, first_doc + count):
+                        seg.delete_document(docnum)
                     continue
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long run
-                    reason = f"unexpected {type(exc).__name__} while reading ({exc}); please report it"
-                    skipped.append(Skipped(source, reason))
-                    if source in known:
-                        forget(source)
-                    continue
-                warnings.extend(result.warnings)
-                if source in known:
-                    forget(source)
-                for article in _last_wins(result.articles, source, warnings):
-                    # Across files the first in walk order keeps an id, also
-                    # when that file is unchanged and not read again: the
-                    # outcome never depends on which files changed.
-                    first = ids_this_run.get(article.id)
-                    if first is None:
-                        holder = _holder(reader, article.id)
-                        if holder not in rewritten and order.get(holder, len(files)) < order[source]:
-                            first = holder
-                    if first is not None:
-                        warnings.append(f"{source}: article id {article.id!r} is also in {first}; kept the first")
-                        continue
-                    ids_this_run[article.id] = source
-                    writer.delete_by_term("article", article.id)
-                    n_sections += _add_article(writer, article, source, digest)
-                    n_articles += 1
-                n_indexed += 1
-            if progress is not None:
-                progress(Progress(done, len(files), n_sections, n_bytes, source))
+                ids_this_run[article_id] = source
+                writer.delete_by_term("article", article_id)
+                n_sections += count
+                n_articles += 1
+            n_indexed += 1
         removed = _removed_sources(known, seen, paths)
         for source in removed:
-            writer.delete_by_term("source", source)
+            writer.delete_by_term("filekey", _filekey(source, known[source]))
     except BaseException:
         writer.cancel()
         raise
     finally:
         reader.close()
     keep_previous_generation(writer, ix)
-    writer.commit()
+    # No merging: a segment's postings file is numbered like the segment,
+    # and Whoosh's merge would renumber its documents.
+    final = list(writer._merge_segments(None, False, False))
+    final += [seg for part in sorted(new_segments) for seg in new_segments[part]]
+    writer._close_segment()
+    writer._commit_toc(final)
+    writer._finish()
     return IndexReport(
         index_dir=str(workdir),
         files=len(files),
@@ -355,11 +590,15 @@ def _update(
         files_removed=len(removed),
         articles=n_articles,
         sections=n_sections,
-        bytes=n_bytes,
+        bytes=counts["bytes"],
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
         warnings=tuple(warnings),
     )
+
+
+def _filekey(source: str, digest: str) -> str:
+    return f"{source}\x00{digest}"
 
 
 def _known_files(reader) -> dict[str, str]:
@@ -415,22 +654,13 @@ def _last_wins(articles: Iterable[Article], source: str, warnings: list[str]) ->
     return list(by_id.values())
 
 
-def _add_article(writer, article: Article, source: str, digest: str) -> int:
+def _documents(article: Article, source: str, digest: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The Whoosh documents of an article's sections, and each one's
+    ``(heading path, body)`` for the text postings."""
     meta = dict(article.meta)
-    tags = meta.get("tags") or []
-    if not isinstance(tags, list):
-        tags = [str(tags)]
-    common = {
-        "article": article.id,
-        "title": article.title,
-        "source": source,
-        "filekey": f"{source}\x00{digest}",
-        "category": _keyword(meta.get("category")),
-        "author": _keyword(meta.get("author")),
-        "tags": ",".join(_keyword(t) for t in tags if _keyword(t)),
-        "date": str(meta.get("date") or ""),
-    }
-    added = 0
+    common = {"article": article.id, "filekey": _filekey(source, digest)}
+    docs: list[dict[str, Any]] = []
+    texts: list[tuple[str, str]] = []
     has_text = any(s.text.strip() for s in article.sections)
     for section in article.sections:
         # A heading with no text of its own (一、 directly followed by 1.1)
@@ -439,27 +669,23 @@ def _add_article(writer, article: Article, source: str, digest: str) -> int:
         if has_text and not section.text.strip():
             continue
         heading = " / ".join(section.path)
-        writer.add_document(
-            key=section_key(article.id, section.index),
-            section=section.index,
-            heading=heading,
-            body=section.text,
-            grams=gram_text(heading, section.text),
-            data={
+        stored = {
+            "article": article.id,
+            "section": section.index,
+            "title": article.title,
+            "body": section.text,
+            "source": source,
+            "data": {
                 "level": section.level,
                 "heading": section.heading,
                 "path": list(section.path),
                 "meta": meta,
                 "count": len(article.sections),
             },
-            **common,
-        )
-        added += 1
-    return added
-
-
-def _keyword(value: object) -> str:
-    return str(value).replace(",", " ").strip() if value not in (None, "") else ""
+        }
+        docs.append({PACKED: pack_stored(stored), **common})
+        texts.append((heading, section.text))
+    return docs, texts
 
 
 def _swap_in(new: Path, target: Path) -> None:

@@ -8,63 +8,54 @@ the chapter it sits under as well as by its own heading.
 Text is indexed twice: as jieba words per field (title, heading, body; ranked
 BM25F-style) and as character bigrams of the section's heading path and body
 (``grams``: exact phrases, and recall when a question segments differently
-from the article).  One bigram field rather than one per text field, because
-Whoosh pays for every distinct term and bigrams are many; the title, shared
-by all sections of an article, is left out of it so a phrase picks the
-section that contains it.
+from the article).  The title, shared by all sections of an article, is left
+out of the bigrams so a phrase picks the section that contains it.
+
+Those text postings are not Whoosh fields: they are written beside each
+Whoosh segment by ``indexer.postings`` (Whoosh's per-posting Python cost is
+too high for millions of bigrams).  Whoosh holds what documents need besides:
+stored text and metadata, ids, filter keywords, dates.  The ``analysis``
+field is never filled; it carries the word analyzer, user dictionary
+included, pickled with the schema, so queries are cut like the articles were.
 """
 
 from __future__ import annotations
 
-from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 
-from indexer.analysis import Settings, UserDict, gram_analyzer, load_user_dict, word_analyzer
+from indexer.analysis import Settings, UserDict, load_user_dict, word_analyzer
+from indexer.postings import GRAM_FIELD, WORD_FIELDS
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-TEXT_FIELDS = ("title", "heading", "body")
-GRAM_FIELD = "grams"
+TEXT_FIELDS = WORD_FIELDS
 FIELD_WEIGHTS = {"title": 2.0, "heading": 1.5, "body": 1.0}
+__all__ = ["GRAM_FIELD", "TEXT_FIELDS", "FIELD_WEIGHTS", "SCHEMA_VERSION", "make_schema"]
 
 
 def make_schema(settings: Settings) -> Schema:
     """The schema for an index analysed with ``settings``."""
-    words = word_analyzer(settings)
-    grams = gram_analyzer()
     return Schema(
-        key=ID(unique=True, stored=False),
-        article=ID(stored=True, sortable=True),
-        section=NUMERIC(int, stored=True),
-        title=TEXT(analyzer=words, stored=True, phrase=True),
-        heading=TEXT(analyzer=words, stored=False, phrase=True),
-        body=TEXT(analyzer=words, stored=True, phrase=True),
-        grams=TEXT(analyzer=grams, phrase=True),
+        article=ID(sortable=True),
+        # The stored values of a section (the fields below), packed by a
+        # worker (see indexer.codec); Whoosh's reader returns the stored
+        # fields the schema names.
+        packed=STORED(),
+        section=STORED(),
+        title=STORED(),
+        body=STORED(),
         data=STORED(),
-        source=ID(stored=True),
+        source=STORED(),
+        analysis=TEXT(analyzer=word_analyzer(settings)),
         filekey=ID(),
-        category=KEYWORD(commas=True, lowercase=True, scorable=False),
-        author=KEYWORD(commas=True, lowercase=True, scorable=False),
-        tags=KEYWORD(commas=True, lowercase=True, scorable=False),
-        date=ID(stored=False, sortable=True),
     )
-
-
-def gram_text(heading: str, body: str) -> str:
-    """What the bigram field indexes for a section: its own text, not the
-    article title, which every section shares (a phrase found only in the
-    title is matched on the title's words instead)."""
-    return f"{heading}\n{body}"
-
-
-def section_key(article_id: str, section_index: int) -> str:
-    return f"{article_id}\x1f{section_index}"
 
 
 def recorded_user_dict(schema: Schema) -> UserDict | None:
     """The user dictionary an index was built with: its word tokenizer,
     pickled in the index with the schema, carries it."""
-    analyzer = schema["body"].analyzer if "body" in schema else None
+    analyzer = schema["analysis"].analyzer if "analysis" in schema else None
     return getattr(analyzer, "user_dict", None)
 
 

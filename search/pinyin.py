@@ -134,8 +134,7 @@ class PinyinIndex:
         initials: dict[str, list[str]] = {}
         words: set[str] = set()
         for field in ("title", "body"):
-            for raw in ranker.reader.lexicon(field):
-                word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            for word in ranker.lexicon(field):
                 if _HAN_WORD.fullmatch(word):
                     words.add(word)
         for word in sorted(words):
@@ -289,7 +288,7 @@ def read(query: str, index: PinyinIndex, ranker: Ranker) -> Reading | None:
             words = keys[key]
             if any(len(w) > 1 for w in words):
                 words = [w for w in words if len(w) > 1]
-            df = {w: ranker.reader.doc_frequency("body", w) + ranker.reader.doc_frequency("title", w) for w in words}
+            df = {w: ranker.doc_frequency("body", w) + ranker.doc_frequency("title", w) for w in words}
             ranked = sorted(words, key=lambda w: (-df[w], w))[:MAX_CANDIDATES]
             top = max(df[ranked[0]], 1)
             pieces.append(tuple((w, max(df[w], 1) / top) for w in ranked))

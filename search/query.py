@@ -1,4 +1,4 @@
-"""Query parsing: what a user typed -> a Whoosh query, leniently.
+"""Query parsing: what a user typed -> terms to score and sections required, leniently.
 
 Free text is the common case: a question typed in plain Chinese.  It is
 analysed exactly like article text, question words and particles are dropped
@@ -22,14 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from whoosh import query as wq
-
-from indexer.analysis import Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
+from indexer.analysis import CJK_CLASS, Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
 from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
 from search.ranking import ScoreTerm
 from search.synonyms import SYNONYM_WEIGHT, Synonyms
 
 MAX_QUERY_CHARS = 1000
+_GRAM_RUN = re.compile(f"[{CJK_CLASS}]+|[^\\W_{CJK_CLASS}]+")
 FIELD_NAMES = frozenset(TEXT_FIELDS)
 # Weight of the bigram field next to the word fields for free text: a
 # fallback for terms the question segments differently from the article.
@@ -189,40 +188,60 @@ def _fields(field_name: str | None) -> tuple[str, ...]:
     return (field_name,) if field_name else TEXT_FIELDS
 
 
-def term_query(term: str, field_name: str | None = None) -> wq.Query:
-    """One analysed term in any of the text fields."""
-    subs: list[wq.Query] = [wq.Term(f, term) for f in _fields(field_name)]
-    return subs[0] if len(subs) == 1 else wq.Or(subs)
-
-
-def phrase_query(text: str, field_name: str | None = None, settings: Settings | None = None) -> wq.Query | None:
-    """The characters of ``text`` in order.
-
-    Without a field, matched on the bigram field, so jieba cutting 会上|门 in
-    the article can't hide 上门走访; within one field, as a word phrase.
-    """
-    if field_name:
-        words = [w for w, _, _ in word_spans(fold(text), settings)]
-        if not words:
-            return None
-        return wq.Term(field_name, words[0]) if len(words) == 1 else wq.Phrase(field_name, words)
-    grams = [g for g, _, _ in gram_spans(fold(text))]
-    if not grams:
-        return None
-    if len(grams) > 1:
-        return wq.Or([wq.Phrase(GRAM_FIELD, grams), phrase_query(text, "title", settings) or wq.NullQuery])
-    g = grams[0]
-    # A lone ideograph is not a bigram: match it as a word, or as the first
-    # character of a bigram.
-    return wq.Or([term_query(g), wq.Prefix(GRAM_FIELD, g)]) if is_cjk(g) else wq.Term(GRAM_FIELD, g)
-
-
 @dataclass(frozen=True)
 class Requirement:
-    """Sections must contain one of ``any_of`` (field, term), or match ``query``."""
+    """Sections must contain one of ``any_of`` (field, term), or ``phrase``.
+
+    A phrase is the characters of ``phrase`` in order (punctuation and
+    spacing aside): without ``field`` in the section's heading path or body,
+    or in its article's title; with one, in that field.  Found by its
+    bigrams (``grams``) or words (``words``), confirmed on the text.
+    """
 
     any_of: tuple[tuple[str, str], ...] = ()
-    query: wq.Query | None = None
+    phrase: str = ""
+    field: str | None = None
+    grams: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+
+
+_SEP = r"[\W_]"
+
+
+def phrase_pattern(folded: str) -> re.Pattern[str]:
+    """A regular expression for folded phrase ``folded`` in text: its runs
+    of letters, digits and ideographs in order, with punctuation or spacing
+    where the phrase has some (or where a Latin word meets an ideograph),
+    never inside a Latin word."""
+    runs = [m.group() for m in _GRAM_RUN.finditer(folded)]
+    if not runs:
+        return re.compile(r"(?!)")
+    parts = [re.escape(runs[0])]
+    for prev, run in zip(runs, runs[1:], strict=False):
+        both_cjk = is_cjk(prev[-1]) and is_cjk(run[0])
+        both_latin = not is_cjk(prev[-1]) and not is_cjk(run[0])
+        parts.append(f"{_SEP}+" if both_cjk or both_latin else f"{_SEP}*")
+        parts.append(re.escape(run))
+    head = "" if is_cjk(runs[0][0]) else f"(?<![^\\W_{CJK_CLASS}])"
+    tail = "" if is_cjk(runs[-1][-1]) else f"(?![^\\W_{CJK_CLASS}])"
+    return re.compile(head + "".join(parts) + tail)
+
+
+def phrase_requirement(text: str, field_name: str | None = None, settings: Settings | None = None) -> Requirement | None:
+    """The requirement that sections hold ``text`` as a phrase (``None``
+    when it has nothing to search for).
+
+    Without a field, matched on bigrams, so jieba cutting 会上|门 in the
+    article can't hide 上门走访; within one field, on its words.
+    """
+    folded = fold(text)
+    words = tuple(w for w, _, _ in word_spans(folded, settings))
+    if field_name:
+        return Requirement(phrase=folded, field=field_name, words=words) if words else None
+    grams = tuple(g for g, _, _ in gram_spans(folded))
+    if not grams:
+        return None
+    return Requirement(phrase=folded, grams=grams, words=words)
 
 
 @dataclass(frozen=True)
@@ -273,15 +292,15 @@ def plan(parsed: ParsedQuery, settings: Settings | None = None, synonyms: Synony
     group = 0
     for clause in parsed.clauses:
         if clause.excluded:
-            q = phrase_query(clause.text, clause.field, settings)
-            if q is not None:
-                excluded.append(Requirement(query=q))
+            req = phrase_requirement(clause.text, clause.field, settings)
+            if req is not None:
+                excluded.append(req)
             continue
         if clause.phrase:
-            q = phrase_query(clause.text, clause.field, settings)
-            if q is None:
+            req = phrase_requirement(clause.text, clause.field, settings)
+            if req is None:
                 continue
-            required.append(Requirement(query=q))
+            required.append(req)
             for w, _, _ in word_spans(fold(clause.text), settings):
                 scoring.extend(_term_scores(w, clause.field, group))
                 group += 1
@@ -317,10 +336,10 @@ def _synonym_scores(
         return []
     within = -1
     if len(words) > 1:
-        q = phrase_query(alt, field_name, settings)
-        if q is None:
+        req = phrase_requirement(alt, field_name, settings)
+        if req is None:
             return []
         within = len(masks)
-        masks.append(Requirement(query=q))
+        masks.append(req)
     weight = SYNONYM_WEIGHT / len(words)
     return [ScoreTerm(f, w, FIELD_WEIGHTS[f] * weight, group, like, within) for w in words for f in _fields(field_name)]

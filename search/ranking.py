@@ -1,10 +1,9 @@
 """Ranking: how sections are scored and how an article's best section is chosen.
 
-Whoosh stores the index; scoring happens here, term at a time, on numpy
-arrays.  Whoosh's own matchers walk postings one document at a time in
-Python, which costs hundreds of milliseconds on a long question over a large
-collection; reading each posting list once as arrays and scoring it with
-vector arithmetic costs a few.
+Whoosh stores the documents and ``indexer.postings`` the text postings;
+scoring happens here, term at a time, on numpy arrays: each posting list is
+read once as arrays and scored with vector arithmetic, a few milliseconds for
+a long question over a large collection.
 
 The score of a section is BM25F-style: for every query term and every text
 field, a BM25 term weight (with its own length normalisation per field),
@@ -27,8 +26,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from pathlib import Path
+
 import numpy as np
-from whoosh.reading import TermNotFound
 
 if TYPE_CHECKING:
     from search.filters import ArticleColumns
@@ -71,33 +71,19 @@ class ScoreTerm:
     within: int = -1
 
 
-def _byte_to_length_table() -> np.ndarray:
-    from whoosh.codec.whoosh3 import byte_to_length
-
-    return np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
-
-
 class Ranker:
-    """Scores sections of one index snapshot (a Whoosh reader) with numpy."""
+    """Scores sections of one index snapshot (a Whoosh reader and the text
+    postings of its segments) with numpy."""
 
     def __init__(self, reader, fields: tuple[str, ...]) -> None:
-        from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-
         self.reader = reader
         self.n_docs = reader.doc_count_all()
-        self._leaves = list(reader.leaf_readers())
-        to_len = _byte_to_length_table()
+        self._leaves = list(reader.leaf_readers()) if self.n_docs else []
+        # Opened now, not when first needed: a later commit may delete a
+        # segment's file, and an open one stays readable.
+        self._stores = [(_open_postings(leaf), offset) for leaf, offset in self._leaves]
         self.lengths: dict[str, np.ndarray] = {}
         self.avg_length: dict[str, float] = {}
-        for field in fields:
-            arr = np.zeros(self.n_docs, dtype=np.float32)
-            for leaf, offset in self._leaves:
-                col = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-                if col is not None and leaf.doc_count_all():
-                    raw = _length_bytes(col, leaf.doc_count_all())
-                    arr[offset : offset + len(raw)] = to_len[raw]
-            self.lengths[field] = arr
-            self.avg_length[field] = max(float(arr.mean()) if self.n_docs else 1.0, 1.0)
         self.alive = np.ones(self.n_docs, dtype=bool)
         article_ids: dict[str, int] = {}
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
@@ -107,9 +93,35 @@ class Ranker:
                     self.alive[offset + docnum] = False
             for i, art in enumerate(_article_column(leaf)):
                 self.doc_article[offset + i] = article_ids.setdefault(art, len(article_ids))
+        for field in fields:
+            arr = np.zeros(self.n_docs, dtype=np.float32)
+            for store, offset in self._stores:
+                part = store.lengths(field)[: self.n_docs - offset]
+                arr[offset : offset + len(part)] = part
+            self.lengths[field] = arr
+            live = arr[self.alive]
+            self.avg_length[field] = max(float(live.mean()) if len(live) else 1.0, 1.0)
         self.articles = list(article_ids)
         self.n_alive = int(self.alive.sum())
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lexicons: dict[str, list[str]] = {}
+
+    def close(self) -> None:
+        for store, _ in self._stores:
+            store.close()
+
+    def lexicon(self, field: str) -> list[str]:
+        """The distinct words of a word field in the whole index, sorted."""
+        lex = self._lexicons.get(field)
+        if lex is None:
+            parts = [store.lexicon(field) for store, _ in self._stores]
+            lex = parts[0] if len(parts) == 1 else sorted(set().union(*parts))
+            self._lexicons[field] = lex
+        return lex
+
+    def doc_frequency(self, field: str, text: str) -> int:
+        """How many live sections contain ``text`` in ``field``."""
+        return len(self.postings(field, text)[0])
 
     @cached_property
     def columns(self) -> ArticleColumns:
@@ -134,32 +146,35 @@ class Ranker:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        ids_parts: list[np.ndarray] = []
-        tf_parts: list[np.ndarray] = []
-        btext = text.encode("utf-8")
-        for leaf, offset in self._leaves:
-            if field not in leaf.schema:
-                continue
-            try:
-                m = leaf._terms.matcher(field, btext, leaf.schema[field].format)
-            except (KeyError, TermNotFound):
-                continue
-            ids, tfs = _matcher_arrays(m)
-            if len(ids):
-                ids_parts.append(ids + offset)
-                tf_parts.append(tfs)
-        if ids_parts:
-            ids, tfs = np.concatenate(ids_parts), np.concatenate(tf_parts)
-            # Deleted documents stay in Whoosh's postings until a merge; they
-            # must not count, or document frequencies outgrow the live count.
-            live = self.alive[ids]
-            result = (ids, tfs) if live.all() else (ids[live], tfs[live])
-        else:
-            result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        parts = [(store.postings(field, text), offset) for store, offset in self._stores]
+        result = self._live(parts)
         self._cache[key] = result
         if len(self._cache) > _POSTINGS_CACHE:
             self._cache.popitem(last=False)
         return result
+
+    def gram_prefix_docs(self, field: str, char: str) -> np.ndarray:
+        """Doc numbers of the sections with a bigram starting with ``char``."""
+        from indexer.postings import gram_prefix_range
+
+        lo, hi = gram_prefix_range(char)
+        parts = []
+        for store, offset in self._stores:
+            if store.has_field(field):
+                for i in store.key_range(field, lo, hi):
+                    parts.append((store.postings_at(field, i), offset))
+        return np.unique(self._live(parts)[0])
+
+    def _live(self, parts) -> tuple[np.ndarray, np.ndarray]:
+        parts = [(ids + offset, tfs) for (ids, tfs), offset in parts if len(ids)]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        tfs = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        # Deleted documents stay in a segment's postings: they must not
+        # count, or document frequencies outgrow the live count.
+        live = self.alive[ids]
+        return (ids, tfs) if live.all() else (ids[live], tfs[live])
 
     def idf(self, field: str, text: str) -> float:
         """BM25 inverse document frequency of a term (0 if absent)."""
@@ -175,6 +190,20 @@ class Ranker:
         for field, text in terms:
             ids, _ = self.postings(field, text)
             mask[ids] = True
+        return mask
+
+    def docs_with_all(self, terms: list[tuple[str, str]]) -> np.ndarray:
+        """Boolean mask of sections containing every one of these (field, term)."""
+        mask = np.zeros(self.n_docs, dtype=bool)
+        if not terms:
+            return mask
+        # Rarest first: the intersection is as small as it gets at once.
+        lists = sorted((self.postings(f, t)[0] for f, t in dict.fromkeys(terms)), key=len)
+        mask[lists[0]] = True
+        for ids in lists[1:]:
+            keep = np.zeros(self.n_docs, dtype=bool)
+            keep[ids] = True
+            mask &= keep
         return mask
 
     # -- scoring
@@ -268,50 +297,20 @@ def _article_column(leaf) -> list[str]:
         return list(col)
 
 
-def _length_bytes(col, doccount: int) -> np.ndarray:
-    """A segment's byte-coded field lengths, read in one piece.
+def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
+    """The text postings written beside a Whoosh segment."""
+    from corpus.errors import IndexMismatchError
+    from indexer.postings import SUFFIX, SegmentPostings
 
-    Whoosh's column reader yields them one Python object at a time; the
-    column is a plain byte array on disk, so read it as one.
-    """
+    folder = getattr(leaf._storage, "folder", None)
+    path = Path(str(folder)) / f"{leaf._segid}{SUFFIX}"
     try:
-        stored = min(int(col._count), doccount) if hasattr(col, "_count") else doccount
-        raw = np.frombuffer(col._dbfile.get(col._basepos, stored), dtype=np.uint8)
-        if len(raw) < doccount:
-            raw = np.concatenate([raw, np.zeros(doccount - len(raw), dtype=np.uint8)])
-        return raw
-    except (AttributeError, TypeError, ValueError):
-        return np.fromiter(col, dtype=np.uint8, count=doccount)
-
-
-def _matcher_arrays(m) -> tuple[np.ndarray, np.ndarray]:
-    """Doc ids and weights of a whole Whoosh posting list, block by block."""
-    from whoosh.codec.whoosh3 import W3LeafMatcher
-
-    if not isinstance(m, W3LeafMatcher):  # inlined or in-memory postings
-        ids, tfs = [], []
-        while m.is_active():
-            ids.append(m.id())
-            tfs.append(m.weight())
-            m.next()
-        return np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float32)
-    ids_parts: list[np.ndarray] = []
-    tf_parts: list[np.ndarray] = []
-    while True:
-        m._read_data()
-        raw_ids, raw_w = m._data[0], m._data[1]
-        n = m._blocklength
-        ids_parts.append(np.cumsum(np.asarray(raw_ids, dtype=np.int64)))
-        if raw_w is None:
-            tf_parts.append(np.ones(n, dtype=np.float32))
-        elif isinstance(raw_w, float):
-            tf_parts.append(np.full(n, raw_w, dtype=np.float32))
-        else:
-            tf_parts.append(np.asarray(raw_w, dtype=np.float32))
-        if m._lastblock:
-            break
-        m._goto(m._nextoffset)
-    return np.concatenate(ids_parts), np.concatenate(tf_parts)
+        return SegmentPostings(path)
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(
+            f"the index at {folder} is missing or has a damaged postings file ({exc}); "
+            f"rebuild it with `zhsearch index PATH... --rebuild --index {folder}`"
+        ) from None
 
 
 def proximity(folded_text: str, keys: list[str], window: int | None = None) -> float:

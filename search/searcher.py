@@ -12,6 +12,7 @@ library side of the CLI commands of the same names.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -23,13 +24,13 @@ import numpy as np
 
 from corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
 from corpus.model import Article, Section
-from indexer.analysis import UserDict, fold, load_user_dict
+from indexer.analysis import UserDict, fold, is_cjk, load_user_dict
 from indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
 from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
 from search import pinyin, ranking
 from search import related as related_terms
 from search.filters import Filters, check_facets, check_sort
-from search.query import ParsedQuery, Plan, Requirement, parse, plan, query_grams
+from search.query import ParsedQuery, Plan, Requirement, parse, phrase_pattern, plan, query_grams
 from search.ranking import Ranker
 from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
 from search.suggest import suggest
@@ -335,14 +336,54 @@ class Searcher:
             mask = keep if mask is None else (mask & keep)
         return mask
 
-    @staticmethod
-    def _requirement_docs(s, ranker: Ranker, req: Requirement) -> np.ndarray:
-        if req.query is None:
+    def _requirement_docs(self, s, ranker: Ranker, req: Requirement) -> np.ndarray:
+        """Mask of the sections that satisfy one requirement."""
+        if not req.phrase:
             return ranker.docs_with(list(req.any_of))
-        docs = np.zeros(ranker.n_docs, dtype=bool)
-        found = np.fromiter(s.docs_for_query(req.query), dtype=np.int64)
-        docs[found] = True
+        if req.field:
+            single = len(req.words) == 1 and req.words[0] == req.phrase
+            return self._confirmed(s, ranker, [(req.field, w) for w in req.words], req, req.field, single)
+        grams = req.grams
+        if len(grams) == 1 and len(grams[0]) == 1 and is_cjk(grams[0]):
+            # A lone ideograph is not a bigram: match it as a word, alone,
+            # or as the first character of a bigram.
+            g = grams[0]
+            docs = ranker.docs_with([*((f, g) for f in TEXT_FIELDS), (GRAM_FIELD, g)])
+            docs[ranker.gram_prefix_docs(GRAM_FIELD, g)] = True
+            return docs
+        docs = self._confirmed(s, ranker, [(GRAM_FIELD, g) for g in grams], req, None, len(grams) == 1)
+        if req.words:
+            docs |= self._confirmed(s, ranker, [("title", w) for w in req.words], req, "title", False, ~docs)
         return docs
+
+    def _confirmed(
+        self, s, ranker: Ranker, terms: list[tuple[str, str]], req: Requirement, field: str | None,
+        exact: bool, among: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Sections holding all ``terms`` whose text (``field``'s; heading
+        path and body for ``None``) has the phrase, unless one term is
+        already ``exact``."""
+        docs = ranker.docs_with_all(terms)
+        if among is not None:
+            docs &= among
+        if exact:
+            return docs
+        pattern = phrase_pattern(req.phrase)
+        for d in np.flatnonzero(docs):
+            docs[d] = self._has_phrase(s, int(d), field, pattern)
+        return docs
+
+    def _has_phrase(self, s, docnum: int, field: str | None, pattern: re.Pattern[str]) -> bool:
+        stored = s.stored_fields(docnum)
+        if field == "title":
+            text = stored.get("title", "")
+        else:
+            path = " / ".join(stored.get("data", {}).get("path", ()))
+            body = stored.get("body", "")
+            text = body if field == "body" else path if field == "heading" else f"{path}\n{body}"
+        # Folding never changes a character that is already folded, so a
+        # match in the text as stored is a match; only a miss is re-checked.
+        return pattern.search(text) is not None or pattern.search(fold(text)) is not None
 
     def _hit(
         self,
@@ -429,10 +470,10 @@ class Searcher:
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
         s, _ = self._current()
+        _, ranker = self._current()
         reader = s.reader()
-        column = reader.column_reader("article")
-        articles = len({column[d] for d in reader.all_doc_ids()})
-        terms = sum(1 for _ in reader.lexicon("body"))
+        articles = len(np.unique(ranker.doc_article[ranker.alive]))
+        terms = len(ranker.lexicon("body"))
         size = sum(p.stat().st_size for p in Path(self.index_dir).iterdir() if p.is_file())
         return IndexStats(
             index_dir=str(self.index_dir),

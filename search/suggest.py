@@ -26,6 +26,8 @@ part occurs somewhere gets no suggestion.
 
 from __future__ import annotations
 
+import bisect
+
 from typing import TYPE_CHECKING
 
 from indexer.analysis import fold, is_cjk, stopwords, word_spans
@@ -103,7 +105,7 @@ def _respell(folded: str, start: int, end: int, ranker: Ranker) -> tuple[int, in
                 if any(word[k] != window[k] for k in range(len(window)) if not start <= a + k < end):
                     continue
                 kept = sum(word[k] == window[k] for k in range(len(window)))
-                df = ranker.reader.doc_frequency("body", word) + ranker.reader.doc_frequency("title", word)
+                df = ranker.doc_frequency("body", word) + ranker.doc_frequency("title", word)
                 key = (len(window), kept, df)
                 if best is None or key > best[0]:
                     best = (key, (a, b, word))
@@ -123,14 +125,20 @@ def _levenshtein(a: str, b: str) -> int:
 def correct_latin(word: str, ranker: Ranker) -> str | None:
     """The closest index term to an unknown Latin word, or ``None``."""
     maxdist = 2 if len(word) >= 6 else 1
-    corrector = ranker.reader.corrector("body")
     # Misspellings rarely involve the first letter; requiring it keeps the
-    # automaton walk over the lexicon short.
-    cands = [c for c in corrector.suggest(word, limit=20, maxdist=maxdist, prefix=1) if c.isascii() and c.isalpha()]
+    # walk over the lexicon short.
+    lexicon = ranker.lexicon("body")
+    lo = bisect.bisect_left(lexicon, word[0])
+    hi = bisect.bisect_left(lexicon, chr(ord(word[0]) + 1))
+    cands = [
+        c
+        for c in lexicon[lo:hi]
+        if c.isascii() and c.isalpha() and abs(len(c) - len(word)) <= maxdist and c != word
+        and _levenshtein(word, c) <= maxdist
+    ]
     if not cands:
         return None
-    freq = ranker.reader.frequency
-    return min(cands, key=lambda c: (_levenshtein(word, c), -freq("body", c), c))
+    return min(cands, key=lambda c: (_levenshtein(word, c), -ranker.doc_frequency("body", c), c))
 
 
 def suggest(query: str, ranker: Ranker, settings: Settings | None = None, found: int = 0) -> str | None:

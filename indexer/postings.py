@@ -1,0 +1,444 @@
+"""Text postings: which sections hold which terms, and how often.
+
+Whoosh keeps the documents (stored fields, ids, metadata); the postings of
+the text fields live here, one file per Whoosh segment
+(``sections_<segment id>.zpost``, so Whoosh's own commit, clean-up and
+generation handling cover it).  Why not in Whoosh: it encodes every posting
+of every term in Python, one at a time, and a Chinese collection has millions
+of distinct character bigrams.  Profiling the laws corpus showed over 90 % of
+build time and a 6x-the-source index there.  Here a whole file's terms are
+counted with numpy and a segment's postings are sorted and compressed in a
+few array operations.
+
+What is stored per field: term -> (section numbers, term frequencies), and
+each section's field length — all that BM25F scoring reads.  No positions:
+phrases are found by their bigrams and confirmed on the section's text
+(``search.searcher``), which keeps the index small.
+
+Layout of a file: ``MAGIC``, an 8-byte header length, a JSON header, then
+zlib-compressed, byte-shuffled arrays.  Postings are compressed in blocks of
+``TERMS_PER_BLOCK`` terms (section numbers delta-coded), so a query term
+costs one small decompression.  Terms are found by a 64-bit key: a hash of a
+word, the packed code points of a bigram.  Word fields also keep their
+words as sorted text (the lexicon, for pinyin and spelling suggestions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import re
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.analysis import CJK_CLASS, Settings, fold, word_counts, words
+
+GRAM_FIELD = "grams"
+WORD_FIELDS = ("title", "heading", "body")
+
+MAGIC = b"ZHPOST1\n"
+SUFFIX = ".zpost"
+TERMS_PER_BLOCK = 128
+_LEVEL = 6
+_BLOCK_CACHE = 1024
+
+# Code point ranges of the characters the bigram field pairs up (the same
+# class as ``indexer.analysis.gram_spans``).
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+_NON_CJK_WORD = re.compile(f"[^\\W_{CJK_CLASS}]+")
+_HASHED = 1 << 63
+
+
+def _hash_key(term: str) -> int:
+    digest = hashlib.blake2b(term.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") | _HASHED
+
+
+def _is_cjk_code(code: int) -> bool:
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def gram_key(gram: str) -> int:
+    """The number a bigram-field term is stored under: two CJK characters
+    packed into 42 bits, one CJK character as its code point, anything else
+    (a Latin word, a number) a 64-bit hash with the top bit set."""
+    if 1 <= len(gram) <= 2 and all(_is_cjk_code(ord(c)) for c in gram):
+        return (ord(gram[0]) << 21) | ord(gram[1]) if len(gram) == 2 else ord(gram)
+    return _hash_key(gram)
+
+
+def gram_prefix_range(char: str) -> tuple[int, int]:
+    """Key range ``[lo, hi)`` of the bigrams that start with CJK ``char``."""
+    code = ord(char)
+    return code << 21, (code + 1) << 21
+
+
+def _cjk_mask(codes: np.ndarray) -> np.ndarray:
+    mask = np.zeros(len(codes), dtype=bool)
+    for lo, hi in _CJK_RANGES:
+        mask |= (codes >= lo) & (codes <= hi)
+    return mask
+
+
+def gram_terms(folded: str, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, text index)`` of every bigram-field term of ``folded``, a
+    concatenation of texts beginning at ``starts`` (separated by a non-word
+    character, so no term spans two texts); the same terms as
+    ``indexer.analysis.gram_spans``, as keys."""
+    codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+    cjk = _cjk_mask(codes)
+    pair = cjk[:-1] & cjk[1:]
+    pos_pairs = np.flatnonzero(pair)
+    keys_pairs = (codes[pos_pairs] << np.uint64(21)) | codes[pos_pairs + 1]
+    prev = np.zeros(len(codes), dtype=bool)
+    prev[1:] = cjk[:-1]
+    nxt = np.zeros(len(codes), dtype=bool)
+    nxt[:-1] = cjk[1:]
+    pos_single = np.flatnonzero(cjk & ~prev & ~nxt)
+    keys_single = codes[pos_single]
+    cache: dict[str, int] = {}
+    other = [(m.start(), cache.get(m.group()) or cache.setdefault(m.group(), _hash_key(m.group()))) for m in _NON_CJK_WORD.finditer(folded)]
+    pos_other = np.fromiter((p for p, _ in other), dtype=np.int64, count=len(other))
+    keys_other = np.fromiter((k for _, k in other), dtype=np.uint64, count=len(other))
+    keys = np.concatenate([keys_pairs, keys_single, keys_other])
+    pos = np.concatenate([pos_pairs, pos_single, pos_other])
+    return keys, np.searchsorted(starts, pos, side="right") - 1
+
+
+def count_pairs(terms: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``(term, doc)`` pairs sorted by term then doc, with counts."""
+    if not len(terms):
+        return terms, docs.astype(np.int64), np.zeros(0, dtype=np.uint32)
+    order = np.lexsort((docs, terms))
+    t, d = terms[order], docs[order]
+    new = np.ones(len(t), dtype=bool)
+    new[1:] = (t[1:] != t[:-1]) | (d[1:] != d[:-1])
+    idx = np.flatnonzero(new)
+    counts = np.diff(np.append(idx, len(t))).astype(np.uint32)
+    return t[idx], d[idx].astype(np.int64), counts
+
+
+# --------------------------------------------------------------------------
+# Analysis of sections into field terms
+
+
+@dataclass
+class SectionTerms:
+    """The counted terms of consecutive sections (numbered from 0) per field:
+    ``(term key, section, count)`` arrays and each section's length."""
+
+    n_docs: int
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    lengths: dict[str, np.ndarray]
+
+
+# Word -> key, kept for the life of the process (a worker sees the same
+# words in file after file).
+_WORD_KEYS: dict[str, int] = {}
+
+
+def word_key(word: str) -> int:
+    """The number a word-field term is stored under (a 64-bit hash)."""
+    key = _WORD_KEYS.get(word)
+    if key is None:
+        key = _WORD_KEYS[word] = _hash_key(word)
+    return key
+
+
+def _keys(counts: dict[str, int]) -> list[int]:
+    cache = _WORD_KEYS
+    return [cache[w] if w in cache else word_key(w) for w in counts]
+
+
+def analyze_sections(
+    title: str, texts: list[tuple[str, str]], settings: Settings, lexicon: dict[str, set[str]]
+) -> SectionTerms:
+    """Count the terms of an article's sections, given as ``(heading path,
+    body)``: title words (the article's, in every section), heading words,
+    body words, and the bigrams of heading and body (see ``indexer.schema``).
+    Words are added to ``lexicon`` (field -> words)."""
+    n = len(texts)
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    lengths: dict[str, np.ndarray] = {}
+    counts = word_counts(fold(title), settings)
+    lexicon.setdefault("title", set()).update(counts)
+    t = np.asarray(_keys(counts), dtype=np.uint64)
+    c = np.fromiter(counts.values(), dtype=np.uint32, count=len(counts))
+    pairs["title"] = (np.tile(t, n), np.repeat(np.arange(n, dtype=np.int64), len(t)), np.tile(c, n))
+    lengths["title"] = np.full(n, int(c.sum()), dtype=np.uint32)
+    folded = [(fold(h), fold(b)) for h, b in texts]
+    for i, name in ((0, "heading"), (1, "body")):
+        keys: list[int] = []
+        tfs: list[int] = []
+        lens = np.zeros(n, dtype=np.uint32)
+        per_doc = np.zeros(n, dtype=np.int64)
+        seen = lexicon.setdefault(name, set())
+        for d, pair in enumerate(folded):
+            counts = word_counts(pair[i], settings)
+            seen.update(counts)
+            keys.extend(_keys(counts))
+            tfs.extend(counts.values())
+            lens[d] = sum(counts.values())
+            per_doc[d] = len(counts)
+        docs = np.repeat(np.arange(n, dtype=np.int64), per_doc)
+        pairs[name] = (np.asarray(keys, dtype=np.uint64), docs, np.asarray(tfs, dtype=np.uint32))
+        lengths[name] = lens
+    gram_texts = [f"{h}\n{b}" for h, b in folded]
+    starts = np.zeros(n, dtype=np.int64)
+    if n > 1:
+        np.cumsum([len(g) + 1 for g in gram_texts[:-1]], out=starts[1:])
+    keys_arr, docs = gram_terms("\n".join(gram_texts), starts)
+    pairs[GRAM_FIELD] = count_pairs(keys_arr, docs)
+    lengths[GRAM_FIELD] = np.bincount(docs, minlength=n).astype(np.uint32)
+    return SectionTerms(n, pairs, lengths)
+
+
+# --------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class FieldPostings:
+    """One field's postings for a segment, before sorting: term keys,
+    section numbers, counts, every section's length in terms, and (word
+    fields) the words."""
+
+    terms: list[np.ndarray] = field(default_factory=list)
+    docs: list[np.ndarray] = field(default_factory=list)
+    tfs: list[np.ndarray] = field(default_factory=list)
+    lengths: list[np.ndarray] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)
+
+
+def _shuffle(arr: np.ndarray) -> bytes:
+    """Bytes of ``arr`` grouped by significance (all low bytes first): small
+    numbers then compress to almost nothing."""
+    size = arr.dtype.itemsize
+    if size == 1:
+        return arr.tobytes()
+    return np.ascontiguousarray(arr.view(np.uint8).reshape(-1, size).T).tobytes()
+
+
+def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> np.ndarray:
+    dt = np.dtype(dtype)
+    flat = np.frombuffer(raw, dtype=np.uint8, count=count * dt.itemsize)
+    if dt.itemsize == 1:
+        return flat.view(dt)
+    return np.ascontiguousarray(flat.reshape(dt.itemsize, count).T).view(dt).ravel()
+
+
+class _Out:
+    """Collects compressed blobs and where they are."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, blob: bytes) -> list[int]:
+        where = [self.size, len(blob)]
+        self.parts.append(blob)
+        self.size += len(blob)
+        return where
+
+    def array(self, arr: np.ndarray, delta: bool = False) -> dict[str, object]:
+        arr = np.ascontiguousarray(arr)
+        data = arr
+        if delta and len(arr):
+            data = arr.copy()
+            data[1:] -= arr[:-1]
+        return {
+            "at": self.add(zlib.compress(_shuffle(data), _LEVEL)),
+            "dtype": arr.dtype.str,
+            "count": len(arr),
+            "delta": delta,
+        }
+
+
+def write_segment(path: Path, n_docs: int, fields: dict[str, FieldPostings]) -> None:
+    """Sort, compress and write a segment's postings to ``path`` (atomically:
+    a temporary file renamed into place)."""
+    out = _Out()
+    header: dict[str, object] = {"n_docs": n_docs, "terms_per_block": TERMS_PER_BLOCK, "fields": {}}
+    doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
+    for name, fp in fields.items():
+        words = name in WORD_FIELDS
+        terms = np.concatenate(fp.terms) if fp.terms else np.zeros(0, dtype=np.uint64)
+        docs = np.concatenate(fp.docs) if fp.docs else np.zeros(0, dtype=np.int64)
+        tfs = np.concatenate(fp.tfs) if fp.tfs else np.zeros(0, dtype=np.uint32)
+        lengths = np.concatenate(fp.lengths) if fp.lengths else np.zeros(0, dtype=np.uint32)
+        # Documents were added in increasing order, so a stable sort by term
+        # leaves each term's sections in order.
+        order = np.argsort(terms, kind="stable")
+        terms, docs, tfs = terms[order], docs[order], tfs[order]
+        first = np.ones(len(terms), dtype=bool)
+        first[1:] = terms[1:] != terms[:-1]
+        starts = np.flatnonzero(first)
+        uniq = terms[starts]
+        df = np.diff(np.append(starts, len(terms))).astype(np.uint32)
+        delta = docs.copy()
+        if len(delta):
+            delta[1:] -= docs[:-1]
+            delta[starts] = docs[starts]
+        delta = delta.astype(doc_dtype)
+        tf16 = np.minimum(tfs, 0xFFFF).astype(np.uint16)
+        bounds = np.append(starts[::TERMS_PER_BLOCK], len(terms))
+        offsets = np.zeros(len(bounds), dtype=np.uint64)
+        base = out.size
+        for b in range(len(bounds) - 1):
+            a, z = int(bounds[b]), int(bounds[b + 1])
+            blob = zlib.compress(_shuffle(delta[a:z]) + _shuffle(tf16[a:z]), _LEVEL)
+            out.add(blob)
+            offsets[b + 1] = out.size - base
+        info: dict[str, object] = {
+            "kind": "words" if words else "grams",
+            "n_terms": len(uniq),
+            "doc_dtype": np.dtype(doc_dtype).str,
+            "postings_base": base,
+            "df": out.array(df),
+            "offsets": out.array(offsets, delta=True),
+            "lengths": out.array(np.asarray(lengths, dtype=np.uint32)),
+            "keys": out.array(uniq.astype(np.uint64), delta=True),
+        }
+        if words:
+            text = "\n".join(sorted(fp.words))
+            info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
+        header["fields"][name] = info  # type: ignore[index]
+    head = json.dumps(header).encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(MAGIC)
+        f.write(len(head).to_bytes(8, "little"))
+        f.write(head)
+        for part in out.parts:
+            f.write(part)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+class SegmentPostings:
+    """The postings of one segment, read lazily from a memory-mapped file
+    (which stays readable after a later commit deletes it)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if self._map[: len(MAGIC)] != MAGIC:
+            raise ValueError(f"{path} is not a zhsearch postings file")
+        n = int.from_bytes(self._map[len(MAGIC) : len(MAGIC) + 8], "little")
+        start = len(MAGIC) + 8
+        header = json.loads(self._map[start : start + n])
+        self._data = start + n
+        self.n_docs: int = header["n_docs"]
+        self._tpb: int = header["terms_per_block"]
+        self._fields: dict[str, dict] = header["fields"]
+        self._arrays: dict[tuple[str, str], np.ndarray] = {}
+        self._lexicons: dict[str, list[str]] = {}
+        self._blocks: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+
+    def _blob(self, at: list[int]) -> bytes:
+        o = self._data + at[0]
+        return zlib.decompress(self._map[o : o + at[1]])
+
+    def _array(self, name: str, part: str) -> np.ndarray:
+        key = (name, part)
+        arr = self._arrays.get(key)
+        if arr is None:
+            spec = self._fields[name][part]
+            arr = _unshuffle(self._blob(spec["at"]), spec["dtype"], spec["count"])
+            if spec.get("delta"):
+                arr = np.cumsum(arr, dtype=arr.dtype)
+            self._arrays[key] = arr
+        return arr
+
+    def has_field(self, name: str) -> bool:
+        return name in self._fields
+
+    def lengths(self, name: str) -> np.ndarray:
+        """Every section's length in terms in field ``name``."""
+        if name not in self._fields:
+            return np.zeros(self.n_docs, dtype=np.uint32)
+        return self._array(name, "lengths")
+
+    def lexicon(self, name: str) -> list[str]:
+        """The sorted distinct terms of word field ``name``."""
+        lex = self._lexicons.get(name)
+        if lex is None:
+            info = self._fields.get(name)
+            if info is None or "lexicon" not in info:
+                lex = []
+            else:
+                text = self._blob(info["lexicon"]["at"]).decode("utf-8", "surrogatepass")
+                lex = text.split("\n") if text else []
+            self._lexicons[name] = lex
+        return lex
+
+    def term_index(self, name: str, term: str) -> int:
+        """Where ``term`` is in field ``name`` (-1 if absent)."""
+        info = self._fields.get(name)
+        if info is None or not info["n_terms"]:
+            return -1
+        keys = self._array(name, "keys")
+        k = np.uint64(word_key(term) if info["kind"] == "words" else gram_key(term))
+        i = int(np.searchsorted(keys, k))
+        return i if i < len(keys) and keys[i] == k else -1
+
+    def key_range(self, name: str, lo: int, hi: int) -> range:
+        """Term indexes of the bigram-field keys in ``[lo, hi)``."""
+        keys = self._array(name, "keys")
+        return range(int(np.searchsorted(keys, np.uint64(lo))), int(np.searchsorted(keys, np.uint64(hi))))
+
+    def doc_frequency(self, name: str, i: int) -> int:
+        return int(self._array(name, "df")[i]) if i >= 0 else 0
+
+    def postings_at(self, name: str, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Section numbers (int64) and frequencies (float32) of term ``i``."""
+        b, j = divmod(i, self._tpb)
+        docs, tfs, starts = self._block(name, b)
+        a, z = int(starts[j]), int(starts[j + 1])
+        return np.cumsum(docs[a:z], dtype=np.int64), tfs[a:z].astype(np.float32)
+
+    def postings(self, name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        i = self.term_index(name, term)
+        if i < 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self.postings_at(name, i)
+
+    def _block(self, name: str, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (name, b)
+        hit = self._blocks.get(key)
+        if hit is not None:
+            self._blocks.move_to_end(key)
+            return hit
+        info = self._fields[name]
+        df = self._array(name, "df")[b * self._tpb : (b + 1) * self._tpb]
+        starts = np.zeros(len(df) + 1, dtype=np.int64)
+        np.cumsum(df, out=starts[1:])
+        n = int(starts[-1])
+        offsets = self._array(name, "offsets")
+        o = self._data + info["postings_base"] + int(offsets[b])
+        raw = zlib.decompress(self._map[o : self._data + info["postings_base"] + int(offsets[b + 1])])
+        dsize = np.dtype(info["doc_dtype"]).itemsize
+        docs = _unshuffle(raw[: n * dsize], info["doc_dtype"], n)
+        tfs = _unshuffle(raw[n * dsize :], "<u2", n)
+        block = (docs, tfs, starts)
+        self._blocks[key] = block
+        if len(self._blocks) > _BLOCK_CACHE:
+            self._blocks.popitem(last=False)
+        return block
+
+    def close(self) -> None:
+        try:
+            self._map.close()
+        except (BufferError, ValueError):
+            pass
