@@ -225,3 +225,91 @@ def test_write_lock_on_a_new_index(docs: Path, index_dir: Path):
         with pytest.raises(IndexLockedError):
             build_index([docs], index_dir)
     assert not index_dir.exists() or not (index_dir / META_FILE).exists()
+
+
+# -- parallel builds and segments
+
+
+def _results(index_dir: Path, queries: list[str]) -> list[list[tuple[str, int, str]]]:
+    with Searcher(index_dir) as s:
+        return [[(h.id, h.section.index, h.snippet) for h in s.search(q, limit=20).hits] for q in queries]
+
+
+QUERIES = ["逾期", "上门走访", '"征信逾期"', "网贷 协商 -征信", "title:征信", "信用卡 还款"]
+
+
+@pytest.fixture
+def parallel(monkeypatch: pytest.MonkeyPatch):
+    """Worker processes even for a small corpus."""
+    import indexer.build
+
+    monkeypatch.setattr(indexer.build, "PARALLEL_BYTES", 0)
+
+
+def test_parallel_build_finds_what_a_single_process_build_finds(articles_dir: Path, tmp_path: Path, parallel):
+    one = build_index([articles_dir], tmp_path / "one", jobs=1)
+    two = build_index([articles_dir], tmp_path / "two", jobs=2)
+    assert (one.articles, one.sections) == (two.articles, two.sections) == (34, one.sections)
+    assert _results(tmp_path / "one", QUERIES) == _results(tmp_path / "two", QUERIES)
+    assert any(_results(tmp_path / "two", QUERIES))
+
+
+def test_parallel_build_keeps_the_first_of_two_articles_with_one_id(tmp_path: Path, index_dir: Path, parallel):
+    docs = tmp_path / "dup"
+    docs.mkdir()
+    # Sorted walk order: a.jsonl first; with two workers z.jsonl is in the other part.
+    (docs / "a.jsonl").write_text('{"id": "same", "title": "先来", "body": "第一份正文提到翡翠。"}\n', encoding="utf-8")
+    (docs / "m.txt").write_text("中间\n\n" + "填充文字。" * 200, encoding="utf-8")
+    (docs / "z.jsonl").write_text('{"id": "same", "title": "后到", "body": "第二份正文提到琥珀。"}\n', encoding="utf-8")
+    report = build_index([docs], index_dir, jobs=2)
+    assert report.articles == 2
+    assert any("kept the first" in w for w in report.warnings)
+    with Searcher(index_dir) as s:
+        assert [h.title for h in s.search("翡翠").hits] == ["先来"]
+        assert s.search("琥珀").total == 0
+        assert s.stats().articles == 2
+
+
+def test_small_segments_give_the_same_results(articles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import indexer.build
+
+    build_index([articles_dir], tmp_path / "one", jobs=1)
+    monkeypatch.setattr(indexer.build, "SEGMENT_POSTINGS", 500)
+    build_index([articles_dir], tmp_path / "many", jobs=1)
+    with Searcher(tmp_path / "many") as s:
+        assert len(list(s._current()[0].reader().leaf_readers())) > 3
+    assert _results(tmp_path / "one", QUERIES) == _results(tmp_path / "many", QUERIES)
+
+
+def test_a_worker_that_dies_leaves_the_index_as_it_was(docs: Path, index_dir: Path, parallel, monkeypatch):
+    import os
+
+    import indexer.build
+
+    build_index([docs], index_dir)
+    (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    real = indexer.build._analyse_file
+
+    def crash(order, root, file, *args):
+        if file.name == "new.txt":
+            os._exit(7)  # like a worker killed by the system
+        return real(order, root, file, *args)
+
+    monkeypatch.setattr(indexer.build, "_analyse_file", crash)
+    with pytest.raises(ZhsearchError, match="worker process died"):
+        build_index([docs], index_dir, jobs=2)
+    with Searcher(index_dir) as s:
+        assert s.search("上门走访").total == 1
+        assert s.search("琥珀蜂鸟").total == 0
+    monkeypatch.setattr(indexer.build, "_analyse_file", real)
+    assert build_index([docs], index_dir, jobs=2).files_indexed == 1
+    with Searcher(index_dir) as s:
+        assert s.search("琥珀蜂鸟").total == 1
+
+
+def test_a_missing_postings_file_asks_for_a_rebuild(docs: Path, index_dir: Path):
+    build_index([docs], index_dir)
+    for f in index_dir.glob("*.zpost"):
+        f.unlink()
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        Searcher(index_dir).search("逾期")

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.query import Clause, parse, plan
+from indexer.analysis import fold
+from search.query import Clause, parse, phrase_pattern, plan
 
 
 def test_free_text_question_drops_question_words_and_punctuation():
@@ -161,3 +162,20 @@ def test_lone_surrogate_does_not_crash():
     parsed = parse("网贷\udcff逾期")
     plan(parsed)
     assert "网贷" in parsed.terms
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "found"),
+    [
+        ("上门走访", "会上门走访吗", True),
+        ("上门 走访", "先上门，再走访", False),
+        ("上门 走访", "上门，走访", True),
+        ("上门 走访", "上门走访", False),  # a space in the phrase wants a break in the text
+        ("iphone手机", "买iphone 手机", True),
+        ("bank", "banking", False),  # never inside a Latin word
+        ("bank", "the bank.", True),
+        ("3.5", "利率3.5%", True),
+    ],
+)
+def test_phrase_pattern(phrase: str, text: str, found: bool):
+    assert (phrase_pattern(fold(phrase)).search(fold(text)) is not None) is found
