@@ -339,10 +339,14 @@ class _PartWriter:
         self.fields = {name: FieldPostings() for name in (*TEXT_FIELDS, GRAM_FIELD)}
         self.n_docs = 0
         self.n_postings = 0
+        self.articles: list[str] = []
+        self.doc_article: list[np.ndarray] = []
 
-    def add(self, docs: list[dict[str, Any]], terms: SectionTerms) -> tuple[int, int]:
+    def add(self, article_id: str, docs: list[dict[str, Any]], terms: SectionTerms) -> tuple[int, int]:
         """Add an article's documents; returns ``(segment, first document)``."""
         first = self.n_docs
+        self.doc_article.append(np.full(len(docs), len(self.articles), dtype=np.int32))
+        self.articles.append(article_id)
         for doc in docs:
             self.writer.add_document(**doc)
         for name, (t, d, c) in terms.pairs.items():
@@ -370,9 +374,8 @@ class _PartWriter:
             segment = writer._finalize_segment()
             # Written before the commit that makes the segment visible; a
             # run killed in between leaves files the next commit removes.
-            write_segment(
-                Path(writer.storage.folder) / f"{segment.segment_id()}{POSTINGS_SUFFIX}", self.n_docs, self.fields
-            )
+            path = Path(writer.storage.folder) / f"{segment.segment_id()}{POSTINGS_SUFFIX}"
+            write_segment(path, self.n_docs, self.fields, self.articles, np.concatenate(self.doc_article))
             self.segments.append(segment)
         else:
             writer._close_segment()
@@ -394,7 +397,7 @@ def _run_part(part: int, tasks: list[tuple[int, Path, Path, str | None]], settin
         for order, root, file, known_digest in tasks:
             lexicon: dict[str, set[str]] = {}
             outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon)
-            placed = tuple((article_id, *out.add(docs, terms), len(docs)) for article_id, docs, terms in analysed)
+            placed = tuple((article_id, *out.add(article_id, docs, terms), len(docs)) for article_id, docs, terms in analysed)
             out.add_words(lexicon)
             emit(("file", part, replace(outcome, part=part, articles=placed)))
             out.maybe_flush()

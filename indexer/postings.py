@@ -16,8 +16,10 @@ phrases are found by their bigrams and confirmed on the section's text
 (``search.searcher``), which keeps the index small.
 
 Layout of a file: ``MAGIC``, an 8-byte header length, a JSON header, then
-zlib-compressed, byte-shuffled arrays.  Postings are compressed in blocks of
-``TERMS_PER_BLOCK`` terms (section numbers delta-coded), so a query term
+the data.  Per field, the sorted term keys, document frequencies, block
+offsets and section lengths are plain arrays, memory-mapped, so opening an
+index costs nothing; the postings are zlib-compressed, byte-shuffled blocks
+of ``TERMS_PER_BLOCK`` terms (section numbers delta-coded), so a query term
 costs one small decompression.  Terms are found by a 64-bit key: a hash of a
 word, the packed code points of a bigram.  Word fields also keep their
 words as sorted text (the lexicon, for pinyin and spelling suggestions).
@@ -246,25 +248,29 @@ class _Out:
         self.size += len(blob)
         return where
 
-    def array(self, arr: np.ndarray, delta: bool = False) -> dict[str, object]:
+    def array(self, arr: np.ndarray) -> dict[str, object]:
+        """Store ``arr`` as it is, 8-byte aligned, to be memory-mapped: the
+        arrays a query reads first cost nothing to open."""
         arr = np.ascontiguousarray(arr)
-        data = arr
-        if delta and len(arr):
-            data = arr.copy()
-            data[1:] -= arr[:-1]
-        return {
-            "at": self.add(zlib.compress(_shuffle(data), _LEVEL)),
-            "dtype": arr.dtype.str,
-            "count": len(arr),
-            "delta": delta,
-        }
+        if self.size % 8:
+            self.add(b"\0" * (8 - self.size % 8))
+        return {"at": self.add(arr.tobytes()), "dtype": arr.dtype.str, "count": len(arr)}
 
 
-def write_segment(path: Path, n_docs: int, fields: dict[str, FieldPostings]) -> None:
+def write_segment(
+    path: Path, n_docs: int, fields: dict[str, FieldPostings], articles: list[str], doc_article: np.ndarray
+) -> None:
     """Sort, compress and write a segment's postings to ``path`` (atomically:
-    a temporary file renamed into place)."""
+    a temporary file renamed into place), with the article of each section
+    (``doc_article`` indexes ``articles``)."""
     out = _Out()
-    header: dict[str, object] = {"n_docs": n_docs, "terms_per_block": TERMS_PER_BLOCK, "fields": {}}
+    header: dict[str, object] = {
+        "n_docs": n_docs,
+        "terms_per_block": TERMS_PER_BLOCK,
+        "fields": {},
+        "articles": {"at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))},
+        "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
+    }
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
     for name, fp in fields.items():
         words = name in WORD_FIELDS
@@ -301,15 +307,16 @@ def write_segment(path: Path, n_docs: int, fields: dict[str, FieldPostings]) -> 
             "doc_dtype": np.dtype(doc_dtype).str,
             "postings_base": base,
             "df": out.array(df),
-            "offsets": out.array(offsets, delta=True),
+            "offsets": out.array(offsets),
             "lengths": out.array(np.asarray(lengths, dtype=np.uint32)),
-            "keys": out.array(uniq.astype(np.uint64), delta=True),
+            "keys": out.array(uniq.astype(np.uint64)),
         }
         if words:
             text = "\n".join(sorted(fp.words))
             info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
         header["fields"][name] = info  # type: ignore[index]
     head = json.dumps(header).encode("utf-8")
+    head += b" " * (-(len(MAGIC) + 8 + len(head)) % 8)  # data starts 8-byte aligned
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(MAGIC)
@@ -341,6 +348,7 @@ class SegmentPostings:
         self._data = start + n
         self.n_docs: int = header["n_docs"]
         self._tpb: int = header["terms_per_block"]
+        self._header = header
         self._fields: dict[str, dict] = header["fields"]
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._lexicons: dict[str, list[str]] = {}
@@ -350,16 +358,20 @@ class SegmentPostings:
         o = self._data + at[0]
         return zlib.decompress(self._map[o : o + at[1]])
 
+    def _raw(self, spec: dict) -> np.ndarray:
+        return np.frombuffer(self._map, dtype=spec["dtype"], count=spec["count"], offset=self._data + spec["at"][0])
+
     def _array(self, name: str, part: str) -> np.ndarray:
         key = (name, part)
         arr = self._arrays.get(key)
         if arr is None:
-            spec = self._fields[name][part]
-            arr = _unshuffle(self._blob(spec["at"]), spec["dtype"], spec["count"])
-            if spec.get("delta"):
-                arr = np.cumsum(arr, dtype=arr.dtype)
-            self._arrays[key] = arr
+            arr = self._arrays[key] = self._raw(self._fields[name][part])
         return arr
+
+    def articles(self) -> tuple[list[str], np.ndarray]:
+        """The segment's article ids, and each section's index into them."""
+        ids = json.loads(self._blob(self._header["articles"]["at"]).decode("utf-8", "surrogatepass"))
+        return ids, self._raw(self._header["doc_article"])
 
     def has_field(self, name: str) -> bool:
         return name in self._fields
@@ -438,7 +450,9 @@ class SegmentPostings:
         return block
 
     def close(self) -> None:
+        self._arrays.clear()
+        self._blocks.clear()
         try:
             self._map.close()
         except (BufferError, ValueError):
-            pass
+            pass  # arrays still in use keep the mapping; it goes with them

@@ -87,12 +87,14 @@ class Ranker:
         self.alive = np.ones(self.n_docs, dtype=bool)
         article_ids: dict[str, int] = {}
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
-        for leaf, offset in self._leaves:
+        for (leaf, offset), (store, _) in zip(self._leaves, self._stores, strict=True):
             if leaf.has_deletions():
                 for docnum in leaf._perdoc.deleted_docs():
                     self.alive[offset + docnum] = False
-            for i, art in enumerate(_article_column(leaf)):
-                self.doc_article[offset + i] = article_ids.setdefault(art, len(article_ids))
+            ids, local = store.articles()
+            # An article updated since keeps its number: one id, one article.
+            number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
+            self.doc_article[offset : offset + len(local)] = number[local]
         for field in fields:
             arr = np.zeros(self.n_docs, dtype=np.float32)
             for store, offset in self._stores:
@@ -102,9 +104,14 @@ class Ranker:
             live = arr[self.alive]
             self.avg_length[field] = max(float(live.mean()) if len(live) else 1.0, 1.0)
         self.articles = list(article_ids)
+        self._article_numbers = article_ids
         self.n_alive = int(self.alive.sum())
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lexicons: dict[str, list[str]] = {}
+
+    def article_number(self, article_id: str) -> int:
+        """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
+        return self._article_numbers.get(article_id, -1)
 
     def close(self) -> None:
         for store, _ in self._stores:
@@ -281,20 +288,6 @@ class Ranker:
             rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
         return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
-
-
-def _article_column(leaf) -> list[str]:
-    """The article id of every document of a segment, read in one piece
-    (Whoosh's column reader fetches each value with its own file read)."""
-    col = leaf.column_reader("article")
-    raw = getattr(col, "_reader", None)
-    try:
-        data = raw._dbfile.get(raw._basepos, raw._length)
-        return [
-            bytes(data[o : o + n]).decode("utf-8") for o, n in zip(raw._offsets, raw._lengths, strict=False)
-        ][: leaf.doc_count_all()]
-    except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
-        return list(col)
 
 
 def _open_postings(leaf):  # -> indexer.postings.SegmentPostings

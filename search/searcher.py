@@ -163,12 +163,15 @@ class Searcher:
                 f"words recorded in the index (rebuild with `zhsearch index PATH... --rebuild --user-dict "
                 f"{recorded.path}` to use the new ones)",
             )
-        self._searcher = self._ix.searcher()
+        self._reader = None
         self._ranker: Ranker | None = None
 
     # -- lifecycle
     def close(self) -> None:
-        self._searcher.close()
+        if self._ranker is not None:
+            self._ranker.close()
+        if self._reader is not None:
+            self._reader.close()
 
     def __enter__(self) -> Searcher:
         return self
@@ -177,13 +180,19 @@ class Searcher:
         self.close()
 
     def _current(self) -> tuple[Any, Ranker]:
-        """The latest committed snapshot of the index and its ranker."""
-        fresh = self._searcher.refresh()
-        if fresh is not self._searcher or self._ranker is None:
-            self._searcher = fresh
-            self._ranker = Ranker(fresh.reader(), RANKED_FIELDS)
+        """The latest committed snapshot of the index (a Whoosh reader, for
+        stored fields) and its ranker."""
+        reader = self._reader
+        if reader is None or self._ranker is None or reader.generation() != self._ix.latest_generation():
+            fresh = self._ix.reader()
+            ranker = Ranker(fresh, RANKED_FIELDS)
+            if self._ranker is not None:
+                self._ranker.close()
+            if reader is not None:
+                reader.close()
+            self._reader, self._ranker = fresh, ranker
             self._fold_cache: dict[int, str] = {}
-        return self._searcher, self._ranker
+        return self._reader, self._ranker
 
     # -- queries
     def parse(self, query: str) -> ParsedQuery:
@@ -435,7 +444,7 @@ class Searcher:
             notice = f"article {article_id!r} has no words to compare with other articles"
             return Results(article_id, 0, 1, limit, (), (notice,), words, time.perf_counter() - started)
         scores = ranker.score(related_terms.scoring(terms))
-        allowed = ranker.doc_article != ranker.articles.index(article_id)
+        allowed = ranker.doc_article != ranker.article_number(article_id)
         total, top = ranker.top_articles(scores, allowed, 0, limit, spread=related_terms.SPREAD)
         parsed = ParsedQuery(article_id, (), terms=words)
         weights = dict(terms)
@@ -448,8 +457,9 @@ class Searcher:
     # -- articles
     def article(self, article_id: str) -> Article:
         """The indexed article with this id (its searchable sections)."""
-        s, _ = self._current()
-        docnums = list(s.document_numbers(article=article_id))
+        s, ranker = self._current()
+        number = ranker.article_number(article_id)
+        docnums = [] if number < 0 else np.flatnonzero((ranker.doc_article == number) & ranker.alive).tolist()
         if not docnums:
             raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
         docs = sorted((s.stored_fields(d) for d in docnums), key=lambda f: int(f.get("section", 0)))
@@ -469,9 +479,7 @@ class Searcher:
 
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
-        s, _ = self._current()
-        _, ranker = self._current()
-        reader = s.reader()
+        reader, ranker = self._current()
         articles = len(np.unique(ranker.doc_article[ranker.alive]))
         terms = len(ranker.lexicon("body"))
         size = sum(p.stat().st_size for p in Path(self.index_dir).iterdir() if p.is_file())

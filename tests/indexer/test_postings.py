@@ -63,7 +63,7 @@ def test_postings_read_back_as_written(tmp_path_factory: pytest.TempPathFactory,
     n_docs, table = case
     grams = {gram_key(g): docs for g, docs in table.items()}
     path = tmp_path_factory.mktemp("p") / "seg.zpost"
-    write_segment(path, n_docs, _fields({GRAM_FIELD: grams}, n_docs))
+    write_segment(path, n_docs, _fields({GRAM_FIELD: grams}, n_docs), ["a"], np.zeros(n_docs, dtype=np.int32))
     store = SegmentPostings(path)
     for term, docs in table.items():
         ids, tfs = store.postings(GRAM_FIELD, term)
@@ -83,7 +83,7 @@ def test_many_terms_span_blocks_and_keep_their_lexicon(tmp_path: Path):
         fp.tfs.append(np.full(len(chosen), doc + 1, dtype=np.uint32))
         fp.words.update(chosen)
     fp.lengths.append(np.array([5, 6, 7, 8], dtype=np.uint32))
-    write_segment(tmp_path / "s.zpost", 4, {"body": fp})
+    write_segment(tmp_path / "s.zpost", 4, {"body": fp}, ["x", "y"], np.array([0, 0, 1, 1]))
     store = SegmentPostings(tmp_path / "s.zpost")
     for i, w in enumerate(vocabulary):
         ids, tfs = store.postings("body", w)
@@ -91,6 +91,8 @@ def test_many_terms_span_blocks_and_keep_their_lexicon(tmp_path: Path):
     assert store.lexicon("body") == sorted(vocabulary)
     assert store.postings("title", "词1")[0].size == 0  # a field the segment lacks
     assert store.lengths("title").tolist() == [0, 0, 0, 0]
+    ids, doc_article = store.articles()
+    assert [ids[i] for i in doc_article] == ["x", "x", "y", "y"]
 
 
 def test_a_file_that_is_not_postings_is_refused(tmp_path: Path):

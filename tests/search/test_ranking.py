@@ -71,7 +71,7 @@ def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path)
     build_index([extra], index_dir)  # a second segment
     with Searcher(index_dir) as s:
         searcher, ranker = s._current()
-        reader = searcher.reader()
+        reader = searcher
         assert len(list(reader.leaf_readers())) >= 2
         seen = {}
         for docnum in reader.all_doc_ids():
