@@ -52,14 +52,25 @@ _CJK_CLASS = (
     "\U00020000-\U0003134f"
 )
 CJK_CLASS = _CJK_CLASS
-_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
-_GRAM_RUNS = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_{_CJK_CLASS}]+)")
-_CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
+CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+
+
+@cache
+def gram_runs() -> re.Pattern[str]:
+    """Runs of CJK characters (group 1) or of other letters and digits
+    (group 2).  Compiled when first needed: a CJK character class takes
+    milliseconds to compile, which a one-query process would pay."""
+    return re.compile(f"([{_CJK_CLASS}]+)|([^\\W_{_CJK_CLASS}]+)")
+
+
+def is_cjk_code(code: int) -> bool:
+    """True if code point ``code`` is a CJK ideograph or kana."""
+    return any(lo <= code <= hi for lo, hi in CJK_RANGES)
 
 
 def is_cjk(text: str) -> bool:
     """True if ``text`` contains a CJK ideograph or kana."""
-    return _CJK_CHAR.search(text) is not None
+    return any(is_cjk_code(ord(ch)) for ch in text)
 
 
 # --------------------------------------------------------------------------
@@ -98,7 +109,7 @@ class _FoldTable(dict[int, int]):
         lowered = folded.lower()
         if len(lowered) == 1:
             folded = lowered
-        if _CJK_CHAR.match(folded):
+        if is_cjk_code(ord(folded)):
             # Follow t2s chains (薴 -> 苧 -> 苎) to their end so folding is
             # idempotent: text and query meet at the same character.
             for _ in range(4):
@@ -349,7 +360,7 @@ def alternative_words(folded: str, settings: Settings | None = None) -> list[str
 def gram_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """Yield overlapping CJK bigrams (a lone ideograph as itself) and whole
     non-CJK words of already-folded text."""
-    for m in _GRAM_RUNS.finditer(folded):
+    for m in gram_runs().finditer(folded):
         start, end = m.span()
         if m.group(1) is None:
             yield m.group(2), start, end

@@ -35,11 +35,12 @@ import re
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from indexer.analysis import CJK_CLASS, Settings, fold, word_counts, words
+from indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts, words
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")
@@ -50,10 +51,6 @@ TERMS_PER_BLOCK = 128
 _LEVEL = 6
 _BLOCK_CACHE = 1024
 
-# Code point ranges of the characters the bigram field pairs up (the same
-# class as ``indexer.analysis.gram_spans``).
-_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
-_NON_CJK_WORD = re.compile(f"[^\\W_{CJK_CLASS}]+")
 _HASHED = 1 << 63
 
 
@@ -62,15 +59,16 @@ def _hash_key(term: str) -> int:
     return int.from_bytes(digest, "little") | _HASHED
 
 
-def _is_cjk_code(code: int) -> bool:
-    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+@cache
+def _non_cjk_words() -> re.Pattern[str]:
+    return re.compile(f"[^\\W_{CJK_CLASS}]+")
 
 
 def gram_key(gram: str) -> int:
     """The number a bigram-field term is stored under: two CJK characters
     packed into 42 bits, one CJK character as its code point, anything else
     (a Latin word, a number) a 64-bit hash with the top bit set."""
-    if 1 <= len(gram) <= 2 and all(_is_cjk_code(ord(c)) for c in gram):
+    if 1 <= len(gram) <= 2 and all(is_cjk_code(ord(c)) for c in gram):
         return (ord(gram[0]) << 21) | ord(gram[1]) if len(gram) == 2 else ord(gram)
     return _hash_key(gram)
 
@@ -83,7 +81,7 @@ def gram_prefix_range(char: str) -> tuple[int, int]:
 
 def _cjk_mask(codes: np.ndarray) -> np.ndarray:
     mask = np.zeros(len(codes), dtype=bool)
-    for lo, hi in _CJK_RANGES:
+    for lo, hi in CJK_RANGES:
         mask |= (codes >= lo) & (codes <= hi)
     return mask
 
@@ -105,7 +103,7 @@ def gram_terms(folded: str, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     pos_single = np.flatnonzero(cjk & ~prev & ~nxt)
     keys_single = codes[pos_single]
     cache: dict[str, int] = {}
-    other = [(m.start(), cache.get(m.group()) or cache.setdefault(m.group(), _hash_key(m.group()))) for m in _NON_CJK_WORD.finditer(folded)]
+    other = [(m.start(), cache.get(m.group()) or cache.setdefault(m.group(), _hash_key(m.group()))) for m in _non_cjk_words().finditer(folded)]
     pos_other = np.fromiter((p for p, _ in other), dtype=np.int64, count=len(other))
     keys_other = np.fromiter((k for _, k in other), dtype=np.uint64, count=len(other))
     keys = np.concatenate([keys_pairs, keys_single, keys_other])

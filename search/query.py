@@ -22,13 +22,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from indexer.analysis import CJK_CLASS, Settings, alternative_words, fold, gram_spans, is_cjk, stopwords, word_spans
+from indexer.analysis import (
+    CJK_CLASS,
+    Settings,
+    alternative_words,
+    fold,
+    gram_runs,
+    gram_spans,
+    is_cjk,
+    stopwords,
+    word_spans,
+)
 from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
 from search.ranking import ScoreTerm
 from search.synonyms import SYNONYM_WEIGHT, Synonyms
 
 MAX_QUERY_CHARS = 1000
-_GRAM_RUN = re.compile(f"[{CJK_CLASS}]+|[^\\W_{CJK_CLASS}]+")
 FIELD_NAMES = frozenset(TEXT_FIELDS)
 # Weight of the bigram field next to the word fields for free text: a
 # fallback for terms the question segments differently from the article.
@@ -213,7 +222,7 @@ def phrase_pattern(folded: str) -> re.Pattern[str]:
     of letters, digits and ideographs in order, with punctuation or spacing
     where the phrase has some (or where a Latin word meets an ideograph),
     never inside a Latin word."""
-    runs = [m.group() for m in _GRAM_RUN.finditer(folded)]
+    runs = [m.group() for m in gram_runs().finditer(folded)]
     if not runs:
         return re.compile(r"(?!)")
     parts = [re.escape(runs[0])]
