@@ -44,7 +44,9 @@ def main() -> None:
     data = Path(args.data)
     t0 = time.perf_counter()
     report = build_index([data / "corpus.jsonl"], args.index, rebuild=args.rebuild)
-    print(f"index: {report.articles} articles re-indexed, {report.files_unchanged} files unchanged, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"index: {report.articles} articles re-indexed, {report.files_unchanged} files unchanged, {time.perf_counter() - t0:.1f} s"
+    )
     queries = Path(args.queries) if args.queries else data / "queries-dev.jsonl"
     from search.evaluation import read_questions
 

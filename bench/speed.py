@@ -341,7 +341,9 @@ def median_wall(cmd: list[str], runs: int, ok=(0,)) -> float:
     times = []
     for i in range(runs + 1):  # the first run is untimed (page cache, jieba's dictionary cache)
         t0 = time.perf_counter()
-        rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        rc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
         dt = time.perf_counter() - t0
         if rc not in ok:
             raise SystemExit(f"{cmd} exited {rc}")

@@ -12,9 +12,8 @@ ends up in the index as mojibake.
 
 from __future__ import annotations
 
-import re
-
 import codecs
+import re
 from functools import lru_cache
 
 from corpus.errors import ReadError

@@ -47,10 +47,7 @@ from whoosh.analysis import Token, Tokenizer
 ANALYZER_VERSION = 2
 
 # CJK ideographs (all planes) plus kana: runs of these are cut into bigrams.
-_CJK_CLASS = (
-    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\U00020000-\U0003134f"
-)
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 CJK_CLASS = _CJK_CLASS
 CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 
@@ -130,10 +127,50 @@ def _fold_table() -> _FoldTable:
     return _FoldTable()
 
 
+class _ArrayFold:
+    """The fold table as arrays over the Basic Multilingual Plane, for long
+    texts: ``str.translate`` with a dict costs a dict lookup per character,
+    an array lookup over the whole text costs a few microseconds.  Filled
+    from the same :class:`_FoldTable`, so both ways give the same result."""
+
+    def __init__(self, table: _FoldTable) -> None:
+        import numpy as np
+
+        self._np = np
+        self.table = table
+        self.map = np.arange(0x10000, dtype=np.uint32)
+        self.known = np.zeros(0x10000, dtype=bool)
+
+    def __call__(self, text: str) -> str | None:
+        np = self._np
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        if int(codes.max()) > 0xFFFF:
+            return None  # beyond the BMP: the dict table handles it
+        new = codes[~self.known[codes]]
+        if len(new):
+            for code in np.unique(new).tolist():
+                self.map[code] = self.table[code]
+                self.known[code] = True
+        return self.map[codes].tobytes().decode("utf-32-le")
+
+
+@lru_cache(maxsize=1)
+def _array_fold() -> _ArrayFold:
+    return _ArrayFold(_fold_table())
+
+
+# From this many characters on, folding goes through arrays.
+_ARRAY_FOLD_CHARS = 200
+
+
 def fold(text: str) -> str:
     """Fold width, case and script; the result has the same length as ``text``."""
     table = _fold_table()
-    with _fold_lock:  # the table fills itself lazily; keep that single-threaded
+    with _fold_lock:  # the tables fill themselves lazily; keep that single-threaded
+        if len(text) >= _ARRAY_FOLD_CHARS:
+            folded = _array_fold()(text)
+            if folded is not None:
+                return folded
         return text.translate(table)
 
 
@@ -484,4 +521,3 @@ def stopwords() -> frozenset[str]:
 def stopwords_digest() -> str:
     """A short hash of the stop-word list, for index settings and caches."""
     return hashlib.sha1("\n".join(sorted(stopwords())).encode()).hexdigest()[:12]
-

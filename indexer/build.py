@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -397,7 +397,9 @@ def _run_part(part: int, tasks: list[tuple[int, Path, Path, str | None]], settin
         for order, root, file, known_digest in tasks:
             lexicon: dict[str, set[str]] = {}
             outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon)
-            placed = tuple((article_id, *out.add(article_id, docs, terms), len(docs)) for article_id, docs, terms in analysed)
+            placed = tuple(
+                (article_id, *out.add(article_id, docs, terms), len(docs)) for article_id, docs, terms in analysed
+            )
             out.add_words(lexicon)
             emit(("file", part, replace(outcome, part=part, articles=placed)))
             out.maybe_flush()
@@ -415,7 +417,9 @@ def _part_process(part: int, tasks, settings: Settings, ix, queue) -> None:
         queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
 
 
-def _split(tasks: list[tuple[int, Path, Path, str | None]], jobs: int) -> list[list[tuple[int, Path, Path, str | None]]]:
+def _split(
+    tasks: list[tuple[int, Path, Path, str | None]], jobs: int
+) -> list[list[tuple[int, Path, Path, str | None]]]:
     """``tasks`` in at most ``jobs`` runs of consecutive files with about
     the same number of bytes each (work is proportional to text)."""
     sizes = []
@@ -472,12 +476,14 @@ def _run_parts(parts, settings: Settings, ix, handle) -> None:
                     raise ZhsearchError(
                         f"an indexing worker process died (exit code {codes}); the index is unchanged; "
                         "run the command again, or with --jobs 1"
-                    )
+                    ) from None
                 continue
             if message[0] == "done":
                 done.add(message[1])
             elif message[0] == "error":
-                raise ZhsearchError(f"an indexing worker failed ({message[2]}); the index is unchanged; please report it")
+                raise ZhsearchError(
+                    f"an indexing worker failed ({message[2]}); the index is unchanged; please report it"
+                )
             handle(message)
     finally:
         for proc in procs:
@@ -635,9 +641,7 @@ def _removed_sources(known: dict[str, str], seen: set[str], paths: list[Path]) -
     """Indexed files under an indexed directory that are no longer there."""
     dirs = [str(_resolve(p)) + os.sep for p in paths if p.is_dir()]
     files = {str(_resolve(p)) for p in paths if not p.exists() or p.is_file()}
-    return sorted(
-        s for s in known if s not in seen and (s in files or any(s.startswith(d) for d in dirs))
-    )
+    return sorted(s for s in known if s not in seen and (s in files or any(s.startswith(d) for d in dirs)))
 
 
 def _resolve(path: Path) -> Path:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts, words
+from indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")
@@ -103,7 +103,10 @@ def gram_terms(folded: str, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     pos_single = np.flatnonzero(cjk & ~prev & ~nxt)
     keys_single = codes[pos_single]
     cache: dict[str, int] = {}
-    other = [(m.start(), cache.get(m.group()) or cache.setdefault(m.group(), _hash_key(m.group()))) for m in _non_cjk_words().finditer(folded)]
+    other = [
+        (m.start(), cache.get(m.group()) or cache.setdefault(m.group(), _hash_key(m.group())))
+        for m in _non_cjk_words().finditer(folded)
+    ]
     pos_other = np.fromiter((p for p, _ in other), dtype=np.int64, count=len(other))
     keys_other = np.fromiter((k for _, k in other), dtype=np.uint64, count=len(other))
     keys = np.concatenate([keys_pairs, keys_single, keys_other])

@@ -340,8 +340,7 @@ def check_compatible(index_dir: str | os.PathLike[str]) -> IndexMeta:
         raise IndexMismatchError(f"index at {index_dir} was built with unknown segmenter {engine!r}; {rebuild}")
     if engine == "rjieba" and default_settings().engine != "rjieba":
         raise IndexMismatchError(
-            f"index at {index_dir} was segmented with rjieba, which is not installed; "
-            f"`pip install rjieba` or {rebuild}"
+            f"index at {index_dir} was segmented with rjieba, which is not installed; `pip install rjieba` or {rebuild}"
         )
     return meta
 

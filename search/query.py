@@ -236,7 +236,9 @@ def phrase_pattern(folded: str) -> re.Pattern[str]:
     return re.compile(head + "".join(parts) + tail)
 
 
-def phrase_requirement(text: str, field_name: str | None = None, settings: Settings | None = None) -> Requirement | None:
+def phrase_requirement(
+    text: str, field_name: str | None = None, settings: Settings | None = None
+) -> Requirement | None:
     """The requirement that sections hold ``text`` as a phrase (``None``
     when it has nothing to search for).
 

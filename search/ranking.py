@@ -20,13 +20,13 @@ chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -105,9 +105,23 @@ class Ranker:
             self.avg_length[field] = max(float(live.mean()) if len(live) else 1.0, 1.0)
         self.articles = list(article_ids)
         self._article_numbers = article_ids
+        self._offsets = [offset for _, offset in self._leaves]
+        self._stored_columns: list = [None] * len(self._leaves)
         self.n_alive = int(self.alive.sum())
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lexicons: dict[str, list[str]] = {}
+
+    def stored_fields(self, docnum: int) -> dict:
+        """A section's stored values, read straight from its segment's
+        stored column (Whoosh's reader adds a lookup and a copy per call,
+        which phrase checks over many sections pay for)."""
+        from whoosh.codec.whoosh3 import STORED_COLUMN
+
+        i = bisect.bisect_right(self._offsets, docnum) - 1
+        columns = self._stored_columns
+        if columns[i] is None:
+            columns[i] = self._leaves[i][0]._perdoc._cached_reader("_stored", STORED_COLUMN)
+        return columns[i][docnum - self._offsets[i]] or {}
 
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
@@ -306,6 +320,32 @@ def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
         ) from None
 
 
+def occurrences(folded_text: str, keys: list[str]) -> list[np.ndarray]:
+    """Start offsets of every occurrence of each key in the text (overlaps
+    included), one array per key, found with array comparisons over the
+    text's characters rather than a search loop per occurrence."""
+    codes = np.frombuffer(folded_text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+    pairs = (codes[:-1] << 21) | codes[1:] if len(codes) > 1 else codes[:0]
+    out = []
+    for key in keys:
+        if not key:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        if len(key) == 1:
+            out.append(np.flatnonzero(codes == ord(key)))
+            continue
+        where = np.flatnonzero(pairs == ((ord(key[0]) << 21) | ord(key[1])))
+        if len(key) > 2 and len(where):
+            where = np.array([p for p in where.tolist() if folded_text.startswith(key, p)], dtype=np.int64)
+        out.append(where)
+    return out
+
+
+# From this many characters on, proximity is measured with arrays; below,
+# a plain scan is faster.
+_ARRAY_PROXIMITY_CHARS = 5000
+
+
 def proximity(folded_text: str, keys: list[str], window: int | None = None) -> float:
     """Share of ``keys`` (distinct query bigrams/words) found together in the
     best ``window``-character stretch of the text: an answer tends to say
@@ -313,6 +353,8 @@ def proximity(folded_text: str, keys: list[str], window: int | None = None) -> f
     if not keys:
         return 0.0
     window = PROXIMITY_WINDOW if window is None else window
+    if len(folded_text) >= _ARRAY_PROXIMITY_CHARS:
+        return _array_proximity(folded_text, keys, window)
     hits: list[tuple[int, int]] = []
     for k, key in enumerate(keys):
         start = folded_text.find(key)
@@ -335,6 +377,20 @@ def proximity(folded_text: str, keys: list[str], window: int | None = None) -> f
             lo += 1
         best = max(best, len(counts))
     return best / len(keys)
+
+
+def _array_proximity(folded_text: str, keys: list[str], window: int) -> float:
+    found = [w for w in occurrences(folded_text, keys) if len(w)]
+    if not found:
+        return 0.0
+    # Each occurrence ends a window [end - window, end]; count the keys
+    # with an occurrence inside it, all windows at once.
+    ends = np.concatenate(found)
+    present = np.zeros(len(ends), dtype=np.int32)
+    for where in found:
+        i = np.searchsorted(where, ends, side="right") - 1
+        present += (i >= 0) & (where[np.maximum(i, 0)] >= ends - window)
+    return int(present.max()) / len(keys)
 
 
 def choose_section(candidates: list[tuple[int, float, str]], keys: list[str]) -> tuple[int, float]:

@@ -192,6 +192,7 @@ class Searcher:
                 reader.close()
             self._reader, self._ranker = fresh, ranker
             self._fold_cache: dict[int, str] = {}
+            self._req_cache: dict[Requirement, np.ndarray] = {}
         return self._reader, self._ranker
 
     # -- queries
@@ -333,25 +334,40 @@ class Searcher:
         # Requirements hold per article: "a" "b" finds an article with
         # phrase a in one section and phrase b in another.
         for req in qplan.required:
-            docs = self._requirement_docs(s, ranker, req) & ranker.alive
+            docs = self._requirement_docs(s, ranker, req, per_article=True) & ranker.alive
             in_articles = np.isin(ranker.doc_article, np.unique(ranker.doc_article[docs]))
             mask = in_articles if mask is None else (mask & in_articles)
         if qplan.excluded:
             hit = np.zeros(ranker.n_docs, dtype=bool)
             for req in qplan.excluded:
-                hit |= self._requirement_docs(s, ranker, req)
+                hit |= self._requirement_docs(s, ranker, req, per_article=True)
             bad_articles = np.unique(ranker.doc_article[hit & ranker.alive])
             keep = ~np.isin(ranker.doc_article, bad_articles)
             mask = keep if mask is None else (mask & keep)
         return mask
 
-    def _requirement_docs(self, s, ranker: Ranker, req: Requirement) -> np.ndarray:
-        """Mask of the sections that satisfy one requirement."""
+    def _requirement_docs(self, s, ranker: Ranker, req: Requirement, per_article: bool = False) -> np.ndarray:
+        """Mask of the sections that satisfy one requirement; with
+        ``per_article``, at least one such section of every article that has
+        one (enough to say which articles do, and quicker).  Remembered for
+        the snapshot: paging through results asks again."""
+        key = (req, per_article)
+        found = self._req_cache.get(key)
+        if found is None:
+            found = np.flatnonzero(self._requirement_mask(ranker, req, per_article))
+            if len(self._req_cache) >= 256:
+                self._req_cache.clear()
+            self._req_cache[key] = found
+        docs = np.zeros(ranker.n_docs, dtype=bool)
+        docs[found] = True
+        return docs
+
+    def _requirement_mask(self, ranker: Ranker, req: Requirement, per_article: bool) -> np.ndarray:
         if not req.phrase:
             return ranker.docs_with(list(req.any_of))
         if req.field:
             single = len(req.words) == 1 and req.words[0] == req.phrase
-            return self._confirmed(s, ranker, [(req.field, w) for w in req.words], req, req.field, single)
+            return self._confirmed(ranker, [(req.field, w) for w in req.words], req, req.field, single, per_article)
         grams = req.grams
         if len(grams) == 1 and len(grams[0]) == 1 and is_cjk(grams[0]):
             # A lone ideograph is not a bigram: match it as a word, alone,
@@ -360,30 +376,55 @@ class Searcher:
             docs = ranker.docs_with([*((f, g) for f in TEXT_FIELDS), (GRAM_FIELD, g)])
             docs[ranker.gram_prefix_docs(GRAM_FIELD, g)] = True
             return docs
-        docs = self._confirmed(s, ranker, [(GRAM_FIELD, g) for g in grams], req, None, len(grams) == 1)
+        docs = self._confirmed(ranker, [(GRAM_FIELD, g) for g in grams], req, None, len(grams) == 1, per_article)
         if req.words:
-            docs |= self._confirmed(s, ranker, [("title", w) for w in req.words], req, "title", False, ~docs)
+            among = ~np.isin(ranker.doc_article, ranker.doc_article[docs]) if per_article else ~docs
+            docs |= self._confirmed(ranker, [("title", w) for w in req.words], req, "title", False, False, among)
         return docs
 
     def _confirmed(
-        self, s, ranker: Ranker, terms: list[tuple[str, str]], req: Requirement, field: str | None,
-        exact: bool, among: np.ndarray | None = None,
+        self,
+        ranker: Ranker,
+        terms: list[tuple[str, str]],
+        req: Requirement,
+        field: str | None,
+        exact: bool,
+        per_article: bool = False,
+        among: np.ndarray | None = None,
     ) -> np.ndarray:
         """Sections holding all ``terms`` whose text (``field``'s; heading
         path and body for ``None``) has the phrase, unless one term is
-        already ``exact``."""
+        already ``exact``; ``per_article``: the first such section of each
+        article is enough."""
         docs = ranker.docs_with_all(terms)
         if among is not None:
             docs &= among
         if exact:
             return docs
         pattern = phrase_pattern(req.phrase)
-        for d in np.flatnonzero(docs):
-            docs[d] = self._has_phrase(s, int(d), field, pattern)
+        cands = np.flatnonzero(docs)
+        if field == "title":
+            # One title per article: check it once.
+            arts, first = np.unique(ranker.doc_article[cands], return_index=True)
+            ok = [
+                a
+                for a, d in zip(arts.tolist(), cands[first].tolist(), strict=True)
+                if self._has_phrase(ranker, d, field, pattern)
+            ]
+            return docs & np.isin(ranker.doc_article, ok)
+        docs[:] = False
+        done: set[int] = set()
+        for d, article in zip(cands.tolist(), ranker.doc_article[cands].tolist(), strict=True):
+            if per_article and article in done:
+                continue
+            if self._has_phrase(ranker, d, field, pattern):
+                docs[d] = True
+                done.add(article)
         return docs
 
-    def _has_phrase(self, s, docnum: int, field: str | None, pattern: re.Pattern[str]) -> bool:
-        stored = s.stored_fields(docnum)
+    @staticmethod
+    def _has_phrase(ranker: Ranker, docnum: int, field: str | None, pattern: re.Pattern[str]) -> bool:
+        stored = ranker.stored_fields(docnum)
         if field == "title":
             text = stored.get("title", "")
         else:

@@ -212,7 +212,5 @@ def _build(text: str, start: int, end: int, matches: list[tuple[int, int, str]])
     prefix = ELLIPSIS if start > 0 else ""
     suffix = ELLIPSIS if end < len(text.rstrip()) else ""
     shift = len(prefix) - start
-    spans = merge_spans(
-        (max(s, start) + shift, min(e, end) + shift) for s, e, _ in matches if s < end and e > start
-    )
+    spans = merge_spans((max(s, start) + shift, min(e, end) + shift) for s, e, _ in matches if s < end and e > start)
     return Snippet(prefix + body + suffix, tuple(spans))

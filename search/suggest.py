@@ -27,7 +27,6 @@ part occurs somewhere gets no suggestion.
 from __future__ import annotations
 
 import bisect
-
 from typing import TYPE_CHECKING
 
 from indexer.analysis import fold, is_cjk, stopwords, word_spans
@@ -133,7 +132,10 @@ def correct_latin(word: str, ranker: Ranker) -> str | None:
     cands = [
         c
         for c in lexicon[lo:hi]
-        if c.isascii() and c.isalpha() and abs(len(c) - len(word)) <= maxdist and c != word
+        if c.isascii()
+        and c.isalpha()
+        and abs(len(c) - len(word)) <= maxdist
+        and c != word
         and _levenshtein(word, c) <= maxdist
     ]
     if not cands:

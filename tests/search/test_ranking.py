@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from indexer.analysis import tokenize
-from search.ranking import choose_section, proximity
+from search.ranking import choose_section, occurrences, proximity
 from search.searcher import Searcher
 
 
@@ -90,3 +93,25 @@ def test_deleted_documents_do_not_count(make_index, tmp_path: Path):
     build_index([tmp_path / "idx-docs"], index_dir)
     with Searcher(index_dir) as s:
         assert sorted(h.id for h in s.search("逾期").hits) == ["a.txt", "b.txt"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("上门走访逾期ab 1𠮷")), max_size=80),
+    st.lists(st.text(alphabet=st.sampled_from(list("上门走访逾期ab1𠮷")), min_size=1, max_size=4), max_size=5),
+)
+def test_occurrences_are_every_overlapping_match(text: str, keys: list[str]):
+    for key, where in zip(keys, occurrences(text, keys), strict=True):
+        assert where.tolist() == [i for i in range(len(text)) if text.startswith(key, i)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("上门走访逾期。 a")), max_size=300),
+    st.lists(st.sampled_from(["上门", "走访", "逾期", "上门走访", "a", "期。"]), min_size=1, max_size=4, unique=True),
+    st.integers(1, 40),
+)
+def test_long_and_short_text_proximity_agree(text: str, keys: list[str], window: int):
+    from search.ranking import _array_proximity
+
+    assert _array_proximity(text, keys, window) == proximity(text, keys, window)

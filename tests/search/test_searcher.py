@@ -380,3 +380,20 @@ def test_search_without_an_index_builds_the_sample_one(tmp_path: Path):
     assert "34" in results.notices[0] and "sample" in results.notices[0]
     # Second time the index is there: no notice.
     assert search("上门走访", index_dir).notices == ()
+
+
+def test_a_phrase_is_confirmed_on_the_text_not_just_its_bigrams(make_index):
+    index_dir = make_index(
+        {
+            "apart.txt": "分开\n\n个人信用要紧。信息公开另说。\n",  # 个人 人信 信息, never 个人信息
+            "simple.txt": "简体\n\n个人信息受法律保护。\n",
+            "trad.txt": "繁體\n\n個人信息受法律保護。\n",  # found through folding
+            "title.txt": "个人信息怎么查\n\n正文没有这个词组。\n",  # in the title only
+        }
+    )
+    with Searcher(index_dir) as s:
+        assert sorted(h.id for h in s.search('"个人信息"')) == ["simple.txt", "title.txt", "trad.txt"]
+        assert sorted(h.id for h in s.search('信用 -"个人信息"')) == ["apart.txt"]
+        assert sorted(h.id for h in s.search('body:"个人信息"')) == ["simple.txt", "trad.txt"]
+        # Asked again (paging), the same answer from the snapshot's memory.
+        assert s.search('"个人信息"', page=2, limit=2).total == 3
