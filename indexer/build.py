@@ -314,8 +314,9 @@ def _analyse_file(
 
 
 # Postings a worker holds in memory before it writes them as a segment
-# (about 20 bytes each while building): bounds memory on any corpus size.
-SEGMENT_POSTINGS = 8_000_000
+# (about 20 bytes each while building, up to 50 while writing): bounds
+# memory on any corpus size.
+SEGMENT_POSTINGS = 4_000_000
 
 
 class _PartWriter:
@@ -410,9 +411,16 @@ def _run_part(part: int, tasks: list[tuple[int, Path, Path, str | None]], settin
     emit(("done", part, out.segments))
 
 
-def _part_process(part: int, tasks, settings: Settings, ix, queue) -> None:
+def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int) -> None:
+    def emit(message: tuple[str, int, Any]) -> None:
+        if os.getppid() != parent:
+            # The main process is gone (killed): nobody will commit this
+            # work, so stop rather than run on as an orphan.
+            os._exit(1)
+        queue.put(message)
+
     try:
-        _run_part(part, tasks, settings, ix, queue.put)
+        _run_part(part, tasks, settings, ix, emit)
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
         queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
 
@@ -457,7 +465,7 @@ def _run_parts(parts, settings: Settings, ix, handle) -> None:
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     messages = ctx.Queue()
     procs = [
-        ctx.Process(target=_part_process, args=(i, part, settings, ix, messages), daemon=True)
+        ctx.Process(target=_part_process, args=(i, part, settings, ix, messages, os.getpid()), daemon=True)
         for i, part in enumerate(parts)
     ]
     for proc in procs:

@@ -263,7 +263,8 @@ def write_segment(
 ) -> None:
     """Sort, compress and write a segment's postings to ``path`` (atomically:
     a temporary file renamed into place), with the article of each section
-    (``doc_article`` indexes ``articles``)."""
+    (``doc_article`` indexes ``articles``).  Empties the ``fields``' lists
+    as it goes, to hold less memory at once."""
     out = _Out()
     header: dict[str, object] = {
         "n_docs": n_docs,
@@ -279,6 +280,10 @@ def write_segment(
         docs = np.concatenate(fp.docs) if fp.docs else np.zeros(0, dtype=np.int64)
         tfs = np.concatenate(fp.tfs) if fp.tfs else np.zeros(0, dtype=np.uint32)
         lengths = np.concatenate(fp.lengths) if fp.lengths else np.zeros(0, dtype=np.uint32)
+        # The pieces are not needed once joined: free them field by field.
+        fp.terms.clear()
+        fp.docs.clear()
+        fp.tfs.clear()
         # Documents were added in increasing order, so a stable sort by term
         # leaves each term's sections in order.
         order = np.argsort(terms, kind="stable")

@@ -99,7 +99,12 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Build a fresh index instead of updating the existing one.")
 @click.option("--wait", is_flag=True, help="Wait for another process's update to finish instead of failing.")
 @click.option(
-    "--jobs", "-j", default=1, show_default=True, type=click.IntRange(0), help="Worker processes (0: one per core)."
+    "--jobs",
+    "-j",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Worker processes (0: one per core; small jobs run in one process).",
 )
 @click.option(
     "--check", is_flag=True, help="Change nothing: list how the index differs from PATHS (exit 1 if it does)."

@@ -180,6 +180,41 @@ def test_update_killed_while_indexing_leaves_the_previous_index(setup):
     assert leftovers(index_dir) == []
 
 
+PARALLEL = SLOW_READS + """
+_b.PARALLEL_BYTES = 0
+"""
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text in (proc / "cmdline").read_bytes().decode("utf-8", "replace"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to find worker processes")
+def test_parallel_update_killed_leaves_the_previous_index_and_no_workers(setup):
+    index_dir, docs, before = setup
+    proc = spawn(str(docs), "--index", str(index_dir), "--jobs", "2", patch=PARALLEL)
+    time.sleep(0.6)
+    assert proc.poll() is None, "the child finished before it could be killed"
+    assert len(processes_mentioning(str(docs))) >= 2  # the main process and its workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert answers(index_dir) == before
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(docs)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_mentioning(str(docs)) == [], "workers outlived the killed main process"
+    result = run_ok(str(docs), "--index", str(index_dir), "--jobs", "2")
+    assert "Indexed 8 articles" in result.stdout
+    assert_complete(index_dir, before)
+
+
 def test_update_killed_at_the_commit_point(setup):
     index_dir, docs, before = setup
     run_killed(str(docs), "--index", str(index_dir), patch=DIE_BEFORE_COMMIT)
