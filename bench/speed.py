@@ -490,7 +490,11 @@ def table(r: dict) -> str:
         GOALS["warm_nosnip"],
     )
     if "first" in wz:
-        row(f"each query asked the first time, p50 / p95 / max ms, with snippets ({nq} queries)", fmt_lat(wz["first"]), "—")
+        row(
+            f"each query asked the first time, p50 / p95 / max ms, with snippets ({nq} queries)",
+            fmt_lat(wz["first"]),
+            "—",
+        )
     row("queries with ≥ 1 hit", f"{wz['with_hits']}/{nq}", f"{wn['with_hits']}/{nq}" if wn else "—")
     c = r["cold"]
     row(f"cold `zhsearch search` process, median of {c['runs']} s", f"{c['zhsearch_s']:.3f}", "—", GOALS["cold"])

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
 import unicodedata
 from collections import Counter
@@ -263,12 +264,11 @@ class Settings:
 
 
 def available_engine() -> str:
-    """The fastest segmenter installed: ``rjieba`` if present, else ``jieba``."""
-    try:
-        import rjieba  # noqa: F401
-    except ImportError:
-        return "jieba"
-    return "rjieba"
+    """The fastest segmenter installed: ``rjieba`` if present, else ``jieba``.
+    (Looked up, not imported: importing rjieba loads its dictionary.)"""
+    import importlib.util
+
+    return "rjieba" if importlib.util.find_spec("rjieba") is not None else "jieba"
 
 
 @lru_cache(maxsize=1)
@@ -305,15 +305,44 @@ def _jieba(engine: str, user_dict: UserDict | None):  # -> rjieba.Jieba | jieba.
     raise ValueError(f"unknown segmenter {engine!r}")
 
 
+# Short texts (queries) can be cut with a segmenter holding only their own
+# words (see indexer.dictionary) until this many have been, after which a
+# long-running process loads the full dictionary once.
+_QUICK_CHARS = 64
+_QUICK_CALLS = 2000
+_quick: dict[str, object] = {"dictionary": None, "calls": 0}
+
+
+def use_query_dictionary(dictionary: object | None) -> None:
+    """Cut short texts with ``dictionary`` (an
+    :class:`indexer.dictionary.QueryDictionary`) while the full one is not
+    loaded; the cuts are the same, only the start-up cost differs."""
+    _quick["dictionary"] = dictionary
+
+
+def _rjieba_for(text: str, user_dict: UserDict | None):  # -> rjieba.Jieba | module
+    dictionary = _quick["dictionary"]
+    if (
+        dictionary is not None
+        and user_dict is None
+        and len(text) <= _QUICK_CHARS
+        and "rjieba" not in sys.modules  # the full dictionary is not loaded yet
+        and int(_quick["calls"]) < _QUICK_CALLS  # type: ignore[call-overload]
+    ):
+        _quick["calls"] = int(_quick["calls"]) + 1  # type: ignore[call-overload]
+        return dictionary.segmenter(text)  # type: ignore[attr-defined]
+    return _jieba("rjieba", user_dict)
+
+
 @cache
 def _segmenter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[...]]
-    seg = _jieba(engine, user_dict)
     if engine == "rjieba":
 
         def cut(text: str) -> list[tuple[str, int, int]]:
-            return seg.tokenize(text, "default", hmm)
+            return _rjieba_for(text, user_dict).tokenize(text, "default", hmm)
 
         return cut
+    seg = _jieba(engine, user_dict)
 
     def cut(text: str) -> list[tuple[str, int, int]]:
         return list(seg.tokenize(text, mode="default", HMM=hmm))
@@ -341,9 +370,9 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
 
 @cache
 def _plain_cutter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
-    seg = _jieba(engine, user_dict)
     if engine == "rjieba":
-        return lambda text: seg.cut(text, hmm)
+        return lambda text: _rjieba_for(text, user_dict).cut(text, hmm)
+    seg = _jieba(engine, user_dict)
     return lambda text: seg.lcut(text, HMM=hmm)
 
 
@@ -380,9 +409,9 @@ def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]
 
 @cache
 def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
-    seg = _jieba(engine, user_dict)
     if engine == "rjieba":
-        return seg.cut_all
+        return lambda text: _rjieba_for(text, user_dict).cut_all(text)
+    seg = _jieba(engine, user_dict)
     return lambda text: list(seg.cut(text, cut_all=True))
 
 

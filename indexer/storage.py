@@ -372,6 +372,10 @@ def create_index(index_dir: Path, settings: Settings | None = None):  # -> whoos
     s = settings or default_settings()
     index_dir.mkdir(parents=True, exist_ok=True)
     ix = windex.create_in(str(index_dir), make_schema(s), indexname=INDEX_NAME)
+    if s.engine == "rjieba" and s.user_dict is None:
+        from indexer.dictionary import write_dictionary
+
+        write_dictionary(index_dir)  # quick query segmentation; optional
     write_meta(index_dir, s)
     return ix
 

@@ -155,6 +155,8 @@ class Searcher:
         if problem:
             raise IndexMismatchError(problem)
         self.settings = replace(self.meta.settings(), user_dict=recorded)
+        if self.settings.engine == "rjieba" and recorded is None:
+            _use_index_dictionary(self.index_dir)
         self.notices: tuple[str, ...] = ()
         if user_dict_changed(recorded):
             assert recorded is not None
@@ -534,6 +536,18 @@ class Searcher:
             analyzer=dict(self.meta.analyzer),
             updated=self.meta.updated,
         )
+
+
+def _use_index_dictionary(index_dir: Path) -> None:
+    """Segment queries with the dictionary stored in the index, if it has
+    one (see ``indexer.dictionary``): no dictionary load on start-up."""
+    from indexer.analysis import use_query_dictionary
+    from indexer.dictionary import DICTIONARY_FILE, QueryDictionary
+
+    try:
+        use_query_dictionary(QueryDictionary(index_dir / DICTIONARY_FILE))
+    except (OSError, ValueError):
+        pass  # no file (an older index): the full dictionary loads when needed
 
 
 def search(

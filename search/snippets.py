@@ -99,8 +99,9 @@ _CONTEXT = 12
 
 
 def _single_char_matches(folded: str, chars: set[str], settings: Settings | None) -> list[tuple[int, int, str]]:
-    if len(folded) <= 2000:
-        return [(s, e, w) for w, s, e in word_spans(folded, settings) if w in chars]
+    # Each occurrence is judged by segmenting a short stretch around it, not
+    # the whole text: cheaper, and short texts are what a query process
+    # segments without loading the whole dictionary (indexer.dictionary).
     out: list[tuple[int, int, str]] = []
     for ch in chars:
         for m in re.finditer(re.escape(ch), folded):

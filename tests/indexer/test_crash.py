@@ -180,9 +180,12 @@ def test_update_killed_while_indexing_leaves_the_previous_index(setup):
     assert leftovers(index_dir) == []
 
 
-PARALLEL = SLOW_READS + """
+PARALLEL = (
+    SLOW_READS
+    + """
 _b.PARALLEL_BYTES = 0
 """
+)
 
 
 def processes_mentioning(text: str) -> list[int]:
