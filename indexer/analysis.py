@@ -306,10 +306,11 @@ def _jieba(engine: str, user_dict: UserDict | None):  # -> rjieba.Jieba | jieba.
 
 
 # Short texts (queries) can be cut with a segmenter holding only their own
-# words (see indexer.dictionary) until this many have been, after which a
-# long-running process loads the full dictionary once.
+# words (see indexer.dictionary): each costs a fraction of a millisecond, so
+# a process that keeps cutting (a server, a script) loads the full
+# dictionary after this many, early and once.
 _QUICK_CHARS = 64
-_QUICK_CALLS = 2000
+_QUICK_CALLS = 50
 _quick: dict[str, object] = {"dictionary": None, "calls": 0}
 
 

@@ -538,8 +538,16 @@ def _update(
         rewritten.add(source)
 
     try:
-        tasks = [(i, root, file, known.get(str(file))) for i, (root, file) in enumerate(files)]
-        _run_parts(_split(tasks, jobs), settings, ix, handle)
+        tasks = []
+        for i, (root, file) in enumerate(files):
+            digest = known.get(str(file))
+            if digest is not None and (nbytes := _unchanged_size(file, digest)) is not None:
+                # Settled here: no worker is started for an unchanged corpus.
+                handle(("file", 0, _FileOutcome(i, str(file), nbytes=nbytes, digest=digest, unchanged=True)))
+            else:
+                tasks.append((i, root, file, digest))
+        if tasks:
+            _run_parts(_split(tasks, jobs), settings, ix, handle)
         # Decide in walk order what stays, as if the files had been read one
         # after another.
         seen: set[str] = set()
@@ -612,6 +620,15 @@ def _update(
         skipped=tuple(skipped),
         warnings=tuple(warnings),
     )
+
+
+def _unchanged_size(file: Path, digest: str) -> int | None:
+    """The size of ``file`` if its content hash is still ``digest``."""
+    try:
+        data = read_bytes(file)
+    except ReadError:
+        return None  # the worker reports why
+    return len(data) if hashlib.sha1(data).hexdigest() == digest else None
 
 
 def _filekey(source: str, digest: str) -> str:

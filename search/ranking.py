@@ -320,30 +320,9 @@ def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
         ) from None
 
 
-def occurrences(folded_text: str, keys: list[str]) -> list[np.ndarray]:
-    """Start offsets of every occurrence of each key in the text (overlaps
-    included), one array per key, found with array comparisons over the
-    text's characters rather than a search loop per occurrence."""
-    codes = np.frombuffer(folded_text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
-    pairs = (codes[:-1] << 21) | codes[1:] if len(codes) > 1 else codes[:0]
-    out = []
-    for key in keys:
-        if not key:
-            out.append(np.zeros(0, dtype=np.int64))
-            continue
-        if len(key) == 1:
-            out.append(np.flatnonzero(codes == ord(key)))
-            continue
-        where = np.flatnonzero(pairs == ((ord(key[0]) << 21) | ord(key[1])))
-        if len(key) > 2 and len(where):
-            where = np.array([p for p in where.tolist() if folded_text.startswith(key, p)], dtype=np.int64)
-        out.append(where)
-    return out
-
-
-# From this many characters on, proximity is measured with arrays; below,
+# From this many occurrences on, the best window is found with arrays; below,
 # a plain scan is faster.
-_ARRAY_PROXIMITY_CHARS = 5000
+_ARRAY_PROXIMITY_HITS = 150
 
 
 def proximity(folded_text: str, keys: list[str], window: int | None = None) -> float:
@@ -353,17 +332,19 @@ def proximity(folded_text: str, keys: list[str], window: int | None = None) -> f
     if not keys:
         return 0.0
     window = PROXIMITY_WINDOW if window is None else window
-    if len(folded_text) >= _ARRAY_PROXIMITY_CHARS:
-        return _array_proximity(folded_text, keys, window)
-    hits: list[tuple[int, int]] = []
-    for k, key in enumerate(keys):
+    found: list[list[int]] = []
+    for key in keys:
+        where: list[int] = []
         start = folded_text.find(key)
         while start >= 0:
-            hits.append((start, k))
+            where.append(start)
             start = folded_text.find(key, start + 1)
+        found.append(where)
+    if sum(map(len, found)) >= _ARRAY_PROXIMITY_HITS:
+        return _array_proximity([np.array(w, dtype=np.int64) for w in found if w], len(keys), window)
+    hits = sorted((pos, k) for k, where in enumerate(found) for pos in where)
     if not hits:
         return 0.0
-    hits.sort()
     best = 0
     counts: dict[int, int] = {}
     lo = 0
@@ -379,18 +360,18 @@ def proximity(folded_text: str, keys: list[str], window: int | None = None) -> f
     return best / len(keys)
 
 
-def _array_proximity(folded_text: str, keys: list[str], window: int) -> float:
-    found = [w for w in occurrences(folded_text, keys) if len(w)]
+def _array_proximity(found: list[np.ndarray], n_keys: int, window: int) -> float:
+    """:func:`proximity` from each key's sorted occurrences, all windows at once."""
     if not found:
         return 0.0
     # Each occurrence ends a window [end - window, end]; count the keys
-    # with an occurrence inside it, all windows at once.
+    # with an occurrence inside it.
     ends = np.concatenate(found)
     present = np.zeros(len(ends), dtype=np.int32)
     for where in found:
         i = np.searchsorted(where, ends, side="right") - 1
         present += (i >= 0) & (where[np.maximum(i, 0)] >= ends - window)
-    return int(present.max()) / len(keys)
+    return int(present.max()) / n_keys
 
 
 def choose_section(candidates: list[tuple[int, float, str]], keys: list[str]) -> tuple[int, float]:

@@ -99,9 +99,8 @@ _CONTEXT = 12
 
 
 def _single_char_matches(folded: str, chars: set[str], settings: Settings | None) -> list[tuple[int, int, str]]:
-    # Each occurrence is judged by segmenting a short stretch around it, not
-    # the whole text: cheaper, and short texts are what a query process
-    # segments without loading the whole dictionary (indexer.dictionary).
+    if len(folded) <= 2000:
+        return [(s, e, w) for w, s, e in word_spans(folded, settings) if w in chars]
     out: list[tuple[int, int, str]] = []
     for ch in chars:
         for m in re.finditer(re.escape(ch), folded):

@@ -288,10 +288,15 @@ def test_a_worker_that_dies_leaves_the_index_as_it_was(docs: Path, index_dir: Pa
 
     build_index([docs], index_dir)
     (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    # Two files to read, so two workers run (one file would be read in this process).
+    (docs / "other.txt").write_text("另一篇\n\n翡翠蝾螈。\n", encoding="utf-8")
     real = indexer.build._analyse_file
+
+    test_process = os.getpid()
 
     def crash(order, root, file, *args):
         if file.name == "new.txt":
+            assert os.getpid() != test_process, "expected a worker process"
             os._exit(7)  # like a worker killed by the system
         return real(order, root, file, *args)
 
@@ -302,7 +307,7 @@ def test_a_worker_that_dies_leaves_the_index_as_it_was(docs: Path, index_dir: Pa
         assert s.search("上门走访").total == 1
         assert s.search("琥珀蜂鸟").total == 0
     monkeypatch.setattr(indexer.build, "_analyse_file", real)
-    assert build_index([docs], index_dir, jobs=2).files_indexed == 1
+    assert build_index([docs], index_dir, jobs=2).files_indexed == 2
     with Searcher(index_dir) as s:
         assert s.search("琥珀蜂鸟").total == 1
 

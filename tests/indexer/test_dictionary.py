@@ -55,7 +55,7 @@ def test_an_index_carries_it_and_a_query_does_not_load_the_whole_dictionary(samp
     code = (
         "import sys\n"
         "from search.searcher import Searcher\n"
-        f"hits = Searcher({str(sample_index)!r}).search('网贷逾期多久会上门走访').hits\n"
+        f"hits = Searcher({str(sample_index)!r}).search('网贷逾期以后怎么协商还款').hits\n"
         "assert hits, 'no hits'\n"
         "print('rjieba' in sys.modules)\n"
     )
