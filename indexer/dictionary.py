@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
-import json
-import mmap
 import os
 import sys
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from indexer.binfile import head, open_mapped
 
 DICTIONARY_FILE = "dictionary.bin"
 MAGIC = b"ZHDICT1\n"
@@ -95,17 +95,7 @@ class QueryDictionary:
     segmenter for one text."""
 
     def __init__(self, source: str | os.PathLike[str] | bytes) -> None:
-        if isinstance(source, bytes):
-            self._map: mmap.mmap | bytes = source
-        else:
-            with open(source, "rb") as f:
-                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        if self._map[: len(MAGIC)] != MAGIC:
-            raise ValueError(f"{source if not isinstance(source, bytes) else 'data'} is not a zhsearch dictionary file")
-        n = int.from_bytes(self._map[len(MAGIC) : len(MAGIC) + 8], "little")
-        start = len(MAGIC) + 8
-        header = json.loads(self._map[start : start + n])
-        data = start + n
+        self._map, header, data = open_mapped(source, MAGIC, "dictionary")
         count = header["count"]
         self.total: int = header["total"]
         self.max_len: int = header["max_len"]
@@ -167,9 +157,7 @@ def _checked_dictionary() -> bytes | None:
         "max_len": max(map(len, entries)),
         "source": "jieba dict.txt",
     }
-    head = json.dumps(header).encode("utf-8")
-    head += b" " * (-(len(MAGIC) + 8 + len(head)) % 8)
-    data = MAGIC + len(head).to_bytes(8, "little") + head + keys.astype("<u8").tobytes() + freqs.astype("<u8").tobytes()
+    data = head(MAGIC, header) + keys.astype("<u8").tobytes() + freqs.astype("<u8").tobytes()
     quick = QueryDictionary(data)
     for hmm in (True, False):
         for text in PROBES:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import re
 import zlib
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
+from indexer.binfile import head, open_mapped
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")
@@ -321,13 +321,9 @@ def write_segment(
             text = "\n".join(sorted(fp.words))
             info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
         header["fields"][name] = info  # type: ignore[index]
-    head = json.dumps(header).encode("utf-8")
-    head += b" " * (-(len(MAGIC) + 8 + len(head)) % 8)  # data starts 8-byte aligned
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        f.write(MAGIC)
-        f.write(len(head).to_bytes(8, "little"))
-        f.write(head)
+        f.write(head(MAGIC, header))
         for part in out.parts:
             f.write(part)
         f.flush()
@@ -344,14 +340,7 @@ class SegmentPostings:
     (which stays readable after a later commit deletes it)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        if self._map[: len(MAGIC)] != MAGIC:
-            raise ValueError(f"{path} is not a zhsearch postings file")
-        n = int.from_bytes(self._map[len(MAGIC) : len(MAGIC) + 8], "little")
-        start = len(MAGIC) + 8
-        header = json.loads(self._map[start : start + n])
-        self._data = start + n
+        self._map, header, self._data = open_mapped(path, MAGIC, "postings")
         self.n_docs: int = header["n_docs"]
         self._tpb: int = header["terms_per_block"]
         self._header = header
