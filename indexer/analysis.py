@@ -11,13 +11,14 @@ The pipeline, in order:
 2. **Segment** — jieba's dictionary + HMM word segmentation on the folded text
    (Simplified text segments better with jieba's Simplified dictionary).  The
    Rust port ``rjieba`` is used when installed: same dictionary, same
-   algorithm, identical tokens, ten times faster and no dictionary-load pause.
+   algorithm, identical tokens, ten times faster; short texts such as
+   queries are cut without loading the whole dictionary (``indexer.dictionary``).
    A :class:`UserDict` (jieba's user-dictionary format) adds or re-weights
    words for a field; it is part of the settings and stored in the index.
 3. **Filter** — tokens with no letter, digit or ideograph (punctuation,
    spaces, emoji) are dropped; surrounding punctuation is trimmed from the
-   rest (``3.5%`` -> ``3.5``).  Positions count the kept tokens, so they are
-   consecutive and phrase queries work.
+   rest (``3.5%`` -> ``3.5``).  :func:`word_spans` keeps each term's offsets
+   (highlights); :func:`word_counts` only counts them (indexing).
 
 :func:`gram_spans` cuts the same folded text into overlapping character
 bigrams.  It backs exact phrase matching (a phrase
