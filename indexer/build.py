@@ -449,6 +449,10 @@ def _split(
     return [p for p in parts if p]
 
 
+# Updates add segments (they are never merged); past this many, an update
+# suggests a rebuild.
+MANY_SEGMENTS = 32
+
 # Below this many bytes to read, starting worker processes costs more than it saves.
 PARALLEL_BYTES = 2_000_000
 
@@ -607,6 +611,11 @@ def _update(
     writer._close_segment()
     writer._commit_toc(final)
     writer._finish()
+    if len(final) > MANY_SEGMENTS:
+        warnings.append(
+            f"the index has {len(final)} segments from incremental updates, and every search visits each; "
+            f"`zhsearch index PATH... --rebuild --index {target or workdir}` rebuilds it as a few"
+        )
     return IndexReport(
         index_dir=str(workdir),
         files=len(files),
