@@ -216,7 +216,7 @@ class ArticleColumns:
         live = np.flatnonzero(ranker.alive)
         arts, first = np.unique(ranker.doc_article[live], return_index=True)
         for art, docnum in zip(arts.tolist(), live[first].tolist(), strict=True):
-            stored = ranker.reader.stored_fields(docnum)
+            stored = ranker.stored_fields(docnum)
             meta = stored.get("data", {}).get("meta", {})
             source[art] = str(stored.get("source") or meta.get("source") or "")
             title[art] = str(stored.get("title") or "")

@@ -76,7 +76,6 @@ class Ranker:
     postings of its segments) with numpy."""
 
     def __init__(self, reader, fields: tuple[str, ...]) -> None:
-        self.reader = reader
         self.n_docs = reader.doc_count_all()
         self._leaves = list(reader.leaf_readers()) if self.n_docs else []
         # Opened now, not when first needed: a later commit may delete a
@@ -113,8 +112,9 @@ class Ranker:
 
     def stored_fields(self, docnum: int) -> dict:
         """A section's stored values, read straight from its segment's
-        stored column (Whoosh's reader adds a lookup and a copy per call,
-        which phrase checks over many sections pay for)."""
+        stored column: every stored read of a search goes through here
+        (Whoosh's reader adds a lookup and a copy per call, which phrase
+        checks over many sections pay for)."""
         from whoosh.codec.whoosh3 import STORED_COLUMN
 
         i = bisect.bisect_right(self._offsets, docnum) - 1

@@ -248,12 +248,12 @@ class Searcher:
             else:
                 notices.append("empty query: type some words to search for")
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
-        s, ranker = self._current()
-        allowed = self._allowed(s, ranker, qplan)
+        _, ranker = self._current()
+        allowed = self._allowed(ranker, qplan)
         wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
         if wanted is not None:
             allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
-        masks = [self._requirement_docs(s, ranker, m) for m in qplan.masks]
+        masks = [self._requirement_docs(ranker, m) for m in qplan.masks]
         scores = ranker.score(list(qplan.scoring), masks)
         if qplan.required and allowed is not None:
             # Required clauses (phrases, AND) may match sections no scored
@@ -272,16 +272,16 @@ class Searcher:
         if reading is not None:
             keys.extend(w for piece in reading.pieces for w, _ in piece)
         if ranking.PROXIMITY_WEIGHT > 0:
-            top = [self._rechoose(s, ranker, scores, allowed, docnum, score, keys) for docnum, score in top]
+            top = [self._rechoose(ranker, scores, allowed, docnum, score, keys) for docnum, score in top]
         weights = {t: ranker.idf("body", t) or 1.0 for t in parsed.terms} if snippets else {}
         # Synonyms are highlighted as phrases: a several-word one is marked whole.
         shown = replace(parsed, phrases=parsed.phrases + qplan.also) if qplan.also else parsed
         hits = []
         for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1):
-            stored = s.stored_fields(docnum)
+            stored = ranker.stored_fields(docnum)
             marks = shown
             if reading is not None and snippets:
-                found = reading.words_in(self._folded_body(s, docnum))
+                found = reading.words_in(self._folded_body(ranker, docnum))
                 marks = replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
             hits.append(self._hit(i, stored, score, marks, snippets, weights))
         suggestion = suggest(query, ranker, self.settings, total) if spelled is None else None
@@ -303,7 +303,7 @@ class Searcher:
             suggestion,
         )
 
-    def _rechoose(self, s, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
+    def _rechoose(self, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""
         art = ranker.doc_article[docnum]
         ok = (ranker.doc_article == art) & ranker.alive & (scores > 0)
@@ -314,41 +314,41 @@ class Searcher:
             return docnum, score
         if len(docs) > ranking.SECTION_CANDIDATES:
             docs = docs[np.argsort(-scores[docs], kind="stable")[: ranking.SECTION_CANDIDATES]]
-        cands = [(int(d), float(scores[d]), self._folded_body(s, int(d))) for d in docs]
+        cands = [(int(d), float(scores[d]), self._folded_body(ranker, int(d))) for d in docs]
         chosen, chosen_score = ranking.choose_section(cands, keys)
         return chosen, score
 
-    def _folded_body(self, s, docnum: int) -> str:
+    def _folded_body(self, ranker: Ranker, docnum: int) -> str:
         """A section's folded body text, cached for the current snapshot."""
         cache = self._fold_cache
         text = cache.get(docnum)
         if text is None:
-            text = fold(s.stored_fields(docnum).get("body", ""))
+            text = fold(ranker.stored_fields(docnum).get("body", ""))
             if len(cache) >= 4096:
                 cache.clear()
             cache[docnum] = text
         return text
 
-    def _allowed(self, s, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
+    def _allowed(self, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
         """Mask of sections that satisfy every requirement and belong to no
         excluded article (``None``: no constraint)."""
         mask: np.ndarray | None = None
         # Requirements hold per article: "a" "b" finds an article with
         # phrase a in one section and phrase b in another.
         for req in qplan.required:
-            docs = self._requirement_docs(s, ranker, req, per_article=True) & ranker.alive
+            docs = self._requirement_docs(ranker, req, per_article=True) & ranker.alive
             in_articles = np.isin(ranker.doc_article, np.unique(ranker.doc_article[docs]))
             mask = in_articles if mask is None else (mask & in_articles)
         if qplan.excluded:
             hit = np.zeros(ranker.n_docs, dtype=bool)
             for req in qplan.excluded:
-                hit |= self._requirement_docs(s, ranker, req, per_article=True)
+                hit |= self._requirement_docs(ranker, req, per_article=True)
             bad_articles = np.unique(ranker.doc_article[hit & ranker.alive])
             keep = ~np.isin(ranker.doc_article, bad_articles)
             mask = keep if mask is None else (mask & keep)
         return mask
 
-    def _requirement_docs(self, s, ranker: Ranker, req: Requirement, per_article: bool = False) -> np.ndarray:
+    def _requirement_docs(self, ranker: Ranker, req: Requirement, per_article: bool = False) -> np.ndarray:
         """Mask of the sections that satisfy one requirement; with
         ``per_article``, at least one such section of every article that has
         one (enough to say which articles do, and quicker).  Remembered for
@@ -480,7 +480,7 @@ class Searcher:
         started = time.perf_counter()
         limit = max(1, int(limit))
         article = self.article(article_id)
-        s, ranker = self._current()
+        _, ranker = self._current()
         terms = related_terms.key_terms(article, ranker, self.settings)
         words = tuple(t for t, _ in terms)
         if not terms:
@@ -492,7 +492,7 @@ class Searcher:
         parsed = ParsedQuery(article_id, (), terms=words)
         weights = dict(terms)
         hits = [
-            self._hit(i, s.stored_fields(docnum), score, parsed, snippets, weights, related_terms.SNIPPET_CHARS)
+            self._hit(i, ranker.stored_fields(docnum), score, parsed, snippets, weights, related_terms.SNIPPET_CHARS)
             for i, (docnum, score) in enumerate(top, 1)
         ]
         return Results(article_id, total, 1, limit, tuple(hits), (), words, time.perf_counter() - started)
@@ -500,12 +500,12 @@ class Searcher:
     # -- articles
     def article(self, article_id: str) -> Article:
         """The indexed article with this id (its searchable sections)."""
-        s, ranker = self._current()
+        _, ranker = self._current()
         number = ranker.article_number(article_id)
         docnums = [] if number < 0 else np.flatnonzero((ranker.doc_article == number) & ranker.alive).tolist()
         if not docnums:
             raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
-        docs = sorted((s.stored_fields(d) for d in docnums), key=lambda f: int(f.get("section", 0)))
+        docs = sorted((ranker.stored_fields(d) for d in docnums), key=lambda f: int(f.get("section", 0)))
         first = docs[0]
         meta = dict(first.get("data", {}).get("meta", {}))
         sections = tuple(
