@@ -378,24 +378,10 @@ def _plain_cutter(engine: str, hmm: bool, user_dict: UserDict | None = None):  #
     return lambda text: seg.lcut(text, HMM=hmm)
 
 
-def words(folded: str, settings: Settings | None = None) -> list[str]:
-    """The terms of already-folded text: what :func:`word_spans` yields,
-    without offsets (indexing needs only the terms, and this is faster)."""
-    s = settings or default_settings()
-    out: list[str] = []
-    add = out.append
-    pieces = _PIECES.findall
-    for word in _plain_cutter(s.engine, s.hmm, s.user_dict)(folded):
-        if word.isalpha() or word.isdigit():
-            add(word)
-        else:
-            out.extend(pieces(word))
-    return out
-
-
 def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]:
-    """How often each term of already-folded text occurs: ``Counter(words(folded))``,
-    computed per distinct token rather than per token (indexing's inner loop)."""
+    """How often each term of already-folded text occurs: the terms of
+    :func:`word_spans`, counted per distinct token rather than per token
+    (indexing's inner loop)."""
     s = settings or default_settings()
     raw = Counter(_plain_cutter(s.engine, s.hmm, s.user_dict)(folded))
     counts = {w: n for w, n in raw.items() if w.isalpha() or w.isdigit()}

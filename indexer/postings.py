@@ -405,9 +405,6 @@ class SegmentPostings:
         keys = self._array(name, "keys")
         return range(int(np.searchsorted(keys, np.uint64(lo))), int(np.searchsorted(keys, np.uint64(hi))))
 
-    def doc_frequency(self, name: str, i: int) -> int:
-        return int(self._array(name, "df")[i]) if i >= 0 else 0
-
     def postings_at(self, name: str, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Section numbers (int64) and frequencies (float32) of term ``i``."""
         b, j = divmod(i, self._tpb)

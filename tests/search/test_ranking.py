@@ -65,7 +65,7 @@ def test_question_picks_the_section_that_answers(make_index):
 
 
 def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path):
-    from indexer.analysis import fold, words
+    from indexer.analysis import fold, word_spans
     from indexer.build import build_index
 
     index_dir = make_index({"a.txt": "甲\n\n" + "逾期。" * 30, "b.txt": "乙\n\n罚息"})
@@ -81,7 +81,7 @@ def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path)
         for docnum in reader.all_doc_ids():
             body = searcher.stored_fields(docnum)["body"]
             seen[searcher.stored_fields(docnum)["article"]] = ranker.lengths["body"][docnum]
-            assert ranker.lengths["body"][docnum] == len(words(fold(body)))
+            assert ranker.lengths["body"][docnum] == len(list(word_spans(fold(body))))
         assert seen == {"a.txt": 30, "b.txt": 1, "c.txt": 21}
 
 
