@@ -43,8 +43,12 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whoosh.analysis import Token, Tokenizer
+
+if TYPE_CHECKING:
+    from indexer.dictionary import QueryDictionary
 
 ANALYZER_VERSION = 2
 
@@ -312,27 +316,32 @@ def _jieba(engine: str, user_dict: UserDict | None):  # -> rjieba.Jieba | jieba.
 # dictionary after this many, early and once.
 _QUICK_CHARS = 64
 _QUICK_CALLS = 50
-_quick: dict[str, object] = {"dictionary": None, "calls": 0}
 
 
-def use_query_dictionary(dictionary: object | None) -> None:
-    """Cut short texts with ``dictionary`` (an
-    :class:`indexer.dictionary.QueryDictionary`) while the full one is not
-    loaded; the cuts are the same, only the start-up cost differs."""
-    _quick["dictionary"] = dictionary
+class _QuickCuts:
+    """The query dictionary in use (if any) and how many cuts it has made."""
+
+    dictionary: QueryDictionary | None = None
+    calls = 0
+
+
+def use_query_dictionary(dictionary: QueryDictionary | None) -> None:
+    """Cut short texts with ``dictionary`` while the full one is not loaded;
+    the cuts are the same, only the start-up cost differs."""
+    _QuickCuts.dictionary = dictionary
 
 
 def _rjieba_for(text: str, user_dict: UserDict | None):  # -> rjieba.Jieba | module
-    dictionary = _quick["dictionary"]
+    quick = _QuickCuts
     if (
-        dictionary is not None
+        quick.dictionary is not None
         and user_dict is None
         and len(text) <= _QUICK_CHARS
         and "rjieba" not in sys.modules  # the full dictionary is not loaded yet
-        and int(_quick["calls"]) < _QUICK_CALLS  # type: ignore[call-overload]
+        and quick.calls < _QUICK_CALLS
     ):
-        _quick["calls"] = int(_quick["calls"]) + 1  # type: ignore[call-overload]
-        return dictionary.segmenter(text)  # type: ignore[attr-defined]
+        quick.calls += 1
+        return quick.dictionary.segmenter(text)
     return _jieba("rjieba", user_dict)
 
 
