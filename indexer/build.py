@@ -279,6 +279,9 @@ class _FileOutcome:
 
 
 _Analysed = list[tuple[str, list[dict[str, Any]], SectionTerms]]
+# A file to index: (walk order, root it was found under, path, content hash
+# it was indexed at, if it was).
+_Task = tuple[int, Path, Path, str | None]
 
 
 def _analyse_file(
@@ -390,7 +393,7 @@ class _PartWriter:
         self.writer.is_closed = True
 
 
-def _run_part(part: int, tasks: list[tuple[int, Path, Path, str | None]], settings: Settings, ix, emit) -> None:
+def _run_part(part: int, tasks: list[_Task], settings: Settings, ix, emit) -> None:
     """Index a share of the files, reporting each file and then the new
     segments through ``emit``."""
     out = _PartWriter(ix, part)
@@ -425,9 +428,7 @@ def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int) 
         queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
 
 
-def _split(
-    tasks: list[tuple[int, Path, Path, str | None]], jobs: int
-) -> list[list[tuple[int, Path, Path, str | None]]]:
+def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
     """``tasks`` in at most ``jobs`` runs of consecutive files with about
     the same number of bytes each (work is proportional to text)."""
     sizes = []
@@ -439,7 +440,7 @@ def _split(
     total = sum(sizes)
     if jobs <= 1 or len(tasks) < 2 or total < PARALLEL_BYTES:
         return [tasks]
-    parts: list[list[tuple[int, Path, Path, str | None]]] = [[]]
+    parts: list[list[_Task]] = [[]]
     acc = 0
     for task, size in zip(tasks, sizes, strict=True):
         if acc >= total * len(parts) / jobs and len(parts) < jobs:
