@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_sample_index  # noqa: E402
-from search import pinyin  # noqa: E402
-from search.pinyin import spell  # noqa: E402
-from search.searcher import Searcher  # noqa: E402
+from zhsearch.indexer.build import build_sample_index  # noqa: E402
+from zhsearch.search import pinyin  # noqa: E402
+from zhsearch.search.pinyin import spell  # noqa: E402
+from zhsearch.search.searcher import Searcher  # noqa: E402
 
 
 def main() -> None:

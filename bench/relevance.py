@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_index  # noqa: E402
-from search.evaluation import evaluate, format_table  # noqa: E402
+from zhsearch.indexer.build import build_index  # noqa: E402
+from zhsearch.search.evaluation import evaluate, format_table  # noqa: E402
 
 ANCHORS = """\
 Anchors (same corpus and questions, measured when the issue was filed):
@@ -48,7 +48,7 @@ def main() -> None:
         f"index: {report.articles} articles re-indexed, {report.files_unchanged} files unchanged, {time.perf_counter() - t0:.1f} s"
     )
     queries = Path(args.queries) if args.queries else data / "queries-dev.jsonl"
-    from search.evaluation import read_questions
+    from zhsearch.search.evaluation import read_questions
 
     questions = read_questions(queries)
     if args.limit:

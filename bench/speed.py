@@ -123,7 +123,7 @@ def log(msg: str) -> None:
 def _child_build(kind: str, corpus: str, index_dir: str, jobs: int) -> None:
     started = time.perf_counter()
     if kind == "zhsearch":
-        from indexer.build import build_index
+        from zhsearch.indexer.build import build_index
 
         t0 = time.perf_counter()
         rep = build_index([corpus], index_dir, rebuild=True, jobs=jobs)
@@ -265,7 +265,7 @@ def summary(ms: list[float]) -> dict:
 
 
 def warm_zhsearch(index_dir: Path, passes: int) -> dict:
-    from search.searcher import Searcher
+    from zhsearch.search.searcher import Searcher
 
     out: dict = {}
     with Searcher(index_dir) as s:
@@ -335,7 +335,7 @@ def zhsearch_command() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("zhsearch")
-    return [found] if found else [sys.executable, "-m", "search.cli"]
+    return [found] if found else [sys.executable, "-m", "zhsearch.search.cli"]
 
 
 def compile_bytecode() -> None:
@@ -368,10 +368,10 @@ def median_wall(cmd: list[str], runs: int, ok=(0,)) -> float:
 
 
 def incremental(corpus: Path, index_dir: Path, jobs: int) -> dict:
-    from corpus.errors import ArticleNotFoundError
-    from corpus.readers import article_id_for
-    from indexer.build import build_index
-    from search.searcher import Searcher
+    from zhsearch.corpus.errors import ArticleNotFoundError
+    from zhsearch.corpus.readers import article_id_for
+    from zhsearch.indexer.build import build_index
+    from zhsearch.search.searcher import Searcher
 
     out: dict = {}
     log("re-indexing the unchanged corpus")

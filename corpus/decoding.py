@@ -16,7 +16,7 @@ import codecs
 import re
 from functools import lru_cache
 
-from corpus.errors import ReadError
+from zhsearch.corpus.errors import ReadError
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

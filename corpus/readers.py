@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.decoding import decode_bytes
-from corpus.errors import ReadError
-from corpus.model import Article, Section
+from zhsearch.corpus.decoding import decode_bytes
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.model import Article, Section
 
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})

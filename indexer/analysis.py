@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 from whoosh.analysis import Token, Tokenizer
 
 if TYPE_CHECKING:
-    from indexer.dictionary import QueryDictionary
+    from zhsearch.indexer.dictionary import QueryDictionary
 
 ANALYZER_VERSION = 2
 
@@ -210,7 +210,7 @@ class UserDict:
 def read_word_file(path: str | os.PathLike[str], kind: str) -> str:
     """The text of a UTF-8 word list (user dictionary, synonym file), or a
     :class:`WordListError` naming the file and what to do."""
-    from corpus.errors import WordListError
+    from zhsearch.corpus.errors import WordListError
 
     try:
         return Path(path).read_text(encoding="utf-8-sig")
@@ -225,7 +225,7 @@ def load_user_dict(path: str | os.PathLike[str]) -> UserDict:
     a line — plus ``#`` comments.  A word without a frequency gets one just
     high enough to be cut as a word (jieba's ``suggest_freq``); a low one
     (``会上 1``) splits a dictionary word that the field rarely means."""
-    from corpus.errors import WordListError
+    from zhsearch.corpus.errors import WordListError
 
     text = read_word_file(path, "user dictionary")
     entries: dict[str, tuple[str, int | None, str | None]] = {}
@@ -535,7 +535,7 @@ def stopwords() -> frozenset[str]:
     The list is ``indexer/stopwords.txt``: reviewed by hand, one word a line,
     ``#`` comments allowed.  Entries are folded like any other term.
     """
-    raw = resources.files("indexer").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    raw = resources.files("zhsearch.indexer").joinpath("stopwords.txt").read_text(encoding="utf-8")
     words = set()
     for line in raw.splitlines():
         word = line.split("#", 1)[0].strip()

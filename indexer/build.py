@@ -21,16 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from corpus.errors import IndexMismatchError, ReadError, ZhsearchError
-from corpus.model import Article
-from corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
-from indexer.analysis import Settings, UserDict, default_settings, load_user_dict
-from indexer.codec import PACKED, ZhCodec, pack_stored
-from indexer.postings import SUFFIX as POSTINGS_SUFFIX
-from indexer.postings import FieldPostings, SectionTerms, analyze_sections, write_segment
-from indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_mismatch
-from indexer.storage import (
+from zhsearch.corpus.errors import IndexMismatchError, ReadError, ZhsearchError
+from zhsearch.corpus.model import Article
+from zhsearch.corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
+from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
+from zhsearch.indexer.codec import PACKED, ZhCodec, pack_stored
+from zhsearch.indexer.postings import SUFFIX as POSTINGS_SUFFIX
+from zhsearch.indexer.postings import FieldPostings, SectionTerms, analyze_sections, write_segment
+from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_mismatch
+from zhsearch.indexer.storage import (
     WriteLock,
     check_compatible,
     create_index,
@@ -240,7 +239,7 @@ def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait:
     """Index the sample articles bundled with zhsearch (the demo corpus)."""
     from importlib import resources
 
-    with resources.as_file(resources.files("corpus") / "articles") as articles:
+    with resources.as_file(resources.files("zhsearch.corpus") / "articles") as articles:
         return build_index([articles], index_dir, wait=wait)
 
 

@@ -27,8 +27,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from indexer.binfile import head, open_mapped
+from zhsearch.indexer.binfile import head, open_mapped
 
 DICTIONARY_FILE = "dictionary.bin"
 MAGIC = b"ZHDICT1\n"

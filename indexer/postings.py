@@ -38,9 +38,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
-from indexer.binfile import head, open_mapped
+from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
+from zhsearch.indexer.binfile import head, open_mapped
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")

@@ -22,9 +22,8 @@ included, pickled with the schema, so queries are cut like the articles were.
 from __future__ import annotations
 
 from whoosh.fields import ID, STORED, TEXT, Schema
-
-from indexer.analysis import Settings, UserDict, load_user_dict, word_analyzer
-from indexer.postings import GRAM_FIELD, WORD_FIELDS
+from zhsearch.indexer.analysis import Settings, UserDict, load_user_dict, word_analyzer
+from zhsearch.indexer.postings import GRAM_FIELD, WORD_FIELDS
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
 SCHEMA_VERSION = 3
@@ -81,7 +80,7 @@ def user_dict_changed(recorded: UserDict | None) -> bool:
     index keeps its own copy)."""
     if recorded is None or not recorded.path:
         return False
-    from corpus.errors import WordListError
+    from zhsearch.corpus.errors import WordListError
 
     try:
         return load_user_dict(recorded.path).digest != recorded.digest

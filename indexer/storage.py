@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from indexer.analysis import Settings, default_settings
-from indexer.schema import SCHEMA_VERSION, make_schema
+from zhsearch.corpus.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from zhsearch.indexer.analysis import Settings, default_settings
+from zhsearch.indexer.schema import SCHEMA_VERSION, make_schema
 
 META_FILE = "zhsearch.json"
 INDEX_NAME = "sections"
@@ -373,7 +373,7 @@ def create_index(index_dir: Path, settings: Settings | None = None):  # -> whoos
     index_dir.mkdir(parents=True, exist_ok=True)
     ix = windex.create_in(str(index_dir), make_schema(s), indexname=INDEX_NAME)
     if s.engine == "rjieba" and s.user_dict is None:
-        from indexer.dictionary import write_dictionary
+        from zhsearch.indexer.dictionary import write_dictionary
 
         write_dictionary(index_dir)  # quick query segmentation; optional
     write_meta(index_dir, s)

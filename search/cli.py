@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from zhsearch import __version__
+
 EXIT_OK, EXIT_NO_RESULTS, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2, 3
 
 
@@ -37,7 +39,7 @@ class _Group(click.Group):
             sys.stderr.close()
             ctx.exit(0)
         except Exception as exc:  # noqa: BLE001 - the CLI must never show a traceback
-            from corpus.errors import ZhsearchError
+            from zhsearch.corpus.errors import ZhsearchError
 
             if os.environ.get("ZHSEARCH_DEBUG"):
                 raise
@@ -82,7 +84,7 @@ def _dump(obj: Any) -> str:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="zhsearch", prog_name="zhsearch")
+@click.version_option(__version__, prog_name="zhsearch")
 def main() -> None:
     """Full-text search for Chinese article collections.
 
@@ -132,7 +134,7 @@ def index(
     replaced, and files removed from an indexed directory dropped.  Exit
     code 3 when some files were skipped, 2 when nothing could be indexed.
     """
-    from indexer.build import build_index
+    from zhsearch.indexer.build import build_index
 
     if check:
         if rebuild:
@@ -170,7 +172,7 @@ def index(
 
 
 def _check(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None:
-    from indexer.build import check_index
+    from zhsearch.indexer.build import check_index
 
     report = check_index(paths, index_dir)
     if as_json:
@@ -316,7 +318,7 @@ def search(
     If there is no index yet, one is built from the bundled sample articles.
     Exit code 1 when nothing matches.
     """
-    from search.searcher import search as run_search
+    from zhsearch.search.searcher import search as run_search
 
     results = run_search(" ".join(query), index_dir, limit=limit, page=page, snippet_chars=snippet_chars, **options)
     for notice in results.notices:
@@ -389,7 +391,7 @@ def related(article_id: str, limit: int, color: str, index_dir: str | None, as_j
 
     Exit code 1 when no other article shares its key terms.
     """
-    from search.searcher import related as run_related
+    from zhsearch.search.searcher import related as run_related
 
     results = run_related(article_id, index_dir, limit=limit)
     for notice in results.notices:
@@ -420,7 +422,7 @@ def related(article_id: str, limit: int, color: str, index_dir: str | None, as_j
 @_json_option("Print the article as one JSON object.")
 def show(article_id: str, section: int | None, index_dir: str | None, as_json: bool) -> None:
     """Print the article ID (as shown in search results), or one section."""
-    from search.searcher import show as run_show
+    from zhsearch.search.searcher import show as run_show
 
     article = run_show(article_id, index_dir, section=section)
     if as_json:
@@ -461,7 +463,7 @@ def show(article_id: str, section: int | None, index_dir: str | None, as_json: b
 @_json_option("Print the statistics as one JSON object.")
 def stats(index_dir: str | None, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from search.searcher import stats as run_stats
+    from zhsearch.search.searcher import stats as run_stats
 
     st = run_stats(index_dir)
     if as_json:
@@ -499,7 +501,7 @@ def eval_command(queries: str, index_dir: str | None, k: int, misses: int, as_js
     Prints MRR@k, Success@1, Recall@k, Section@1 and latency, overall and per
     group (qid text before the first '-', plus '-hans' suffixes).
     """
-    from search.evaluation import evaluate, format_table
+    from zhsearch.search.evaluation import evaluate, format_table
 
     report = evaluate(queries, index_dir, k=k)
     if as_json:

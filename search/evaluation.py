@@ -27,9 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.decoding import decode_bytes
-from corpus.errors import ZhsearchError
-from search.searcher import Searcher
+from zhsearch.corpus.decoding import decode_bytes
+from zhsearch.corpus.errors import ZhsearchError
+from zhsearch.search.searcher import Searcher
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from corpus.errors import OptionError
-from indexer.analysis import fold
+from zhsearch.corpus.errors import OptionError
+from zhsearch.indexer.analysis import fold
 
 if TYPE_CHECKING:
-    from search.ranking import Ranker
+    from zhsearch.search.ranking import Ranker
 
 FACETS = ("category", "author", "tag", "year")
 SORTS = ("score", "date")

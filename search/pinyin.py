@@ -34,12 +34,11 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
-from search.ranking import ScoreTerm
+from zhsearch.indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
+from zhsearch.search.ranking import ScoreTerm
 
 if TYPE_CHECKING:
-    from search.ranking import Ranker
+    from zhsearch.search.ranking import Ranker
 
 # Candidate words per piece, most common first.
 MAX_CANDIDATES = 6
@@ -159,7 +158,7 @@ class PinyinIndex:
 def spelled(text: str) -> list[str]:
     """The syllables of the Chinese in ``text`` (Latin letters, digits and
     punctuation are left out: typed as they are, they match as they are)."""
-    from indexer.analysis import fold
+    from zhsearch.indexer.analysis import fold
 
     return [syl for run in _HAN_WORD.findall(fold(text)) for syl in reading(run)]
 
@@ -300,7 +299,7 @@ def spell(text: str, settings=None) -> dict[str, str]:
     pinyin with spaces between words (``words``), all joined (``joined``),
     and initials (``initials``); other characters are left out.  The
     measuring stick of ``bench/pinyin.py`` and the tests."""
-    from indexer.analysis import fold, word_spans
+    from zhsearch.indexer.analysis import fold, word_spans
 
     words = [reading(w) for run in _HAN_WORD.findall(fold(text)) for w, _, _ in word_spans(run, settings)]
     words = [w for w in words if w]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from indexer.analysis import (
+from zhsearch.indexer.analysis import (
     CJK_CLASS,
     Settings,
     alternative_words,
@@ -33,9 +33,9 @@ from indexer.analysis import (
     stopwords,
     word_spans,
 )
-from indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
-from search.ranking import ScoreTerm
-from search.synonyms import SYNONYM_WEIGHT, Synonyms
+from zhsearch.indexer.schema import FIELD_WEIGHTS, GRAM_FIELD, TEXT_FIELDS
+from zhsearch.search.ranking import ScoreTerm
+from zhsearch.search.synonyms import SYNONYM_WEIGHT, Synonyms
 
 MAX_QUERY_CHARS = 1000
 FIELD_NAMES = frozenset(TEXT_FIELDS)

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from search.filters import ArticleColumns
-    from search.pinyin import PinyinIndex
+    from zhsearch.search.filters import ArticleColumns
+    from zhsearch.search.pinyin import PinyinIndex
 
 K1 = 1.2
 B = 0.75
@@ -148,14 +148,14 @@ class Ranker:
     def columns(self) -> ArticleColumns:
         """Per-article metadata (dates, sources, facet values), read the
         first time a query filters, counts facets or sorts by date."""
-        from search.filters import ArticleColumns
+        from zhsearch.search.filters import ArticleColumns
 
         return ArticleColumns.read(self)
 
     @cached_property
     def pinyin(self) -> PinyinIndex:
         """The index's Chinese words by pinyin, built for the first pinyin query."""
-        from search.pinyin import PinyinIndex
+        from zhsearch.search.pinyin import PinyinIndex
 
         return PinyinIndex.build(self)
 
@@ -176,7 +176,7 @@ class Ranker:
 
     def gram_prefix_docs(self, field: str, char: str) -> np.ndarray:
         """Doc numbers of the sections with a bigram starting with ``char``."""
-        from indexer.postings import gram_prefix_range
+        from zhsearch.indexer.postings import gram_prefix_range
 
         lo, hi = gram_prefix_range(char)
         parts = []
@@ -306,8 +306,8 @@ class Ranker:
 
 def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
     """The text postings written beside a Whoosh segment."""
-    from corpus.errors import IndexMismatchError
-    from indexer.postings import SUFFIX, SegmentPostings
+    from zhsearch.corpus.errors import IndexMismatchError
+    from zhsearch.indexer.postings import SUFFIX, SegmentPostings
 
     folder = getattr(leaf._storage, "folder", None)
     path = Path(str(folder)) / f"{leaf._segid}{SUFFIX}"

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from corpus.model import Article
-from indexer.analysis import Settings, fold, stopwords, word_spans
-from indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
-from search.ranking import Ranker, ScoreTerm
+from zhsearch.corpus.model import Article
+from zhsearch.indexer.analysis import Settings, fold, stopwords, word_spans
+from zhsearch.indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
+from zhsearch.search.ranking import Ranker, ScoreTerm
 
 KEY_TERMS = 20
 TITLE_TF = 3

@@ -21,20 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
-from corpus.model import Article, Section
-from indexer.analysis import UserDict, fold, is_cjk, load_user_dict
-from indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
-from indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
-from search import pinyin, ranking
-from search import related as related_terms
-from search.filters import Filters, check_facets, check_sort
-from search.query import ParsedQuery, Plan, Requirement, parse, phrase_pattern, plan, query_grams
-from search.ranking import Ranker
-from search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
-from search.suggest import suggest
-from search.synonyms import Synonyms
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
+from zhsearch.corpus.model import Article, Section
+from zhsearch.indexer.analysis import UserDict, fold, is_cjk, load_user_dict
+from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
+from zhsearch.indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
+from zhsearch.search import pinyin, ranking
+from zhsearch.search import related as related_terms
+from zhsearch.search.filters import Filters, check_facets, check_sort
+from zhsearch.search.query import ParsedQuery, Plan, Requirement, parse, phrase_pattern, plan, query_grams
+from zhsearch.search.ranking import Ranker
+from zhsearch.search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
+from zhsearch.search.suggest import suggest
+from zhsearch.search.synonyms import Synonyms
 
 RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
 
@@ -541,8 +540,8 @@ class Searcher:
 def _use_index_dictionary(index_dir: Path) -> None:
     """Segment queries with the dictionary stored in the index, if it has
     one (see ``indexer.dictionary``): no dictionary load on start-up."""
-    from indexer.analysis import use_query_dictionary
-    from indexer.dictionary import DICTIONARY_FILE, QueryDictionary
+    from zhsearch.indexer.analysis import use_query_dictionary
+    from zhsearch.indexer.dictionary import DICTIONARY_FILE, QueryDictionary
 
     try:
         use_query_dictionary(QueryDictionary(index_dir / DICTIONARY_FILE))
@@ -573,7 +572,7 @@ def search(
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
     if not index_exists(target):
-        from indexer.build import build_sample_index
+        from zhsearch.indexer.build import build_sample_index
 
         report = build_sample_index(target)
         notices = (

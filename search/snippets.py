@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from indexer.analysis import Settings, fold, is_cjk, word_spans
+from zhsearch.indexer.analysis import Settings, fold, is_cjk, word_spans
 
 DEFAULT_WIDTH = 120
 ELLIPSIS = "…"

@@ -29,12 +29,12 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
-from indexer.analysis import fold, is_cjk, stopwords, word_spans
-from indexer.schema import GRAM_FIELD, TEXT_FIELDS
+from zhsearch.indexer.analysis import fold, is_cjk, stopwords, word_spans
+from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS
 
 if TYPE_CHECKING:
-    from indexer.analysis import Settings
-    from search.ranking import Ranker
+    from zhsearch.indexer.analysis import Settings
+    from zhsearch.search.ranking import Ranker
 
 FEW_RESULTS = 3
 UNSEEN_SHARE = 0.25
@@ -54,7 +54,7 @@ def suspect_spans(folded: str, ranker: Ranker, settings: Settings | None = None)
     """Runs of characters none of whose bigrams the index has (characters
     of question words and particles excepted: an index of statements need
     not have 哪儿 for a question to be right)."""
-    from search.pinyin import _HAN_WORD
+    from zhsearch.search.pinyin import _HAN_WORD
 
     stop = stopwords()
     spared = {i for w, a, b in word_spans(folded, settings) if w in stop for i in range(a, b)}
@@ -83,7 +83,7 @@ def suspect_spans(folded: str, ranker: Ranker, settings: Settings | None = None)
 
 def _respell(folded: str, start: int, end: int, ranker: Ranker) -> tuple[int, int, str] | None:
     """The best re-spelling of a suspect run: ``(window start, window end, word)``."""
-    from search.pinyin import _HAN_WORD, reading
+    from zhsearch.search.pinyin import _HAN_WORD, reading
 
     if _known_word(ranker, folded[start:end]):
         return None  # a rare word the index has (蓍 in 蓍的别名), typed right

@@ -26,8 +26,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from corpus.errors import WordListError
-from indexer.analysis import fold, read_word_file
+from zhsearch.corpus.errors import WordListError
+from zhsearch.indexer.analysis import fold, read_word_file
 
 SYNONYM_WEIGHT = 0.5
 

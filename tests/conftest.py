@@ -6,8 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-
-from indexer.build import build_index
+from zhsearch.indexer.build import build_index
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLES = REPO / "corpus" / "articles"

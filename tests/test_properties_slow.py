@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from corpus.errors import ReadError
-from corpus.readers import MAX_SECTION_CHARS, MAX_TITLE_CHARS, read_file
-from indexer.analysis import fold, grams, tokenize
-from search.query import parse, plan
-from search.searcher import Searcher
-from search.snippets import make_snippet
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.readers import MAX_SECTION_CHARS, MAX_TITLE_CHARS, read_file
+from zhsearch.indexer.analysis import fold, grams, tokenize
+from zhsearch.search.query import parse, plan
+from zhsearch.search.searcher import Searcher
+from zhsearch.search.snippets import make_snippet
 
 SLOW = 10_000
 

@@ -16,10 +16,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from corpus.decoding import decode_bytes
-from corpus.errors import ReadError
-from corpus.readers import (
+from zhsearch.corpus.decoding import decode_bytes
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.readers import (
     MAX_SECTION_CHARS,
     clean_text,
     discover,

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from corpus.errors import ReadError
-from corpus.readers import discover, parse_jsonl, parse_markdown, parse_text, read_file, read_path
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.readers import discover, parse_jsonl, parse_markdown, parse_text, read_file, read_path
 
 # A page in the shape of the scraped sample articles: title, glued meta line,
 # keyword line (the title without punctuation), the title again, numbered

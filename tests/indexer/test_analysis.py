@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from corpus.readers import read_file
-from indexer.analysis import Settings, WordTokenizer, fold, gram_spans, grams, stopwords, tokenize, word_spans
+from zhsearch.corpus.readers import read_file
+from zhsearch.indexer.analysis import Settings, WordTokenizer, fold, gram_spans, grams, stopwords, tokenize, word_spans
 
 ARTICLES = Path(__file__).resolve().parents[2] / "corpus" / "articles"
 

@@ -6,18 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-
-from corpus.errors import (
+from zhsearch.corpus.errors import (
     ArticleNotFoundError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     ZhsearchError,
 )
-from indexer.build import build_index
-from indexer.schema import SCHEMA_VERSION
-from indexer.storage import META_FILE, WriteLock
-from search.searcher import Searcher, show
+from zhsearch.indexer.build import build_index
+from zhsearch.indexer.schema import SCHEMA_VERSION
+from zhsearch.indexer.storage import META_FILE, WriteLock
+from zhsearch.search.searcher import Searcher, show
 
 A_TXT = "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n\n二、怎么应对\n\n先核实身份，再录音录像。\n"
 B_MD = "---\ntitle: 征信记录保留多久\ntags: [征信]\n---\n\n## 一、五年规则\n\n征信逾期记录自结清之日起保留五年。\n"
@@ -241,9 +240,9 @@ QUERIES = ["逾期", "上门走访", '"征信逾期"', "网贷 协商 -征信", 
 @pytest.fixture
 def parallel(monkeypatch: pytest.MonkeyPatch):
     """Worker processes even for a small corpus."""
-    import indexer.build
+    import zhsearch.indexer.build
 
-    monkeypatch.setattr(indexer.build, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(zhsearch.indexer.build, "PARALLEL_BYTES", 0)
 
 
 def test_parallel_build_finds_what_a_single_process_build_finds(articles_dir: Path, tmp_path: Path, parallel):
@@ -271,10 +270,10 @@ def test_parallel_build_keeps_the_first_of_two_articles_with_one_id(tmp_path: Pa
 
 
 def test_small_segments_give_the_same_results(articles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import indexer.build
+    import zhsearch.indexer.build
 
     build_index([articles_dir], tmp_path / "one", jobs=1)
-    monkeypatch.setattr(indexer.build, "SEGMENT_POSTINGS", 500)
+    monkeypatch.setattr(zhsearch.indexer.build, "SEGMENT_POSTINGS", 500)
     build_index([articles_dir], tmp_path / "many", jobs=1)
     with Searcher(tmp_path / "many") as s:
         assert len(list(s._current()[0].leaf_readers())) > 3
@@ -284,13 +283,13 @@ def test_small_segments_give_the_same_results(articles_dir: Path, tmp_path: Path
 def test_a_worker_that_dies_leaves_the_index_as_it_was(docs: Path, index_dir: Path, parallel, monkeypatch):
     import os
 
-    import indexer.build
+    import zhsearch.indexer.build
 
     build_index([docs], index_dir)
     (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
     # Two files to read, so two workers run (one file would be read in this process).
     (docs / "other.txt").write_text("另一篇\n\n翡翠蝾螈。\n", encoding="utf-8")
-    real = indexer.build._analyse_file
+    real = zhsearch.indexer.build._analyse_file
 
     test_process = os.getpid()
 
@@ -300,13 +299,13 @@ def test_a_worker_that_dies_leaves_the_index_as_it_was(docs: Path, index_dir: Pa
             os._exit(7)  # like a worker killed by the system
         return real(order, root, file, *args)
 
-    monkeypatch.setattr(indexer.build, "_analyse_file", crash)
+    monkeypatch.setattr(zhsearch.indexer.build, "_analyse_file", crash)
     with pytest.raises(ZhsearchError, match="worker process died"):
         build_index([docs], index_dir, jobs=2)
     with Searcher(index_dir) as s:
         assert s.search("上门走访").total == 1
         assert s.search("琥珀蜂鸟").total == 0
-    monkeypatch.setattr(indexer.build, "_analyse_file", real)
+    monkeypatch.setattr(zhsearch.indexer.build, "_analyse_file", real)
     assert build_index([docs], index_dir, jobs=2).files_indexed == 2
     with Searcher(index_dir) as s:
         assert s.search("琥珀蜂鸟").total == 1
@@ -321,9 +320,9 @@ def test_a_missing_postings_file_asks_for_a_rebuild(docs: Path, index_dir: Path)
 
 
 def test_many_segments_suggest_a_rebuild(docs: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    import indexer.build
+    import zhsearch.indexer.build
 
-    monkeypatch.setattr(indexer.build, "MANY_SEGMENTS", 2)
+    monkeypatch.setattr(zhsearch.indexer.build, "MANY_SEGMENTS", 2)
     assert not build_index([docs], index_dir).warnings
     for i in range(2):
         (docs / f"more-{i}.txt").write_text(f"新增{i}\n\n又一篇文章。\n", encoding="utf-8")

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from indexer.build import build_index
-from search.cli import main
-from search.searcher import Searcher
+from zhsearch.indexer.build import build_index
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher
 
 ARTICLE = "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n"
 
@@ -58,7 +57,7 @@ def zhsearch(*args: str, slow: bool = False) -> subprocess.Popen:
 
 
 SLOW_READS = """
-import indexer.build as _b
+import zhsearch.indexer.build as _b
 _read = _b.read_file
 def _slow(*a, **k):
     time.sleep(0.05)
@@ -70,7 +69,7 @@ _b.read_file = _slow
 HOLD_LOCK = """
     import sys, time
     from pathlib import Path
-    from indexer.storage import WriteLock
+    from zhsearch.indexer.storage import WriteLock
     with WriteLock(Path(sys.argv[1])):
         print("locked", flush=True)
         time.sleep(60)
@@ -128,7 +127,7 @@ def test_lock_of_a_killed_writer_blocks_nobody(index_dir: Path, tmp_path: Path):
 # articles; prints one JSON line per round, errors included.
 READER = """
     import json, sys, time, traceback
-    from search.searcher import Searcher
+    from zhsearch.search.searcher import Searcher
     index_dir, want = sys.argv[1], int(sys.argv[2])
     deadline = time.monotonic() + 60
     with Searcher(index_dir) as kept:

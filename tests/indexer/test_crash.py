@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from indexer.build import build_index
-from search.searcher import Searcher
+from zhsearch.indexer.build import build_index
+from zhsearch.search.searcher import Searcher
 
 BASE = {
     "a.txt": "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n",
@@ -39,11 +38,11 @@ QUERIES = ("上门走访", "征信 五年", "停息挂账", "逾期", "唯一标
 DRIVER = """
 import os, signal, sys, time
 {patch}
-from search.cli import main
+from zhsearch.search.cli import main
 main(sys.argv[1:], prog_name="zhsearch")
 """
 SLOW_READS = """
-import indexer.build as _b
+import zhsearch.indexer.build as _b
 _read = _b.read_file
 def _slow(*a, **k):
     time.sleep(0.2)
@@ -72,7 +71,7 @@ FileStorage.rename_file = _after
 # --rebuild: killed right after the atomic exchange, before the old index
 # (now at .NAME.new-PID) is removed.
 DIE_AFTER_EXCHANGE = f"""
-import indexer.storage as _st
+import zhsearch.indexer.storage as _st
 _exchange = _st._exchange
 def _die_after(a, b):
     if _exchange(a, b):
@@ -83,7 +82,7 @@ _st._exchange = _die_after
 # --rebuild where the exchange is unavailable: killed between the two
 # renames, when there is no index at the usual path at all.
 DIE_BETWEEN_RENAMES = f"""
-import indexer.storage as _st
+import zhsearch.indexer.storage as _st
 _st._exchange = lambda a, b: False
 _rename = os.rename
 def _rename_then_die(a, b, **kw):

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from indexer.dictionary import DICTIONARY_FILE, PROBES, QueryDictionary, rjieba_class, write_dictionary
+from zhsearch.indexer.dictionary import DICTIONARY_FILE, PROBES, QueryDictionary, rjieba_class, write_dictionary
 
 pytest.importorskip("rjieba")
 
@@ -54,7 +53,7 @@ def test_an_index_carries_it_and_a_query_does_not_load_the_whole_dictionary(samp
     assert (sample_index / DICTIONARY_FILE).is_file()
     code = (
         "import sys\n"
-        "from search.searcher import Searcher\n"
+        "from zhsearch.search.searcher import Searcher\n"
         f"hits = Searcher({str(sample_index)!r}).search('网贷逾期以后怎么协商还款').hits\n"
         "assert hits, 'no hits'\n"
         "print('rjieba' in sys.modules)\n"

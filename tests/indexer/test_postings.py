@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from indexer.analysis import default_settings, fold, gram_spans, word_counts, word_spans
-from indexer.postings import (
+from zhsearch.indexer.analysis import default_settings, fold, gram_spans, word_counts, word_spans
+from zhsearch.indexer.postings import (
     TERMS_PER_BLOCK,
     FieldPostings,
     SegmentPostings,
@@ -22,7 +21,7 @@ from indexer.postings import (
     word_key,
     write_segment,
 )
-from indexer.schema import GRAM_FIELD, TEXT_FIELDS
+from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS
 
 MIXED = st.text(
     alphabet=st.sampled_from(list("网贷逾期上門走訪银行卡ＡＢab12.%，。 \n-_") + ["𠮷", "か", "😀", "\u3000"]),

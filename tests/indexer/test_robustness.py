@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from corpus.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, ZhsearchError
-from indexer.build import CheckReport, Skipped, build_index, check_index
-from indexer.storage import META_FILE
-from search.searcher import Searcher, show
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, ZhsearchError
+from zhsearch.indexer.build import CheckReport, Skipped, build_index, check_index
+from zhsearch.indexer.storage import META_FILE
+from zhsearch.search.searcher import Searcher, show
 
 GOOD = "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n"
 

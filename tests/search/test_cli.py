@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-
-from indexer.schema import SCHEMA_VERSION
-from indexer.storage import WriteLock
-from search.cli import main
-from search.searcher import Searcher
+from zhsearch.indexer.schema import SCHEMA_VERSION
+from zhsearch.indexer.storage import WriteLock
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher
 
 QUESTION = "网贷逾期多久会上门走访"
 

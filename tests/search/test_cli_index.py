@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-
-from search.cli import main
+from zhsearch.search.cli import main
 
 
 def run(*args: str) -> Result:

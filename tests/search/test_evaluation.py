@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from corpus.errors import ZhsearchError
-from search.evaluation import Question, evaluate, format_table, group_of, read_questions
+from zhsearch.corpus.errors import ZhsearchError
+from zhsearch.search.evaluation import Question, evaluate, format_table, group_of, read_questions
 
 DOCS = {
     "a.txt": "停息挂账怎么申请\n\n一、申请条件\n\n停息挂账需要证明还款能力不足。\n\n二、办理流程\n\n先联系银行客服提交材料。\n",
@@ -38,7 +37,7 @@ def queries_file(tmp_path: Path) -> Path:
 
 
 def test_the_fixture_ranks_as_the_metrics_assume(index_dir: Path):
-    from search.searcher import Searcher
+    from zhsearch.search.searcher import Searcher
 
     with Searcher(index_dir) as s:
         q1 = s.search("停息挂账的申请条件").hits
@@ -95,8 +94,7 @@ def test_format_table(index_dir: Path, queries_file: Path):
 
 def test_eval_command(index_dir: Path, queries_file: Path):
     from click.testing import CliRunner
-
-    from search.cli import main
+    from zhsearch.search.cli import main
 
     runner = CliRunner()
     result = runner.invoke(main, ["eval", str(queries_file), "--index", str(index_dir), "--misses", "5"])

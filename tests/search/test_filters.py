@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from corpus.errors import OptionError
-from search.cli import main
-from search.filters import date_number, parse_bound
-from search.searcher import Searcher, search
+from zhsearch.corpus.errors import OptionError
+from zhsearch.search.cli import main
+from zhsearch.search.filters import date_number, parse_bound
+from zhsearch.search.searcher import Searcher, search
 
 
 def md(title: str, body: str, **meta: object) -> str:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from search.cli import main
-from search.pinyin import query_parts, reading, spell, spelled
-from search.searcher import Searcher
+from zhsearch.search.cli import main
+from zhsearch.search.pinyin import query_parts, reading, spell, spelled
+from zhsearch.search.searcher import Searcher
 
 ARTICLES = {
     "loan.txt": "网贷逾期怎么办\n\n一、先沟通\n\n网贷逾期以后，先和平台沟通还款计划。\n",
@@ -121,7 +120,7 @@ def test_cli_pinyin(searcher: Searcher):
 
 
 def test_a_far_less_common_homophone_is_not_marked():
-    from search.pinyin import Reading
+    from zhsearch.search.pinyin import Reading
 
     r = Reading(((("网贷", 1.0),), (("逾期", 1.0), ("一起", 0.1))))
     assert r.text == "网贷 逾期"

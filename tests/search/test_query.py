@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from indexer.analysis import fold
-from search.query import Clause, parse, phrase_pattern, plan
+from zhsearch.indexer.analysis import fold
+from zhsearch.search.query import Clause, parse, phrase_pattern, plan
 
 
 def test_free_text_question_drops_question_words_and_punctuation():

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from indexer.analysis import tokenize
-from search.ranking import choose_section, proximity
-from search.searcher import Searcher
+from zhsearch.indexer.analysis import tokenize
+from zhsearch.search.ranking import choose_section, proximity
+from zhsearch.search.searcher import Searcher
 
 
 def test_bigram_field_finds_a_word_jieba_cut_differently(make_index):
@@ -65,8 +64,8 @@ def test_question_picks_the_section_that_answers(make_index):
 
 
 def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path):
-    from indexer.analysis import fold, word_spans
-    from indexer.build import build_index
+    from zhsearch.indexer.analysis import fold, word_spans
+    from zhsearch.indexer.build import build_index
 
     index_dir = make_index({"a.txt": "甲\n\n" + "逾期。" * 30, "b.txt": "乙\n\n罚息"})
     extra = tmp_path / "more"
@@ -86,7 +85,7 @@ def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path)
 
 
 def test_deleted_documents_do_not_count(make_index, tmp_path: Path):
-    from indexer.build import build_index
+    from zhsearch.indexer.build import build_index
 
     same = "逾期\n\n网贷逾期以后先和平台沟通。\n"
     index_dir = make_index({"a.txt": same, "b.txt": same, "c.txt": same})
@@ -103,7 +102,7 @@ def test_deleted_documents_do_not_count(make_index, tmp_path: Path):
     st.integers(1, 40),
 )
 def test_long_and_short_text_proximity_agree(text: str, keys: list[str], window: int):
-    from search.ranking import _array_proximity
+    from zhsearch.search.ranking import _array_proximity
 
     found = [np.array(w) for w in ([i for i in range(len(text)) if text.startswith(k, i)] for k in keys) if w]
     assert _array_proximity(found, len(keys), window) == proximity(text, keys, window)

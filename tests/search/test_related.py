@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from corpus.errors import ArticleNotFoundError
-from search.cli import main
-from search.related import SNIPPET_CHARS, key_terms
-from search.searcher import Searcher, related
+from zhsearch.corpus.errors import ArticleNotFoundError
+from zhsearch.search.cli import main
+from zhsearch.search.related import SNIPPET_CHARS, key_terms
+from zhsearch.search.searcher import Searcher, related
 
 ARTICLES = {
     "stop.txt": (

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from corpus.errors import ArticleNotFoundError, ZhsearchError
-from indexer.analysis import fold, grams, tokenize
-from indexer.build import build_index
-from indexer.schema import SCHEMA_VERSION
-from indexer.storage import index_exists
-from search.searcher import Hit, Results, Searcher, search, show, stats
+from zhsearch.corpus.errors import ArticleNotFoundError, ZhsearchError
+from zhsearch.indexer.analysis import fold, grams, tokenize
+from zhsearch.indexer.build import build_index
+from zhsearch.indexer.schema import SCHEMA_VERSION
+from zhsearch.indexer.storage import index_exists
+from zhsearch.search.searcher import Hit, Results, Searcher, search, show, stats
 
 ARTICLES = Path(__file__).resolve().parents[2] / "corpus" / "articles"
 ALL_IDS = sorted(p.name for p in ARTICLES.iterdir())

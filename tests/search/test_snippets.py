@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from search.snippets import ELLIPSIS, Snippet, make_snippet
+from zhsearch.search.snippets import ELLIPSIS, Snippet, make_snippet
 
 FILLER = "这是一段没有关键词的填充文字用来拉开距离。"
 

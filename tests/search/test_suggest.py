@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from search.cli import main
-from search.searcher import Searcher
-from search.suggest import suspect_spans
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher
+from zhsearch.search.suggest import suspect_spans
 
 ARTICLES = {
     "loan.txt": "网贷逾期怎么办\n\n一、先沟通\n\n网贷逾期以后，先和平台沟通还款计划。\n",
@@ -99,7 +98,7 @@ def test_question_words_are_never_corrected(searcher: Searcher):
 
 
 def test_an_unseen_part_is_corrected_only_when_it_is_a_large_share_or_little_is_found(searcher: Searcher):
-    from search.suggest import suggest
+    from zhsearch.search.suggest import suggest
 
     _, ranker = searcher._current()
     long_query = "网代逾期以后先和平台沟通还款计划"  # 2 unseen characters of 16

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from corpus.errors import WordListError
-from search.cli import main
-from search.searcher import Searcher, search
-from search.synonyms import Synonyms
+from zhsearch.corpus.errors import WordListError
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher, search
+from zhsearch.search.synonyms import Synonyms
 
 SYNONYMS = "# online lending\n网贷 网络贷款 网络借贷\n\n催收，讨债  # commas work too\n"
 

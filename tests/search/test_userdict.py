@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from corpus.errors import IndexMismatchError, WordListError
-from indexer.analysis import Settings, default_settings, load_user_dict, tokenize
-from indexer.build import build_index
-from search.cli import main
-from search.searcher import Searcher, stats
+from zhsearch.corpus.errors import IndexMismatchError, WordListError
+from zhsearch.indexer.analysis import Settings, default_settings, load_user_dict, tokenize
+from zhsearch.indexer.build import build_index
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher, stats
 
 SHIPPED = Path(__file__).resolve().parents[2] / "corpus" / "userdict.txt"
 
@@ -173,8 +172,7 @@ def test_cli_reports_a_changed_dictionary_on_stderr(docs: Path, tmp_path: Path):
 
 def test_index_command_records_the_user_dict(tmp_path: Path):
     from click.testing import CliRunner
-
-    from search.cli import main
+    from zhsearch.search.cli import main
 
     docs = tmp_path / "docs"
     docs.mkdir()
