@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -71,6 +72,45 @@ class ScoreTerm:
     within: int = -1
 
 
+@dataclass(frozen=True)
+class CollectionStats:
+    """The collection-wide statistics a score depends on: the number of live
+    sections, the sum of their lengths per field, and the document frequency
+    (live sections) of each (field, term) a query scores.
+
+    One index computes them itself (:meth:`Ranker.stats`); a shard of a
+    larger collection is given the sums over all shards, so its scores equal
+    those of one index over every article (Elasticsearch's
+    ``dfs_query_then_fetch``).  Lengths are whole numbers, so the sums are
+    exact and the scores come out the same to the last bit.
+    """
+
+    sections: int
+    length_sums: dict[str, float]
+    doc_frequencies: dict[tuple[str, str], int]
+
+    @classmethod
+    def merged(cls, parts: list[CollectionStats]) -> CollectionStats:
+        """The statistics of a collection made of these parts (shards)."""
+        sums: dict[str, float] = {}
+        dfs: dict[tuple[str, str], int] = {}
+        for part in parts:
+            for f, v in part.length_sums.items():
+                sums[f] = sums.get(f, 0.0) + v
+            for k, v in part.doc_frequencies.items():
+                dfs[k] = dfs.get(k, 0) + v
+        return cls(sum(p.sections for p in parts), sums, dfs)
+
+    def avg_length(self, field: str) -> float:
+        return max(self.length_sums.get(field, 0.0) / self.sections, 1.0) if self.sections else 1.0
+
+
+def bm25_idf(n: int, df: int) -> float:
+    """BM25 inverse document frequency of a term in ``df`` of ``n`` sections."""
+    n = max(n, 1)
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 class Ranker:
     """Scores sections of one index snapshot (a Whoosh reader and the text
     postings of its segments) with numpy."""
@@ -83,6 +123,7 @@ class Ranker:
         self._stores = [(_open_postings(leaf), offset) for leaf, offset in self._leaves]
         self.lengths: dict[str, np.ndarray] = {}
         self.avg_length: dict[str, float] = {}
+        self.length_sums: dict[str, float] = {}
         self.alive = np.ones(self.n_docs, dtype=bool)
         article_ids: dict[str, int] = {}
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
@@ -100,13 +141,16 @@ class Ranker:
                 part = store.lengths(field)[: self.n_docs - offset]
                 arr[offset : offset + len(part)] = part
             self.lengths[field] = arr
-            live = arr[self.alive]
-            self.avg_length[field] = max(float(live.mean()) if len(live) else 1.0, 1.0)
+            # Summed in float64: lengths are whole numbers, so the sum is
+            # exact and adds up across shards to the same value.
+            self.length_sums[field] = float(arr[self.alive].sum(dtype=np.float64))
         self.articles = list(article_ids)
         self._article_numbers = article_ids
         self._offsets = [offset for _, offset in self._leaves]
         self._stored_columns: list = [None] * len(self._leaves)
         self.n_alive = int(self.alive.sum())
+        for field in fields:
+            self.avg_length[field] = max(self.length_sums[field] / self.n_alive, 1.0) if self.n_alive else 1.0
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lexicons: dict[str, list[str]] = {}
 
@@ -197,13 +241,25 @@ class Ranker:
         live = self.alive[ids]
         return (ids, tfs) if live.all() else (ids[live], tfs[live])
 
-    def idf(self, field: str, text: str) -> float:
-        """BM25 inverse document frequency of a term (0 if absent)."""
-        df = len(self.postings(field, text)[0])
+    def stats(self, terms: Iterable[tuple[str, str]] = ()) -> CollectionStats:
+        """This snapshot's statistics, with the document frequencies of ``terms``."""
+        dfs = {(f, t): self.doc_frequency(f, t) for f, t in terms}
+        return CollectionStats(self.n_alive, dict(self.length_sums), dfs)
+
+    def _df(self, field: str, text: str, stats: CollectionStats | None) -> int:
+        if stats is not None:
+            df = stats.doc_frequencies.get((field, text))
+            if df is not None:
+                return df
+        return len(self.postings(field, text)[0])
+
+    def idf(self, field: str, text: str, stats: CollectionStats | None = None) -> float:
+        """BM25 inverse document frequency of a term (0 if absent), over
+        this snapshot or over the collection ``stats`` describe."""
+        df = self._df(field, text, stats)
         if not df:
             return 0.0
-        n = max(self.n_alive, 1)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return bm25_idf(self.n_alive if stats is None else stats.sections, df)
 
     def docs_with(self, terms: list[tuple[str, str]]) -> np.ndarray:
         """Boolean mask of sections containing any of these (field, term)."""
@@ -228,28 +284,33 @@ class Ranker:
         return mask
 
     # -- scoring
-    def score(self, terms: list[ScoreTerm], masks: list[np.ndarray] | None = None) -> np.ndarray:
+    def score(
+        self, terms: list[ScoreTerm], masks: list[np.ndarray] | None = None, stats: CollectionStats | None = None
+    ) -> np.ndarray:
         """Per-section scores (0 where nothing matched); ``masks`` are the
-        section masks ``ScoreTerm.within`` refers to."""
+        section masks ``ScoreTerm.within`` refers to.  ``stats`` (default:
+        this snapshot's) are the collection statistics to score with; every
+        collection-wide number a score uses comes from them."""
         scores = np.zeros(self.n_docs, dtype=np.float32)
         groups = {t.group for t in terms if t.group >= 0}
         matched = np.zeros((len(groups), self.n_docs), dtype=bool) if COORD_POWER and len(groups) > 1 else None
         group_row = {g: i for i, g in enumerate(sorted(groups))}
-        n = max(self.n_alive, 1)
+        n = self.n_alive if stats is None else stats.sections
         for t in terms:
             ids, tfs = self.postings(t.field, t.text)
             if not len(ids):
                 continue
-            idf = math.log(1.0 + (n - len(ids) + 0.5) / (len(ids) + 0.5))
+            idf = bm25_idf(n, self._df(t.field, t.text, stats))
             if t.like:
-                idf = min(idf, self.idf(t.field, t.like) or idf)
+                idf = min(idf, self.idf(t.field, t.like, stats) or idf)
             if t.within >= 0 and masks is not None:
                 keep = masks[t.within][ids]
                 ids, tfs = ids[keep], tfs[keep]
                 if not len(ids):
                     continue
             b = FIELD_B.get(t.field, B)
-            norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / self.avg_length[t.field])
+            avg = self.avg_length[t.field] if stats is None else stats.avg_length(t.field)
+            norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / avg)
             scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
             if matched is not None and t.group in group_row:
                 matched[group_row[t.group], ids] = True

@@ -216,6 +216,8 @@ class Searcher:
         source: str | Iterable[str] | None = None,
         facets: Iterable[str] = (),
         sort: str = "score",
+        stats: ranking.CollectionStats | None = None,
+        suggestions: bool = True,
     ) -> Results:
         """Articles matching ``query``, best first, ``limit`` per ``page``.
 
@@ -227,6 +229,11 @@ class Searcher:
         matching articles.  ``sort="date"`` puts the newest first.
         ``snippets=False`` skips making snippets (hits then carry an empty
         one), for callers that only need the ranking.
+
+        ``stats`` are the collection statistics to score with (default: this
+        index's own): a shard of a sharded index is given the sums over all
+        shards (see :meth:`statistics`).  ``suggestions=False`` skips the
+        did-you-mean check.
         """
         started = time.perf_counter()
         if not isinstance(query, str):
@@ -253,7 +260,7 @@ class Searcher:
         if wanted is not None:
             allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
         masks = [self._requirement_docs(ranker, m) for m in qplan.masks]
-        scores = ranker.score(list(qplan.scoring), masks)
+        scores = ranker.score(list(qplan.scoring), masks, stats)
         if qplan.required and allowed is not None:
             # Required clauses (phrases, AND) may match sections no scored
             # term reaches; give them a floor so they still rank.
@@ -272,7 +279,7 @@ class Searcher:
             keys.extend(w for piece in reading.pieces for w, _ in piece)
         if ranking.PROXIMITY_WEIGHT > 0:
             top = [self._rechoose(ranker, scores, allowed, docnum, score, keys) for docnum, score in top]
-        weights = {t: ranker.idf("body", t) or 1.0 for t in parsed.terms} if snippets else {}
+        weights = {t: ranker.idf("body", t, stats) or 1.0 for t in parsed.terms} if snippets else {}
         # Synonyms are highlighted as phrases: a several-word one is marked whole.
         shown = replace(parsed, phrases=parsed.phrases + qplan.also) if qplan.also else parsed
         hits = []
@@ -283,7 +290,7 @@ class Searcher:
                 found = reading.words_in(self._folded_body(ranker, docnum))
                 marks = replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
             hits.append(self._hit(i, stored, score, marks, snippets, weights))
-        suggestion = suggest(query, ranker, self.settings, total) if spelled is None else None
+        suggestion = suggest(query, ranker, self.settings, total) if spelled is None and suggestions else None
         counts: dict[str, dict[str, int]] = {}
         if facet_names:
             matched = np.zeros(len(ranker.articles), dtype=bool)
@@ -301,6 +308,22 @@ class Searcher:
             counts,
             suggestion,
         )
+
+    def statistics(self, query: str) -> ranking.CollectionStats:
+        """This index's collection statistics for the terms ``query`` is
+        scored with: one shard's part of the statistics that
+        ``search(..., stats=...)`` takes (summed with
+        :meth:`CollectionStats.merged`)."""
+        parsed = self.parse(query)
+        qplan = plan(parsed, self.settings, self.synonyms)
+        terms: dict[tuple[str, str], None] = {}
+        for t in qplan.scoring:
+            terms[(t.field, t.text)] = None
+            if t.like:
+                terms[(t.field, t.like)] = None
+        terms.update(dict.fromkeys(("body", t) for t in parsed.terms))
+        _, ranker = self._current()
+        return ranker.stats(terms)
 
     def _rechoose(self, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""
