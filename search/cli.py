@@ -493,17 +493,25 @@ def stats(index_dir: str | None, as_json: bool) -> None:
 @click.option(
     "--misses", default=0, type=click.IntRange(0), help="Also list this many questions whose answer was not first."
 )
+@click.option(
+    "--qrels",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TREC qrels file ('qid 0 doc grade' lines) judging the questions instead of their doc/docs.",
+)
 @_json_option("Print the metrics as one JSON object.")
-def eval_command(queries: str, index_dir: str | None, k: int, misses: int, as_json: bool) -> None:
+def eval_command(queries: str, index_dir: str | None, k: int, misses: int, qrels: str | None, as_json: bool) -> None:
     """Measure ranking quality on QUERIES, a JSON-lines file of
-    {"qid", "query", "doc", "section"} lines (section optional).
+    {"qid", "query", "doc", "docs", "section"} lines (doc or docs: the
+    relevant articles; section optional).
 
-    Prints MRR@k, Success@1, Recall@k, Section@1 and latency, overall and per
-    group (qid text before the first '-', plus '-hans' suffixes).
+    Prints MRR@k, Success@1, Recall@k, nDCG@k, Recall@100, Section@1, the
+    questions without results and latency, overall and per group (qid text
+    before the first '-', plus '-hans' suffixes).
     """
     from zhsearch.search.evaluation import evaluate, format_table
 
-    report = evaluate(queries, index_dir, k=k)
+    report = evaluate(queries, index_dir, k=k, qrels=qrels)
     if as_json:
         click.echo(
             _dump(

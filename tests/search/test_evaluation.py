@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from zhsearch.corpus.errors import ZhsearchError
-from zhsearch.search.evaluation import Question, evaluate, format_table, group_of, read_questions
+from zhsearch.search.evaluation import (
+    Question,
+    evaluate,
+    format_table,
+    group_of,
+    measure_rankings,
+    read_qrels,
+    read_questions,
+)
 
 DOCS = {
     "a.txt": "停息挂账怎么申请\n\n一、申请条件\n\n停息挂账需要证明还款能力不足。\n\n二、办理流程\n\n先联系银行客服提交材料。\n",
@@ -87,9 +96,12 @@ def test_evaluate_accepts_question_objects(index_dir: Path):
 def test_format_table(index_dir: Path, queries_file: Path):
     table = format_table(evaluate(queries_file, index_dir))
     lines = table.splitlines()
-    assert lines[0].startswith("| group | queries | MRR@10 | Success@1 | Recall@10 | Section@1 |")
-    assert lines[-1].startswith("| all | 3 | 0.500 | 0.333 | 0.667 | 0.500 |")
-    assert any(line.startswith("| drcd-hans | 1 | 0.000 | 0.000 | 0.000 | - |") for line in lines)
+    assert lines[0].startswith(
+        "| group | queries | MRR@10 | Success@1 | Recall@10 | nDCG@10 | Recall@100 | Section@1 | no results |"
+    )
+    # nDCG@10: q1 first (1), q2 second (1/log2(3) = 0.631), q3 missing: 0.544.
+    assert lines[-1].startswith("| all | 3 | 0.500 | 0.333 | 0.667 | 0.544 | 0.667 | 0.500 | 1 |")
+    assert any(line.startswith("| drcd-hans | 1 | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 | - | 1 |") for line in lines)
 
 
 def test_eval_command(index_dir: Path, queries_file: Path):
@@ -99,7 +111,7 @@ def test_eval_command(index_dir: Path, queries_file: Path):
     runner = CliRunner()
     result = runner.invoke(main, ["eval", str(queries_file), "--index", str(index_dir), "--misses", "5"])
     assert result.exit_code == 0, result.output
-    assert "| all | 3 | 0.500 | 0.333 | 0.667 | 0.500 |" in result.stdout
+    assert "| all | 3 | 0.500 | 0.333 | 0.667 | 0.544 | 0.667 | 0.500 | 1 |" in result.stdout
     assert "miss cmrc-2: expected c.txt, first was b.txt" in result.stdout
     assert "miss drcd-3-hans: expected a.txt, first was None" in result.stdout
     as_json = runner.invoke(main, ["eval", str(queries_file), "--index", str(index_dir), "--json"])
@@ -133,3 +145,62 @@ def test_empty_or_missing_queries_file(tmp_path: Path):
         read_questions(empty)
     with pytest.raises(ZhsearchError, match="cannot read"):
         read_questions(tmp_path / "missing.jsonl")
+
+
+def test_graded_metrics_computed_by_hand():
+    # q: relevant x (grade 2), y (grade 1), z (grade 1, never retrieved);
+    # ranking [n, y, x]: first relevant at rank 2.
+    judged = {"q": {"x": 2, "y": 1, "z": 1}, "empty": {"x": 1}}
+    got = measure_rankings(judged, {"q": ["n", "y", "x"], "empty": []}, k=2, depth=3)
+    log2 = math.log2
+    dcg_at_2 = 0 / log2(2) + 1 / log2(3)  # gain = grade, discount log2(rank + 1)
+    ideal_at_2 = 2 / log2(2) + 1 / log2(3)
+    assert got["q"]["mrr"] == pytest.approx(1 / 2)
+    assert got["q"]["success_at_1"] == 0
+    assert got["q"]["recall"] == pytest.approx(1 / 3)  # y of x, y, z in the top 2
+    assert got["q"]["recall_deep"] == pytest.approx(2 / 3)  # x and y in the top 3
+    assert got["q"]["ndcg"] == pytest.approx(dcg_at_2 / ideal_at_2)
+    assert got["empty"] == {"mrr": 0, "success_at_1": 0, "recall": 0, "ndcg": 0, "recall_deep": 0}
+
+
+def test_several_relevant_articles_and_qrels(index_dir: Path, tmp_path: Path):
+    # "征信" ranks b first, c second.
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"qid": "s-1", "query": "征信", "docs": ["c.txt", "b.txt"]}\n{"qid": "s-2", "query": "征信"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ZhsearchError, match=r"q\.jsonl:2: .*no relevant article for 's-2'"):
+        read_questions(queries)
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("s-2 0 c.txt 2\ns-2 0 b.txt 1\ns-2 0 a.txt 0\n", encoding="utf-8")
+    assert read_qrels(qrels) == {"s-2": {"c.txt": 2, "b.txt": 1}}
+    questions = read_questions(queries, qrels)
+    assert questions[1].doc == "c.txt" and questions[1].judgments == {"c.txt": 2, "b.txt": 1}
+    report = evaluate(questions, index_dir)
+    assert report.overall.mrr == 1.0 and report.overall.recall == 1.0
+    ideal = 2 + 1 / math.log2(3)
+    got = (1 + 2 / math.log2(3)) / ideal  # b (grade 1) first, c (grade 2) second
+    assert report.overall.ndcg == pytest.approx((1.0 + got) / 2)
+    assert report.misses == ()  # a relevant article is first for both
+
+
+def test_bad_qrels_line(tmp_path: Path):
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("s-2 0 c.txt\n", encoding="utf-8")
+    with pytest.raises(ZhsearchError, match=r"qrels\.txt:1: not a qrels line"):
+        read_qrels(qrels)
+
+
+def test_eval_command_with_qrels(index_dir: Path, tmp_path: Path):
+    from click.testing import CliRunner
+    from zhsearch.search.cli import main
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"qid": "s-1", "query": "征信"}\n', encoding="utf-8")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("s-1 0 c.txt 1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(queries), "--qrels", str(qrels), "--index", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    # c is second: MRR 0.5, nDCG 1/log2(3).
+    assert "| all | 1 | 0.500 | 0.000 | 1.000 | 0.631 | 1.000 | - | 0 |" in result.stdout
