@@ -1,7 +1,7 @@
 """The ``zhsearch`` command line: a thin click layer over the library.
 
 Each command parses its options, calls the library function of the same name
-(``index``, ``search``, ``related``, ``show``, ``stats``) and prints the result.  Library
+(``index``, ``search``, ``related``, ``show``, ``stats``, ``serve``) and prints the result.  Library
 errors (:class:`ZhsearchError`) become one line on stderr and exit code 2;
 exit code 1 means a search found nothing.  Library modules are imported
 inside the commands so ``zhsearch --help`` starts instantly.
@@ -481,6 +481,24 @@ def stats(index_dir: str | None, as_json: bool) -> None:
     if isinstance(ud, dict):
         click.echo(f"user dict: {ud.get('path')} ({ud.get('words')} words, digest {ud.get('digest')})")
     click.echo(f"updated:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(st.updated))}")
+
+
+# ---------------------------------------------------------------------------
+@main.command()
+@_index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: this machine only).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
+def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:
+    """Serve the index over HTTP: a search page at / and a JSON API
+    (/search, /articles/ID, /related/ID, /stats, /suggest; docs at /docs).
+
+    Keeps answering while `zhsearch index` updates the index, from each new
+    commit once it lands.  Stop with Ctrl-C.
+    """
+    from zhsearch.search.web import serve as run_serve
+
+    run_serve(index_dir, host, port, workers=workers, ready=lambda url: click.echo(f"Serving {url} (Ctrl-C to stop)"))
 
 
 # ---------------------------------------------------------------------------

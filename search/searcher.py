@@ -28,6 +28,7 @@ from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict,
 from zhsearch.indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
 from zhsearch.search import pinyin, ranking
 from zhsearch.search import related as related_terms
+from zhsearch.search.complete import Completer, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort
 from zhsearch.search.query import ParsedQuery, Plan, Requirement, parse, phrase_pattern, plan, query_grams
 from zhsearch.search.ranking import Ranker
@@ -166,6 +167,7 @@ class Searcher:
             )
         self._reader = None
         self._ranker: Ranker | None = None
+        self._completer: Completer | None = None
 
     # -- lifecycle
     def close(self) -> None:
@@ -519,6 +521,15 @@ class Searcher:
         ]
         return Results(article_id, total, 1, limit, tuple(hits), (), words, time.perf_counter() - started)
 
+    def complete(self, prefix: str, limit: int = 8) -> tuple[Completion, ...]:
+        """Index words and article titles that finish ``prefix`` (also read
+        as pinyin: ``wangd`` -> 网贷), for completion as you type."""
+        _, ranker = self._current()
+        completer = self._completer
+        if completer is None or completer.ranker is not ranker:
+            completer = self._completer = Completer(ranker)
+        return completer.complete(prefix, max(1, int(limit)))
+
     # -- articles
     def article(self, article_id: str) -> Article:
         """The indexed article with this id (its searchable sections)."""
@@ -624,6 +635,12 @@ def show(article_id: str, index_dir: str | os.PathLike[str] | None = None, secti
         have = ", ".join(str(x.index) for x in article.sections)
         raise ArticleNotFoundError(f"article {article_id!r} has no section {section}; its sections are {have}")
     return Article(article.id, article.title, chosen, article.meta)
+
+
+def complete(prefix: str, index_dir: str | os.PathLike[str] | None = None, limit: int = 8) -> tuple[Completion, ...]:
+    """Completions of ``prefix`` from the index at ``index_dir``."""
+    with Searcher(index_dir) as s:
+        return s.complete(prefix, limit)
 
 
 def stats(index_dir: str | os.PathLike[str] | None = None) -> IndexStats:
