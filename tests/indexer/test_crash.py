@@ -202,7 +202,10 @@ def processes_mentioning(text: str) -> list[int]:
 def test_parallel_update_killed_leaves_the_previous_index_and_no_workers(setup):
     index_dir, docs, before = setup
     proc = spawn(str(docs), "--index", str(index_dir), "--jobs", "2", patch=PARALLEL)
-    time.sleep(0.6)
+    # Wait for the workers to start (slow on a loaded machine), then kill.
+    deadline = time.monotonic() + 20
+    while len(processes_mentioning(str(docs))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert proc.poll() is None, "the child finished before it could be killed"
     assert len(processes_mentioning(str(docs))) >= 2  # the main process and its workers
     proc.send_signal(signal.SIGKILL)
