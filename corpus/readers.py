@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zhsearch.corpus.clauses import clause_start, has_clauses
 from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ReadError
 from zhsearch.corpus.model import Article, Section
@@ -35,7 +36,14 @@ from zhsearch.corpus.model import Article, Section
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSONL_SUFFIXES
+# Documents with markup, each read by its own module (imported on first use:
+# their libraries are not needed to search).
+DOCUMENT_READERS = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSONL_SUFFIXES | frozenset(DOCUMENT_READERS)
 # A first line longer than this is text, not a title (a one-line file).
 MAX_TITLE_CHARS = 200
 # Longer sections are cut into parts at paragraph or sentence ends: a
@@ -145,7 +153,10 @@ def check_suffix(path: str | os.PathLike[str]) -> None:
     """Raise :class:`ReadError` unless ``path`` has a supported extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ReadError(str(path), f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md or .jsonl")
+        raise ReadError(
+            str(path),
+            f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md, .jsonl or .html",
+        )
 
 
 def article_id_for(root: Path, file: Path) -> str:
@@ -168,15 +179,14 @@ def read_file(
     check_suffix(path)
     if data is None:
         data = read_bytes(path)
-    text = decode_bytes(data, str(path))
     source = str(path)
+    if suffix in DOCUMENT_READERS:
+        return FileRead(path, (_read_document(suffix, data, _article_id(root_path, path), source),), ())
+    text = decode_bytes(data, str(path))
     if suffix in JSONL_SUFFIXES:
         articles, warnings = parse_jsonl(text, source)
         return FileRead(path, tuple(articles), tuple(warnings))
-    try:
-        art_id = article_id_for(root_path.resolve(), path.resolve())
-    except ValueError:
-        art_id = path.name
+    art_id = _article_id(root_path, path)
     if suffix in MARKDOWN_SUFFIXES:
         article = parse_markdown(text, art_id, source)
     else:
@@ -184,6 +194,26 @@ def read_file(
     if article is None:
         raise ReadError(str(path), "empty file: no title and no text")
     return FileRead(path, (article,), ())
+
+
+def _article_id(root: Path, path: Path) -> str:
+    try:
+        return article_id_for(root.resolve(), path.resolve())
+    except ValueError:
+        return path.name
+
+
+def _read_document(suffix: str, data: bytes, art_id: str, source: str) -> Article:
+    """An HTML, Word, PDF or EPUB file as one article (``corpus/<format>.py``)."""
+    import importlib
+
+    module = importlib.import_module(f"zhsearch.corpus.{DOCUMENT_READERS[suffix]}")
+    if not data.strip():
+        raise ReadError(source, "empty file: no title and no text")
+    article: Article | None = module.read_document(data, art_id, source)
+    if article is None:
+        raise ReadError(source, "empty file: no title and no text")
+    return article
 
 
 def read_path(path: str | os.PathLike[str]) -> Iterator[Article]:
@@ -270,24 +300,43 @@ def heading_style(line: str) -> str | None:
 
 
 class _SectionBuilder:
-    """Accumulates headings and paragraphs into numbered sections with paths."""
+    """Accumulates headings and paragraphs into numbered sections with paths.
 
-    def __init__(self) -> None:
+    With ``clauses`` on, a paragraph opening a clause (``第X条 …``) starts a
+    section one level below the heading above it (see ``corpus.clauses``).
+    """
+
+    def __init__(self, clauses: bool = False) -> None:
         self.sections: list[Section] = []
         self._stack: list[tuple[int, str]] = []
         self._heading = ""
         self._level = 0
         self._lines: list[str] = []
         self._started = False
+        self._clauses = clauses
+        self._in_clause = False
 
     def heading(self, level: int, text: str) -> None:
         self._flush()
+        if self._in_clause:
+            self._stack.pop()
+            self._in_clause = False
         while self._stack and self._stack[-1][0] >= level:
             self._stack.pop()
         self._stack.append((level, text))
         self._heading, self._level, self._started = text, level, True
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, clauses: bool = True) -> None:
+        if self._clauses and clauses and (start := clause_start(text)):
+            self._flush()
+            if self._in_clause:
+                self._stack.pop()
+            level = (self._stack[-1][0] if self._stack else 0) + 1
+            self._stack.append((level, start.heading))
+            self._heading, self._level, self._started, self._in_clause = start.heading, level, True, True
+            text = start.text
+            if not text:
+                return
         self._lines.append(text)
 
     def _flush(self) -> None:
@@ -390,7 +439,7 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
                 meta["related"] = related
             rest = rest[:i]
             break
-    builder = _SectionBuilder()
+    builder = _SectionBuilder(clauses=has_clauses(rest))
     style_rank: dict[str, int] = {}
     for line in rest:
         style = heading_style(line)
@@ -469,7 +518,7 @@ def parse_markdown(text: str, article_id: str, source: str | None = None) -> Art
     title = _one_line(str(meta.pop("title", "") or ""))
     if source is not None:
         meta["source"] = source
-    builder = _SectionBuilder()
+    builder = _SectionBuilder(clauses=has_clauses(text.splitlines()))
     in_fence = False
     for raw in text.splitlines():
         if _FENCE.match(raw):
@@ -490,7 +539,7 @@ def parse_markdown(text: str, article_id: str, source: str | None = None) -> Art
                 continue
             builder.heading(level, heading)
         else:
-            builder.line(raw.rstrip())
+            builder.line(raw.rstrip(), clauses=not in_fence)
     sections = builder.finish()
     sections = tuple(Section(s.index, s.level, s.heading, s.path, re.sub(r"\n{3,}", "\n\n", s.text)) for s in sections)
     if not title:

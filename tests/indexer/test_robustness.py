@@ -51,7 +51,7 @@ def test_a_collection_of_odd_files_indexes_what_it_can(docs: Path, tmp_path: Pat
         "blank.md": b" \n\t\n",
         "photo.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
         "nobom16.txt": "无BOM的UTF-16文本\n".encode("utf-16-le"),
-        "notes.pdf": b"%PDF-1.4",
+        "notes.xls": b"\xd0\xcf\x11\xe0",
         "bad.jsonl": b'{"id": "j1", "title": "\xe5\xa5\xbd", "body": "x"}\n{broken\n',
     }
     for name, data in files.items():
@@ -62,7 +62,7 @@ def test_a_collection_of_odd_files_indexes_what_it_can(docs: Path, tmp_path: Pat
         "blank.md": "empty file: no title and no text",
         "photo.txt": "binary file (contains NUL bytes)",
         "nobom16.txt": "UTF-16 text without a byte-order mark; save it as UTF-8 (or UTF-16 with a BOM)",
-        "notes.pdf": "unsupported file type '.pdf'; use .txt, .md or .jsonl",
+        "notes.xls": "unsupported file type '.xls'; use .txt, .md, .jsonl or .html",
     }
     assert report.files == 14 and report.files_indexed == 9
     assert report.warnings == (

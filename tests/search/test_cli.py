@@ -182,7 +182,7 @@ def test_search_without_index_builds_sample_and_says_so(tmp_path: Path):
     index_dir = tmp_path / "fresh"
     result = run("search", "上门走访", "--index", str(index_dir), "-n", "1")
     assert result.exit_code == 0, result.output
-    assert re.search(r"zhsearch: no index at .*fresh yet: built one from the 34 bundled sample articles", result.stderr)
+    assert re.search(r"zhsearch: no index at .*fresh yet: built one from the 39 bundled sample articles", result.stderr)
     assert "wd-001.txt" in result.stdout
 
 
@@ -242,11 +242,11 @@ def test_stats(sample_index: Path):
     result = run("stats", "--index", str(sample_index))
     assert result.exit_code == 0
     assert f"index:     {sample_index}\n" in result.stdout
-    assert "articles:  34\n" in result.stdout
+    assert "articles:  39\n" in result.stdout
     assert f"format:    {SCHEMA_VERSION}\n" in result.stdout
     assert re.search(r"^analyzer:  version=\d+, engine=r?jieba", result.stdout, re.M)
     data = json.loads(run("stats", "--index", str(sample_index), "--json").stdout)
-    assert data["articles"] == 34 and data["sections"] > 34
+    assert data["articles"] == 39 and data["sections"] > 39
 
 
 @pytest.mark.parametrize("command", [["show", "wd-001.txt"], ["stats"]])

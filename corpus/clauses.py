@@ -1,0 +1,68 @@
+"""Legal clauses (第X条) as sections.
+
+Laws, regulations, judicial interpretations and most Chinese contracts are
+made of numbered clauses: a paragraph opening with ``第X条`` and the
+paragraphs (款, 项) after it, grouped under 编/章/节 headings.  A question
+about one clause should be answered with that clause, so every reader that
+builds sections asks :func:`clause_start` about each paragraph of a document
+that :func:`has_clauses`: a clause starts a section one level below the
+heading it stands under, ending at the next clause or heading.
+
+Only a paragraph that *opens* with the number followed by a space, a colon
+or a bracketed title counts (``第三条 为了……``, ``第三条：``, ``第三条【目的】``);
+``第三条规定的……`` is a sentence citing a clause.  A document needs at least
+:data:`MIN_CLAUSES` of them, so an article that happens to start one
+paragraph with a clause number keeps its own structure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_NUM = "零〇一二三四五六七八九十百千两"
+_CLAUSE = re.compile(
+    rf"^\s*(?P<label>第[{_NUM}\d]+条(?:之[{_NUM}\d]+)?)"
+    r"(?:(?P<bracket>\s*[【\[［][^】\]］\n]{1,30}[】\]］])|[\s\u3000]*[:：]|[\s\u3000]+|$)"
+    r"[\s\u3000]*(?P<rest>.*)$",
+    re.S,
+)
+MIN_CLAUSES = 2
+# A clause line this short without a sentence end is the clause's title
+# (``第一条 租赁物``, the contract style), not its text.
+_MAX_TITLE = 30
+_SENTENCE = re.compile(r"[。；;！!？?：:，,]")
+
+
+@dataclass(frozen=True)
+class ClauseStart:
+    """A paragraph that starts a clause: its heading and its own text."""
+
+    heading: str
+    text: str
+
+
+def clause_start(line: str) -> ClauseStart | None:
+    """The clause ``line`` opens, or ``None`` when it does not open one."""
+    m = _CLAUSE.match(line)
+    if not m:
+        return None
+    label, rest = m["label"], m["rest"].strip()
+    if m["bracket"]:
+        return ClauseStart(label + m["bracket"].strip(), rest)
+    if rest and len(rest) <= _MAX_TITLE and not _SENTENCE.search(rest):
+        return ClauseStart(f"{label} {rest}", "")
+    return ClauseStart(label, rest)
+
+
+def has_clauses(lines: Iterable[str], minimum: int = MIN_CLAUSES) -> bool:
+    """Whether enough paragraphs of a document open a clause to make clauses
+    its structure."""
+    found = 0
+    for line in lines:
+        if _CLAUSE.match(line):
+            found += 1
+            if found >= minimum:
+                return True
+    return False

@@ -1,0 +1,475 @@
+"""Saved web pages (``.html``/``.htm``): the article's main text, not the page.
+
+The pipeline:
+
+1. **Decode** by the charset the page declares (``<meta charset>`` or the
+   ``http-equiv`` Content-Type, GB2312/GBK read as their superset GB18030);
+   an undeclared or wrongly declared page is detected like a ``.txt`` file
+   (``corpus.decoding``).
+2. **Metadata** from the whole page before anything is removed: the title
+   from ``og:title`` / ``<title>`` / ``<h1>`` without the site-name suffix
+   (``… - 某某网``), author, date and category from meta tags and JSON-LD,
+   and the teaser titles of 相关文章 / 推荐阅读 / 热门文章 blocks
+   (``meta.related``, as for ``.txt``).
+3. **Main text** by trafilatura, which drops navigation, footers, share bars,
+   comments and scripts; dates come from htmldate through it.  On a forum
+   thread only the first post is the article (replies are comments).
+4. **Cleaning** what extraction lets through: byline lines (作者：… 来源：…
+   发布时间：…), which become metadata when the page has none, the repeated
+   title, and everything from a 相关文章 marker on.
+5. **Sections** from ``<h1>``–``<h6>``, numbered Chinese headings and
+   ``第X条`` clauses (``corpus.blocks``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from zhsearch.corpus.blocks import Block, sections_from_blocks
+from zhsearch.corpus.decoding import decode_bytes
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.model import Article
+from zhsearch.corpus.readers import _RELATED_MARKERS, MAX_TITLE_CHARS, _squash, clean_text
+
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+
+# Blocks of other pages' teasers; a superset of the .txt markers, since pages
+# label them more ways.
+RELATED_MARKERS = _RELATED_MARKERS | frozenset(
+    {
+        "相关新闻",
+        "相关问题",
+        "相关帖子",
+        "相关话题",
+        "相关链接",
+        "热门推荐",
+        "热点推荐",
+        "热门阅读",
+        "热门新闻",
+        "热门帖子",
+        "精彩推荐",
+        "为你推荐",
+        "猜你想看",
+        "更多阅读",
+        "相關新聞",
+        "相關問題",
+        "熱門推薦",
+    }
+)
+# Where the article stops and the page's reactions begin.
+_END_MARKERS = frozenset(
+    {
+        "网友评论",
+        "网友回复",
+        "全部评论",
+        "最新评论",
+        "热门评论",
+        "发表评论",
+        "我要评论",
+        "评论列表",
+        "其他回答",
+        "全部回答",
+        "全部回复",
+        "網友評論",
+        "發表評論",
+    }
+)
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_ENCODING_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+    "x-x-big5": "big5hkscs",
+    "cp950": "big5hkscs",
+}
+
+
+def decode_html(data: bytes, name: str) -> str:
+    """The page's text: by its declared charset, else detected."""
+    if b"\x00" not in data[:4096] and (m := _CHARSET.search(data[:4096])):
+        declared = m.group(1).decode("ascii").lower()
+        encoding = _ENCODING_ALIASES.get(declared, declared)
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            pass  # an unknown or wrong declaration: detect instead
+    return decode_bytes(data, name)
+
+
+# --------------------------------------------------------------------------
+# Metadata
+
+_TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|–|—|-{1,2}|·)\s*")
+_SITE_LIKE = re.compile(
+    r"(?:网|站|论坛|社区|博客|频道|官网|平台|门户|在线|新闻|日报|晚报|时报|周刊|吧|问答|百科|知道|"
+    r"记账本|Powered by.*|Discuz!?|[A-Za-z0-9.-]+\.(?:com|cn|net|org))$",
+    re.I,
+)
+_BYLINE = re.compile(
+    r"^(?:(?:来源|出处|作者|文|撰文|记者|编辑|责任编辑|责编|审核|校对|发布者|发布人|发布时间|发表时间|发表于|发布于|"
+    r"更新时间|时间|日期|发布日期|浏览|浏览次数|阅读|阅读量|点击|点击数|字号|分类|栏目|提问者|回答者|楼主)"
+    r"\s*[:：]?\s*|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})"
+)
+_BYLINE_FIELDS = re.compile(
+    r"(?P<key>作者|记者|撰文|发布者|发布人|提问者|回答者|分类|栏目)\s*[:：]\s*(?P<value>[^\s|｜　:：]{1,20})"
+)
+_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_NOT_NAMES = frozenset({"发表于", "楼主", "匿名", "匿名用户", "admin", "作者", "佚名", "本站", "小编"})
+_MAX_BYLINE = 100
+_MAX_RELATED = 20
+
+
+def _clean_title(raw: str, site_name: str | None, h1: str | None) -> str:
+    """``raw`` without the site-name parts (``正文 - 财经频道 - 某某网``)."""
+    raw = " ".join(raw.split())
+    if h1 and raw.startswith(h1) and len(h1) >= 4:
+        return h1
+    parts = _TITLE_SEPARATORS.split(raw)
+    while len(parts) > 1:
+        last = parts[-1].strip()
+        if not last or last == site_name or _SITE_LIKE.search(last) or len(last) <= 6:
+            parts.pop()
+        else:
+            break
+    return " - ".join(p for p in parts if p).strip() or raw
+
+
+def _page_meta(tree: Any) -> tuple[dict[str, Any], str, list[str]]:
+    """Metadata, title and related teasers read from the whole page."""
+    metas: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = (el.get("content") or "").strip()
+        if key and content and key not in metas:
+            metas[key] = clean_text(content)
+    ld: dict[str, Any] = {}
+    for el in tree.iter("script"):
+        if (el.get("type") or "").lower() == "application/ld+json" and el.text:
+            ld = _json_ld(el.text) or ld
+            if ld:
+                break
+    h1s = [" ".join(el.text_content().split()) for el in tree.iter("h1")]
+    h1 = next((h for h in h1s if h), None)
+    site = metas.get("og:site_name") or metas.get("sitename")
+    title_el = next(iter(tree.iter("title")), None)
+    raw_title = (
+        metas.get("og:title")
+        or str(ld.get("headline") or "")
+        or metas.get("articletitle")
+        or (title_el.text_content() if title_el is not None else "")
+        or h1
+        or ""
+    )
+    title = _clean_title(clean_text(raw_title), site, h1)[:MAX_TITLE_CHARS]
+    meta: dict[str, Any] = {}
+    author = metas.get("author") or metas.get("article:author") or _ld_name(ld.get("author"))
+    if author and author.lower() not in _NOT_NAMES:
+        meta["author"] = _strip_role(author)
+    category = (
+        metas.get("article:section")
+        or _ld_text(ld.get("articleSection"))
+        or metas.get("columnname")
+        or _breadcrumb_category(tree, site)
+    )
+    if category:
+        meta["category"] = category
+    for key in ("article:published_time", "pubdate", "publishdate", "datepublished"):
+        if date := _iso_date(metas.get(key) or ""):
+            meta["date"] = date
+            break
+    else:
+        if date := _iso_date(str(ld.get("datePublished") or "")):
+            meta["date"] = date
+    keywords = metas.get("keywords") or _ld_text(ld.get("keywords"))
+    if keywords:
+        tags = [t for t in re.split(r"[,，、;；\s]+", keywords) if t]
+        if tags:
+            meta["tags"] = tags[:20]
+    return meta, title, _related_teasers(tree)
+
+
+_CRUMB = re.compile(r"crumb|position|location|(?:^|\s)pt(?:\s|$)|path|daohang|weizhi|mianbao", re.I)
+_CRUMB_SEPARATORS = re.compile(r"\s*[>›»/＞→]\s*|\s{2,}")
+_NOT_CATEGORIES = frozenset({"首页", "主页", "论坛", "正文", "查看内容", "当前位置", "返回首页"})
+
+
+def _breadcrumb_category(tree: Any, site: str | None) -> str | None:
+    """The last section a breadcrumb (首页 > 财经 > 正文) links to."""
+    for el in tree.iter("div", "nav", "p", "span", "ol", "ul"):
+        if not _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+            continue
+        text = el.text_content().split("：", 1)[-1].split(":", 1)[-1]
+        names = [" ".join(n.split()) for n in _CRUMB_SEPARATORS.split(text)]
+        names = [n for n in names if n and n not in _NOT_CATEGORIES and n != site and not _SITE_LIKE.search(n)]
+        if names and len(names[-1]) <= 20:
+            return clean_text(names[-1])
+    return None
+
+
+def _json_ld(text: str) -> dict[str, Any]:
+    """The first article-like object of a JSON-LD block (``{}`` if none)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    stack = [data]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if "headline" in item or "datePublished" in item:
+                return item
+            stack.extend(v for k, v in item.items() if k == "@graph")
+    return {}
+
+
+def _ld_name(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("name")
+    return clean_text(str(value)).strip() if isinstance(value, str) and value.strip() else None
+
+
+def _ld_text(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value if isinstance(v, (str, int)))
+    return clean_text(value).strip() if isinstance(value, str) and value.strip() else None
+
+
+def _strip_role(name: str) -> str:
+    return re.sub(r"^(?:记者|作者|文|撰文|编辑)\s*[:：]?\s*", "", name.strip()) or name.strip()
+
+
+def _iso_date(text: str) -> str | None:
+    m = _DATE.search(text)
+    if not m:
+        return None
+    year, month, day = (int(g) for g in m.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def _related_teasers(tree: Any) -> list[str]:
+    """Link texts of the blocks a related-articles marker heads."""
+    titles: list[str] = []
+    for el in tree.iter("h2", "h3", "h4", "h5", "div", "span", "p", "strong", "b", "dt", "li", "em"):
+        text = el.text_content()
+        if len(text) > 12 or _squash(text) not in RELATED_MARKERS:
+            continue
+        container = el.getparent()
+        for _ in range(3):
+            if container is None:
+                break
+            links = [" ".join(a.text_content().split()) for a in container.iter("a")]
+            links = [t for t in links if 4 <= len(t) <= 60]
+            if links:
+                for t in links:
+                    if t not in titles:
+                        titles.append(clean_text(t))
+                break
+            container = container.getparent()
+        if len(titles) >= _MAX_RELATED:
+            break
+    return titles[:_MAX_RELATED]
+
+
+# --------------------------------------------------------------------------
+# Main text
+
+# The post bodies of the forum engines Chinese forums run on (Discuz!,
+# phpwind, Baidu Tieba, phpBB, vBulletin): the first one is the thread's
+# article; the others are replies.
+_FORUM_POST = re.compile(r"^(?:postmessage_\d+|read_tpc|post_message_\d+|post_content_\d+)$")
+_FORUM_POST_CLASS = re.compile(r"(?:^|\s)(?:d_post_content|t_f|postbody|post_message|j_d_post_content)(?:\s|$)")
+
+
+def _first_post(tree: Any) -> Any | None:
+    posts = [
+        el
+        for el in tree.iter("div", "td", "article", "section")
+        if _FORUM_POST.match(el.get("id") or "") or _FORUM_POST_CLASS.search(el.get("class") or "")
+    ]
+    # An element nested in another post body is the same post.
+    posts = [p for p in posts if not any(q is not p and p in q.iterdescendants() for q in posts)]
+    return posts[0] if posts else None
+
+
+def _post_author(post: Any) -> str | None:
+    """The poster's name: the first profile link of the post's container."""
+    node = post
+    for _ in range(8):
+        node = node.getparent()
+        if node is None:
+            return None
+        if re.match(r"^(?:post_?\d+|pid\d+)$", node.get("id") or ""):
+            break
+    for a in node.iter("a"):
+        href = a.get("href") or ""
+        if re.search(r"uid|space|member|/u/|user|home\.php", href) and (name := a.text_content().strip()):
+            return name[:40]
+    return None
+
+
+def _post_blocks(post: Any) -> list[Block]:
+    """A forum post's text, one block a paragraph (``<br>`` ends a line)."""
+    from lxml import etree
+
+    for br in post.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for junk in post.iter("script", "style"):
+        junk.getparent().remove(junk)
+    etree.strip_elements(post, etree.Comment, with_tail=False)
+    text = clean_text(post.text_content())
+    return [Block(p.strip()) for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
+
+
+def _trafilatura_blocks(tree: Any) -> tuple[list[Block], dict[str, Any]]:
+    """Main-text blocks and trafilatura's metadata (date by htmldate)."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        tree,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        deduplicate=False,
+    )
+    if doc is None or doc.body is None:
+        return [], {}
+    meta: dict[str, Any] = {}
+    if doc.date:
+        meta["date"] = _iso_date(doc.date)
+    if doc.author:
+        meta["author"] = doc.author
+    if doc.categories:
+        meta["category"] = doc.categories[0]
+    blocks: list[Block] = []
+    for el in doc.body:
+        blocks.extend(_element_blocks(el))
+    return blocks, meta
+
+
+def _element_blocks(el: Any) -> list[Block]:
+    tag = el.tag
+    if tag == "head":
+        rend = (el.get("rend") or "h2").lower()
+        return [Block(" ".join(el.xpath("string()").split()), rend if rend in _H_TAGS else "h2")]
+    if tag == "list":
+        return [Block(_text(item)) for item in el.iter("item")]
+    if tag == "table":
+        rows = []
+        for row in el.iter("row"):
+            cells = [_text(c) for c in row.iter("cell")]
+            if any(cells):
+                rows.append(Block(" ".join(c for c in cells if c)))
+        return rows
+    if tag in ("graphic", "ref"):
+        return []
+    text = el.xpath("string()")
+    return [Block(line) for line in text.split("\n") if line.strip()]
+
+
+_H_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _text(el: Any) -> str:
+    return " ".join(str(el.xpath("string()")).split())
+
+
+# --------------------------------------------------------------------------
+
+
+def parse_html(data: bytes, article_id: str, source: str | None = None) -> Article | None:
+    """Parse a saved web page into an article (``None`` when it has no text)."""
+    import lxml.html
+    from lxml import etree
+
+    name = source or article_id
+    text = decode_html(data, name)
+    if not text.strip():
+        return None
+    try:
+        # The parser sees text, so a charset declaration can't re-decode it.
+        tree = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", clean_text(text)))
+    except (etree.ParserError, ValueError) as exc:
+        raise ReadError(name, f"not an HTML page ({exc})") from None
+    meta, title, related = _page_meta(tree)
+    post = _first_post(tree)
+    if post is not None:
+        blocks, extracted = _post_blocks(post), {}
+        if (poster := _post_author(post)) and "author" not in meta:
+            meta["author"] = poster
+        extracted["date"] = None
+    else:
+        blocks, extracted = _trafilatura_blocks(tree)
+    blocks = _clean_blocks(blocks, title, meta)
+    for key, value in extracted.items():
+        if value and key not in meta and not (key == "author" and value.lower() in _NOT_NAMES):
+            meta[key] = _strip_role(value) if key == "author" else value
+    if "date" not in meta and (date := _iso_date(text[: len(text) // 2]) if post is not None else None):
+        meta["date"] = date
+    if related:
+        meta["related"] = related
+    if source is not None:
+        meta["source"] = source
+    if not title:
+        title = next((b.text[:60] for b in blocks), "")
+    if not title and not blocks:
+        return None
+    return Article(article_id, title, sections_from_blocks(blocks), meta)
+
+
+def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list[Block]:
+    """Drop bylines (keeping what they say as metadata), the repeated title
+    and everything from a related-articles or comments marker on."""
+    squashed_title = _squash(title)
+    out: list[Block] = []
+    for block in blocks:
+        text = clean_text(block.text).strip()
+        squashed = _squash(text)
+        if not squashed:
+            continue
+        if squashed in RELATED_MARKERS or squashed in _END_MARKERS or _squash(text.split("（")[0]) in _END_MARKERS:
+            break
+        if squashed == squashed_title and not out:
+            continue
+        if len(text) <= _MAX_BYLINE and _BYLINE.match(text) and not _ends_sentence(text):
+            _byline_meta(text, meta)
+            continue
+        if squashed in ("最佳答案", "楼主", "沙发", "板凳", "正文"):
+            continue
+        out.append(Block(text, block.style))
+    return out
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.endswith(("。", "！", "？", "…", "”"))
+
+
+def _byline_meta(text: str, meta: dict[str, Any]) -> None:
+    for m in _BYLINE_FIELDS.finditer(text):
+        key, value = m["key"], m["value"]
+        if value in _NOT_NAMES:
+            continue
+        if key in ("分类", "栏目"):
+            meta.setdefault("category", value)
+        elif key != "回答者":
+            meta.setdefault("author", value)
+    if date := _iso_date(text):
+        meta.setdefault("date", date)
+
+
+def read_document(data: bytes, article_id: str, source: str | None = None) -> Article | None:
+    """The reader entry point ``corpus.readers`` dispatches ``.html`` files to."""
+    return parse_html(data, article_id, source)

@@ -1,0 +1,114 @@
+"""Legal text split by clause: 第X条 paragraphs become sections under 编/章/节."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zhsearch.corpus.clauses import clause_start, has_clauses
+from zhsearch.corpus.readers import parse_markdown, parse_text, read_file
+
+LAW_MD = """\
+# 中华人民共和国示范法
+
+2030年1月1日 示范会议通过
+
+<!-- INFO END -->
+
+## 第一编 总则
+
+### 第一章 基本规定
+
+第一条 为了规范示范行为，制定本法。
+
+第二条 本法适用于示范活动。
+
+示范活动包括展示和演练。
+
+### 第二章 示范主体
+
+#### 第一节 一般规定
+
+第三条 示范主体应当依法登记。
+
+第三条之一 示范主体变更登记的，应当公告。
+
+## 第二编 附则
+
+第四条 本法自公布之日起施行。
+"""
+
+
+def test_markdown_law_one_section_per_clause_under_its_headings():
+    article = parse_markdown(LAW_MD, "law.md")
+    assert article is not None
+    clauses = [s for s in article.sections if s.heading.startswith("第") and "条" in s.heading]
+    assert [(s.heading, s.path) for s in clauses] == [
+        ("第一条", ("第一编 总则", "第一章 基本规定", "第一条")),
+        ("第二条", ("第一编 总则", "第一章 基本规定", "第二条")),
+        ("第三条", ("第一编 总则", "第二章 示范主体", "第一节 一般规定", "第三条")),
+        ("第三条之一", ("第一编 总则", "第二章 示范主体", "第一节 一般规定", "第三条之一")),
+        ("第四条", ("第二编 附则", "第四条")),
+    ]
+    second = clauses[1]
+    # The clause's later paragraphs (款) stay with it; the number is the heading.
+    assert second.text == "本法适用于示范活动。\n\n示范活动包括展示和演练。"
+    assert second.level == 4
+    assert article.sections[0].text.startswith("2030年1月1日")
+
+
+def test_text_law_is_split_the_same_way():
+    text = "示范条例\n\n第一章 总则\n\n第一条　为了示范，制定本条例。\n\n第二条　本条例所称示范，是指演练。\n\n第二章 附则\n\n第三条　本条例自公布之日起施行。\n"
+    article = parse_text(text, "law.txt")
+    assert article is not None
+    assert [s.path for s in article.sections if s.text] == [
+        ("第一章 总则", "第一条"),
+        ("第一章 总则", "第二条"),
+        ("第二章 附则", "第三条"),
+    ]
+    assert article.sections[-1].text == "本条例自公布之日起施行。"
+
+
+def test_contract_clause_titles_and_bracketed_titles():
+    assert clause_start("第一条 租赁物") == clause_start("第一条：租赁物")
+    start = clause_start("第一条 租赁物")
+    assert start is not None and (start.heading, start.text) == ("第一条 租赁物", "")
+    start = clause_start("第十二条【违约责任】任何一方违约的，应当赔偿损失。")
+    assert start is not None and (start.heading, start.text) == (
+        "第十二条【违约责任】",
+        "任何一方违约的，应当赔偿损失。",
+    )
+    start = clause_start("第五条 催收人员不得有下列行为：")
+    assert start is not None and start.heading == "第五条"
+    contract = "房屋租赁合同\n\n第一条 租赁物\n\n甲方将其房屋出租给乙方。\n\n第二条 租金\n\n每月租金三千元。\n"
+    article = parse_text(contract, "c.txt")
+    assert article is not None
+    assert [(s.heading, s.text) for s in article.sections] == [
+        ("第一条 租赁物", "甲方将其房屋出租给乙方。"),
+        ("第二条 租金", "每月租金三千元。"),
+    ]
+
+
+def test_a_sentence_citing_a_clause_is_not_a_clause():
+    assert clause_start("第三条规定的情形，不适用本办法。") is None
+    text = "一篇文章\n\n第十条 规定的期限很短。\n\n其他内容在这里。\n"
+    # One clause-like paragraph does not make an article a law.
+    assert not has_clauses(text.splitlines())
+    article = parse_text(text, "a.txt")
+    assert article is not None and len(article.sections) == 1
+
+
+def test_clause_lines_in_fenced_code_are_text():
+    md = "# 代码\n\n```\n第一条 甲\n第二条 乙\n```\n"
+    article = parse_markdown(md, "c.md")
+    assert article is not None and len(article.sections) == 1
+
+
+def test_html_law_is_split_by_clause(articles_dir: Path):
+    article = read_file(articles_dir / "gov-001.html", articles_dir).articles[0]
+    clause = next(s for s in article.sections if s.heading == "第四条")
+    assert clause.path == ("第二章 催收行为", "第四条")
+    assert "二十二时至次日八时" in clause.text
+    listing = next(s for s in article.sections if s.heading == "第五条")
+    # The 项 under a clause belong to it.
+    assert listing.text.splitlines()[0] == "催收人员不得有下列行为："
+    assert "（四）冒充司法机关、政府部门工作人员。" in listing.text

@@ -1,0 +1,212 @@
+"""Saved web pages: main text, title, metadata, encodings and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from zhsearch.corpus.errors import ReadError
+from zhsearch.corpus.readers import read_file
+from zhsearch.indexer.build import build_index
+from zhsearch.search.cli import main
+from zhsearch.search.searcher import Searcher
+
+PAGES = ("news-001.html", "forum-001.html", "blog-001.html", "gov-001.html", "ask-001.html")
+# Words that only the pages' navigation, footers, comments, share bars,
+# sidebars and scripts contain.
+BOILERPLATE = (
+    "我要提问",
+    "下载客户端",
+    "联系我们",
+    "关于博主",
+    "版权所有",
+    "备案号",
+    "早该这样",
+    "理财小白兔",
+    "广告位",
+    "晨风统计代码",
+    "分享到朋友圈",
+    "只看该作者",
+    "感谢楼主",
+    "坐等答案",
+    "无障碍浏览",
+    "打印本页",
+    "长者模式",
+    "点赞",
+    "上一页",
+    "立即注册",
+    "签名",
+    "积分",
+    "演唱会",
+)
+
+
+def read(path: Path, root: Path | None = None):
+    return read_file(path, root or path.parent).articles[0]
+
+
+def test_news_page_title_meta_and_main_text(articles_dir: Path):
+    a = read(articles_dir / "news-001.html")
+    assert a.title == "多地法院集中审理网贷纠纷 调解成功率明显上升"
+    assert (a.meta["author"], a.meta["date"], a.meta["category"]) == ("林晓雯", "2024-05-14", "财经")
+    assert a.meta["related"][:2] == [
+        "信用卡分期手续费怎么算？专家教你看懂年化利率",
+        "催收新规落地一周年：暴力催收投诉量下降",
+    ]
+    assert a.text.startswith("今年以来，多地基层法院")
+    assert a.text.endswith("必要时向当地法院或人民调解组织求助。")
+    # The byline and the editor line are metadata, not text.
+    assert "来源：" not in a.text and "责任编辑" not in a.text
+
+
+def test_forum_thread_is_its_first_post(articles_dir: Path):
+    a = read(articles_dir / "forum-001.html")
+    assert a.title == "信用卡逾期八个月，自己和银行协商成功了，分享全过程"
+    assert (a.meta["author"], a.meta["date"]) == ("慢慢上岸的阿宁", "2024-03-22")
+    assert a.text.startswith("去年生意失败以后")
+    assert a.text.endswith("收了前期费用就消失的我见过好几个。")
+    assert "感谢楼主" not in a.text and "发表于" not in a.text
+
+
+def test_blog_headings_become_sections(articles_dir: Path):
+    a = read(articles_dir / "blog-001.html")
+    assert a.title == "以贷养贷的三年：我是怎么一步步停下来的"
+    assert (a.meta["author"], a.meta["date"], a.meta["category"]) == ("老林", "2023-11-05", "负债日记")
+    assert [s.heading for s in a.sections] == [
+        "",
+        "一张表格让我看清了窟窿",
+        "先停掉新的借款",
+        "按利率从高到低还",
+        "写给还在循环里的人",
+    ]
+    assert a.meta["related"][0] == "债务清单模板分享（附表格下载）"
+    assert "路人甲" not in a.text and "推荐阅读" not in a.text
+
+
+def test_gbk_page_declared_by_http_equiv(articles_dir: Path):
+    raw = (articles_dir / "ask-001.html").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    a = read(articles_dir / "ask-001.html")
+    assert a.title == "借呗逾期三个月了，会被起诉吗？现在还来得及协商吗？"
+    assert (a.meta["category"], a.meta["date"]) == ("债务纠纷", "2024-02-18")
+    assert a.text.startswith("去年底失业，借呗欠了两万三")
+    assert "坐等答案" not in a.text and "最佳答案" not in a.text
+    assert a.meta["related"] == ["花呗逾期一天会上征信吗？", "网贷起诉后多久开庭？"]
+
+
+PAGE = """<html><head>{meta}<title>催收电话一天打几次算违规_某某网</title></head>
+<body><nav><a href="/">首页</a> <a href="/login">登录</a></nav>
+<div class="content"><h1>催收电话一天打几次算违规</h1>
+<p>根据行业规范，催收机构每天联系同一债务人的次数有明确上限，超过上限就可以投诉。很多借款人并不知道这一点。</p>
+<h2>一、次数的上限</h2><p>每天通过电话联系同一债务人一般不得超过三次，夜间不得拨打。</p>
+<p>1.1 夜间的时间段</p><p>晚上十点到第二天早上八点之间属于夜间，这个时间段不应接到催收电话。</p>
+<h2>二、怎样投诉</h2><p>保存通话记录和录音，向平台客服投诉，也可以向金融监管部门反映。</p>
+</div><footer>版权所有 某某网</footer></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("encoding", "meta"),
+    [
+        ("utf-8", ""),
+        ("gbk", '<meta charset="gbk">'),
+        ("gbk", ""),  # undeclared: detected like .txt
+        ("gb2312", '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">'),
+        ("big5", '<meta charset="big5">'),
+        ("big5", ""),
+        ("gbk", '<meta charset="utf-8">'),  # declared wrongly
+    ],
+)
+def test_encodings(tmp_path: Path, encoding: str, meta: str):
+    page = PAGE.format(meta=meta)
+    if encoding == "big5":
+        import opencc
+
+        page = opencc.OpenCC("s2t").convert(page)
+    path = tmp_path / "p.html"
+    path.write_bytes(page.encode(encoding))
+    a = read(path)
+    expected = "催收电话一天打几次算违规" if encoding != "big5" else "催收電話一天打幾次算違規"
+    assert a.title == expected
+    assert "登录" not in a.text and "登錄" not in a.text
+
+
+def test_numbered_headings_nest_under_html_headings(tmp_path: Path):
+    path = tmp_path / "p.html"
+    path.write_text(PAGE.format(meta=""), encoding="utf-8")
+    a = read(path)
+    assert [(s.level, s.path) for s in a.sections] == [
+        (0, ()),
+        (1, ("一、次数的上限",)),
+        (2, ("一、次数的上限", "1.1 夜间的时间段")),
+        (1, ("二、怎样投诉",)),
+    ]
+
+
+def test_title_from_title_tag_without_site_name(tmp_path: Path):
+    path = tmp_path / "p.htm"
+    path.write_text(
+        "<html><head><title>停息挂账是真的吗 - 法律频道 - 某某网</title></head><body>"
+        "<p>停息挂账是银行对确有困难的持卡人提供的个性化分期方案，需要本人与银行协商，并不是谁都能办理的。</p>"
+        "<p>中介宣传的包办停息挂账多数收取高额费用，最后还是要借款人自己出面。</p></body></html>",
+        encoding="utf-8",
+    )
+    a = read(path)
+    assert a.title == "停息挂账是真的吗"
+    assert "个性化分期方案" in a.text
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file: no title and no text"),
+        (b"   \n\t ", "empty file: no title and no text"),
+        (b"<html><head></head><body></body></html>", "empty file: no title and no text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary file (contains NUL bytes)"),
+    ],
+)
+def test_bad_pages_are_read_errors(tmp_path: Path, content: bytes, reason: str):
+    path = tmp_path / "bad.html"
+    path.write_bytes(content)
+    with pytest.raises(ReadError) as info:
+        read_file(path, tmp_path)
+    assert info.value.reason == reason
+
+
+def test_truncated_page_keeps_what_it_has(tmp_path: Path):
+    page = PAGE.format(meta="").encode("utf-8")
+    path = tmp_path / "cut.html"
+    path.write_bytes(page[: page.index("二、怎样投诉".encode()) + 9])
+    a = read(path)
+    assert a.title == "催收电话一天打几次算违规"
+    assert "夜间不得拨打" in a.text
+
+
+def test_boilerplate_words_are_never_found(tmp_path: Path, articles_dir: Path):
+    index_dir = tmp_path / "index"
+    build_index([articles_dir / name for name in PAGES], index_dir)
+    with Searcher(index_dir) as searcher:
+        for word in BOILERPLATE:
+            results = searcher.search(f'"{word}"')
+            assert results.total == 0, (word, [h.id for h in results.hits])
+        assert searcher.search("调解成功率").hits[0].id == "news-001.html"
+
+
+def test_cli_indexes_and_finds_a_page(tmp_path: Path, articles_dir: Path):
+    docs = tmp_path / "web"
+    docs.mkdir()
+    for name in PAGES:
+        (docs / name).write_bytes((articles_dir / name).read_bytes())
+    (docs / "broken.html").write_bytes(b"\x00\x01\x02")
+    index_dir = str(tmp_path / "index")
+    runner = CliRunner()
+    result = runner.invoke(main, ["index", str(docs), "--index", index_dir])
+    assert result.exit_code == 3, result.output
+    assert result.stdout.startswith("Indexed 5 articles")
+    assert f"  {docs / 'broken.html'}: binary file (contains NUL bytes)" in result.stdout
+    result = runner.invoke(main, ["search", "二十二时至次日八时", "--index", index_dir, "--color", "never", "-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert "§ 第二章 催收行为 › 第四条" in result.stdout
+    result = runner.invoke(main, ["search", '"版权所有"', "--index", index_dir])
+    assert result.exit_code == 1
