@@ -171,7 +171,7 @@ def test_stats(client: TestClient, sample_index: Path):
     data = client.get("/stats").json()
     cli = CliRunner().invoke(main, ["stats", "--json", "--index", str(sample_index)])
     assert data == json.loads(cli.stdout)
-    assert data["articles"] == 34
+    assert data["articles"] == 39
 
 
 def test_suggest_words_titles_and_pinyin(client: TestClient):
@@ -286,7 +286,7 @@ def test_zhsearch_serve_prints_its_url_and_serves(sample_index: Path):
         line = proc.stdout.readline()
         m = re.fullmatch(r"Serving (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)\n", line)
         assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
-        assert httpx.get(m.group(1) + "stats", timeout=10).json()["articles"] == 34
+        assert httpx.get(m.group(1) + "stats", timeout=10).json()["articles"] == 39
     finally:
         proc.terminate()
         proc.wait(10)
