@@ -553,6 +553,11 @@ class Searcher:
         )
         return Article(article_id, first.get("title", ""), sections, meta)
 
+    def generation(self) -> int:
+        """The number of the index's latest commit: it changes with every
+        update, so answers may be remembered per generation."""
+        return int(self._ix.latest_generation())
+
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
         reader, ranker = self._current()

@@ -25,7 +25,10 @@ shared between threads.
 
 from __future__ import annotations
 
+import json
 import os
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import fields
 from importlib import resources
 from pathlib import Path
@@ -50,6 +53,9 @@ MAX_QUERY_CHARS = 256
 MAX_LIMIT = 100
 MAX_PAGE = 1000
 MAX_SUGGESTIONS = 20
+# Answers remembered per index generation (pages asked again, the same query
+# typed by many people); a new commit starts afresh.
+CACHE_ENTRIES = 2048
 
 # The page's own files only: no inline scripts or styles, nothing from elsewhere.
 _PAGE_POLICY = (
@@ -67,13 +73,18 @@ class IndexUnavailableError(ZhsearchError):
     """The index cannot be read right now (missing, or being swapped)."""
 
 
-class JSONUTF8Response(JSONResponse):
+def to_json(content: Any) -> bytes:
     """JSON with Chinese left readable, like the CLI's ``--json``."""
+    return json.dumps(content, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
 
+
+class JSONUTF8Response(JSONResponse):
     def render(self, content: Any) -> bytes:
-        import json
+        return to_json(content)
 
-        return json.dumps(content, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 def status_for(exc: Exception) -> int:
@@ -96,12 +107,37 @@ def _meta_stamp(index_dir: Path) -> tuple[int, int] | None:
 
 
 class IndexHandle:
-    """The app's one :class:`Searcher`, reopened when the index is replaced."""
+    """The app's one :class:`Searcher`, reopened when the index is replaced,
+    and the answers it gave for the current commit."""
 
-    def __init__(self, index_dir: str | os.PathLike[str] | None) -> None:
+    def __init__(self, index_dir: str | os.PathLike[str] | None, cache_entries: int = CACHE_ENTRIES) -> None:
         self.index_dir = resolve_index_dir(index_dir)
         self._searcher: Any = None
         self._stamp: tuple[int, int] | None = None
+        self._cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._version: tuple[Any, ...] = ()
+        self.hits = self.misses = 0
+
+    def cached(self, key: tuple[Any, ...], answer: Callable[[Any], Any]) -> bytes:
+        """The JSON of ``answer(searcher)``, remembered for this commit."""
+        searcher = self.get()
+        version = (self._stamp, searcher.generation())
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
+        body = self._cache.get(key)
+        if body is not None:
+            self.hits += 1
+            self._cache.move_to_end(key)
+            return body
+        self.misses += 1
+        body = to_json(answer(searcher))
+        if self._cache_entries:
+            self._cache[key] = body
+            if len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+        return body
 
     def get(self):  # -> Searcher
         from zhsearch.search.searcher import Searcher
@@ -152,13 +188,14 @@ def _static(name: str) -> bytes:
     return resources.files("zhsearch.search").joinpath("static", name).read_bytes()
 
 
-def create_app(index_dir: str | os.PathLike[str] | None = None) -> FastAPI:
-    """The ASGI app serving the index at ``index_dir`` (default: as the CLI's)."""
+def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries: int = CACHE_ENTRIES) -> FastAPI:
+    """The ASGI app serving the index at ``index_dir`` (default: as the CLI's);
+    ``cache_entries`` answers are remembered per commit (0: none)."""
     from zhsearch.search.snippets import find_matches, merge_spans
 
     from zhsearch import __version__
 
-    handle = IndexHandle(index_dir)
+    handle = IndexHandle(index_dir, cache_entries)
     files = {name: _static(name) for name in _STATIC}
     app = FastAPI(
         title="zhsearch",
@@ -229,28 +266,29 @@ def create_app(index_dir: str | os.PathLike[str] | None = None) -> FastAPI:
         ] = None,
         sort: str = Query("score", description="score (best first) or date (newest first)."),
         snippets: bool = Query(True, description="Make snippets (false: the ranking only)."),
-    ) -> dict[str, Any]:
-        results = handle.get().search(
-            _check_query(q),
-            limit=limit,
-            page=page,
-            snippets=snippets,
-            category=category,
-            author=author,
-            tag=tag,
-            since=since or None,
-            until=until or None,
-            facets=facet or (),
-            sort=sort,
-        )
-        return results_dict(results)
+    ) -> Response:
+        q = _check_query(q)
+        options: dict[str, Any] = {
+            "limit": limit,
+            "page": page,
+            "snippets": snippets,
+            "category": tuple(category or ()),
+            "author": tuple(author or ()),
+            "tag": tuple(tag or ()),
+            "since": since or None,
+            "until": until or None,
+            "facets": tuple(facet or ()),
+            "sort": sort,
+        }
+        key = ("search", q, *options.values())
+        return _json(handle.cached(key, lambda s: results_dict(s.search(q, **options))))
 
     @app.get("/articles/{article_id:path}", summary="One article (show)")
     async def article(
         article_id: str,
         section: int | None = Query(None, ge=0, description="Only the section with this index."),
         q: str = Query("", description="Mark this query's matches in every section (`highlights`)."),
-    ) -> dict[str, Any]:
+    ) -> Response:
         searcher = handle.get()
         found = searcher.article(article_id)
         if section is not None:
@@ -271,23 +309,27 @@ def create_app(index_dir: str | os.PathLike[str] | None = None) -> FastAPI:
                 ]
                 for s in found.sections
             }
-        return article_dict(found, marks)
+        return _json(to_json(article_dict(found, marks)))
 
     @app.get("/related/{article_id:path}", summary="Articles like this one (related)")
-    async def related(article_id: str, limit: int = Query(5, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
-        return results_dict(handle.get().related(article_id, limit=limit))
+    async def related(article_id: str, limit: int = Query(5, ge=1, le=MAX_LIMIT)) -> Response:
+        key = ("related", article_id, limit)
+        return _json(handle.cached(key, lambda s: results_dict(s.related(article_id, limit=limit))))
 
     @app.get("/stats", summary="What the index holds (stats)")
-    async def stats() -> dict[str, Any]:
-        return dict(handle.get().stats().__dict__)
+    async def stats() -> Response:
+        return _json(to_json(dict(handle.get().stats().__dict__)))
 
     @app.get("/suggest", summary="Completions as you type (Searcher.complete)")
     async def suggest(
         q: str = Query("", description="What is typed so far; Latin letters are also read as pinyin."),
         limit: int = Query(8, ge=1, le=MAX_SUGGESTIONS),
-    ) -> dict[str, Any]:
-        found = handle.get().complete(_check_query(q), limit) if q.strip() else ()
-        return {"query": q, "suggestions": [c.as_dict() for c in found]}
+    ) -> Response:
+        q = _check_query(q)
+        key = ("suggest", q, limit)
+        return _json(
+            handle.cached(key, lambda s: {"query": q, "suggestions": [c.as_dict() for c in s.complete(q, limit)]})
+        )
 
     return app
 

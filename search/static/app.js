@@ -103,6 +103,7 @@
     const shown = performance.now();
     performance.mark("zhsearch-results-shown");
     timing.searches += 1;
+    timing.query = data.query;
     if (lastInput) timing.latencies.push(shown - lastInput);
   }
 
