@@ -47,3 +47,29 @@ class OptionError(ZhsearchError):
 
 class WordListError(ZhsearchError):
     """A synonym file or user dictionary cannot be read or has a bad line."""
+
+
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index is missing, truncated or does not match its
+    checksum; rebuilding the index repairs it.
+
+    ``index_dir`` is the index, ``file`` the damaged file's name (empty when
+    the damage is not in one file) and ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, message: str, *, index_dir: str = "", file: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.index_dir = index_dir
+        self.file = file
+        self.reason = reason or message
+
+
+class DiskWriteError(ZhsearchError):
+    """Writing the index failed (no space, no permission, a read-only file
+    system); what the failed run wrote has been removed and the last good
+    index is unchanged.  ``errno`` is the system's error number."""
+
+    def __init__(self, message: str, *, errno: int = 0, path: str = "") -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.path = path

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from zhsearch.corpus.errors import IndexMismatchError, ReadError, ZhsearchError
+from zhsearch.corpus.errors import IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
 from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
 from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
@@ -33,12 +33,18 @@ from zhsearch.indexer.storage import (
     WriteLock,
     check_compatible,
     create_index,
+    damage,
+    file_mode_of,
     index_exists,
     keep_previous_generation,
     looks_like_index,
     open_index,
+    rebuild_hint,
+    record_generation,
     repair,
     resolve_index_dir,
+    segment_files,
+    served_notice,
     swap_in,
     write_meta,
 )
@@ -122,16 +128,29 @@ def build_index(
         workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
         if fresh:
             shutil.rmtree(workdir, ignore_errors=True)
-            ix = create_index(workdir, replace(default_settings(), user_dict=user_dict))
+            dir_mode, file_mode = _modes_of(target)
+            ix = create_index(
+                workdir, replace(default_settings(), user_dict=user_dict), dir_mode=dir_mode, file_mode=file_mode
+            )
         else:
             meta = check_compatible(target)
             ix = open_index(target)
+            problems = damage(target, ix)
+            if problems:
+                raise IndexDamagedError(
+                    f"the index at {target} is damaged ({problems[0]}); {rebuild_hint(target)}",
+                    index_dir=str(target),
+                    file=problems[0].partition(":")[0],
+                    reason=problems[0],
+                )
             recorded = recorded_user_dict(ix.schema)
             problem = user_dict_mismatch(target, recorded, user_dict)
             if problem:
                 raise IndexMismatchError(problem)
         try:
             report = _update(ix, path_list, workdir, progress, started, jobs, target)
+            if fresh:
+                record_generation(workdir, ix.latest_generation())
         except BaseException:
             if fresh:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -139,7 +158,12 @@ def build_index(
         if fresh:
             _swap_in(workdir, target)
         else:
-            write_meta(target, replace(meta.settings(), user_dict=recorded), created=meta.created)
+            write_meta(
+                target,
+                replace(meta.settings(), user_dict=recorded),
+                created=meta.created,
+                generation=ix.latest_generation(),
+            )
     return IndexReport(**{**report.__dict__, "index_dir": str(target), "seconds": time.perf_counter() - started})
 
 
@@ -161,11 +185,12 @@ class CheckReport:
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     unindexable: tuple[Skipped, ...] = ()
+    damage: tuple[str, ...] = ()  # damaged or missing index files, checksum mismatches
 
     @property
     def ok(self) -> bool:
-        """True when the index matches the files."""
-        return not (self.missing or self.changed or self.removed)
+        """True when the index is undamaged and matches the files."""
+        return not (self.missing or self.changed or self.removed or self.damage)
 
 
 def check_index(
@@ -183,6 +208,12 @@ def check_index(
     path_list = [Path(p) for p in paths]
     _check_paths(path_list)
     ix = open_index(target)
+    # Every file and checksum first: a damaged index is reported as such
+    # even where its file list still matches.
+    problems = damage(target, ix, full=True)
+    served = served_notice(target, check_compatible(target), ix)
+    if served:
+        problems.append(served)
     unindexable: list[Skipped] = []
     files = _collect(path_list, target, unindexable)
     with ix.reader() as reader:
@@ -224,6 +255,7 @@ def check_index(
         changed=tuple(changed),
         removed=tuple(removed),
         unindexable=tuple(unindexable),
+        damage=tuple(problems),
     )
 
 
@@ -377,8 +409,18 @@ class _PartWriter:
             segment = writer._finalize_segment()
             # Written before the commit that makes the segment visible; a
             # run killed in between leaves files the next commit removes.
-            path = Path(writer.storage.folder) / f"{segment.segment_id()}{POSTINGS_SUFFIX}"
-            write_segment(path, self.n_docs, self.fields, self.articles, np.concatenate(self.doc_article))
+            folder = Path(writer.storage.folder)
+            path = folder / f"{segment.segment_id()}{POSTINGS_SUFFIX}"
+            files = segment_files(folder, segment.segment_id(), path.name)
+            write_segment(
+                path,
+                self.n_docs,
+                self.fields,
+                self.articles,
+                np.concatenate(self.doc_article),
+                files,
+                getattr(writer.storage, "file_mode", None),
+            )
             self.segments.append(segment)
         else:
             writer._close_segment()
@@ -727,6 +769,16 @@ def _documents(article: Article, source: str, digest: str) -> tuple[list[dict[st
         docs.append({PACKED: pack_stored(stored), **common})
         texts.append((heading, section.text))
     return docs, texts
+
+
+def _modes_of(target: Path) -> tuple[int | None, int | None]:
+    """The permissions of the index ``target`` (directory, files) that a
+    rebuild replaces, for the new one; ``None`` where there is none."""
+    try:
+        dir_mode = os.stat(target, follow_symlinks=False).st_mode & 0o7777
+    except OSError:
+        return None, None
+    return dir_mode, file_mode_of(target)
 
 
 def _swap_in(new: Path, target: Path) -> None:

@@ -27,10 +27,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from zhsearch.indexer.binfile import head, open_mapped
+from zhsearch.indexer.binfile import FormatError, crc, head, open_mapped, write_file
 
 DICTIONARY_FILE = "dictionary.bin"
-MAGIC = b"ZHDICT1\n"
+MAGIC = b"ZHDICT2\n"
 # A word no text contains (private-use characters): it carries the rest of
 # the total frequency.
 _PLACEHOLDER = "\ue000\ue001\ue002\ue003"
@@ -95,11 +95,20 @@ class QueryDictionary:
 
     def __init__(self, source: str | os.PathLike[str] | bytes) -> None:
         self._map, header, data = open_mapped(source, MAGIC, "dictionary")
-        count = header["count"]
-        self.total: int = header["total"]
-        self.max_len: int = header["max_len"]
-        self.keys = np.frombuffer(self._map, dtype="<u8", count=count, offset=data)
-        self.freqs = np.frombuffer(self._map, dtype="<u8", count=count, offset=data + 8 * count)
+        try:
+            count = header["count"]
+            self.total: int = header["total"]
+            self.max_len: int = header["max_len"]
+            self._crc: int = header["crc"]
+            self.keys = np.frombuffer(self._map, dtype="<u8", count=count, offset=data)
+            self.freqs = np.frombuffer(self._map, dtype="<u8", count=count, offset=data + 8 * count)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"the dictionary file is damaged ({exc})") from None
+        self._data = data
+
+    def verify(self) -> bool:
+        """Whether the words match the checksum written with them."""
+        return crc(self._map[self._data : self._data + 16 * len(self.keys)]) == self._crc
 
     def words_in(self, text: str) -> dict[str, int]:
         """The dictionary words inside ``text``, with their frequencies."""
@@ -150,13 +159,15 @@ def _checked_dictionary() -> bytes | None:
     keys, freqs = keys[order], freqs[order]
     if len(np.unique(keys)) != len(keys):
         return None  # a key collision: never guess
+    body = keys.astype("<u8").tobytes() + freqs.astype("<u8").tobytes()
     header = {
+        "crc": crc(body),
         "count": len(keys),
         "total": int(freqs.sum()),
         "max_len": max(map(len, entries)),
         "source": "jieba dict.txt",
     }
-    data = head(MAGIC, header) + keys.astype("<u8").tobytes() + freqs.astype("<u8").tobytes()
+    data = head(MAGIC, header) + body
     quick = QueryDictionary(data)
     for hmm in (True, False):
         for text in PROBES:
@@ -165,14 +176,12 @@ def _checked_dictionary() -> bytes | None:
     return data
 
 
-def write_dictionary(index_dir: Path) -> bool:
+def write_dictionary(index_dir: Path, mode: int | None = None) -> bool:
     """Store jieba's dictionary in ``index_dir`` if the quick segmenter it
     allows cuts the probe sentences exactly like the full one; returns
     whether it was stored."""
     data = _checked_dictionary()
     if data is None:
         return False
-    tmp = index_dir / f".{DICTIONARY_FILE}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, index_dir / DICTIONARY_FILE)
+    write_file(index_dir / DICTIONARY_FILE, [data], mode)
     return True

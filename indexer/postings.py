@@ -23,6 +23,14 @@ of ``TERMS_PER_BLOCK`` terms (section numbers delta-coded), so a query term
 costs one small decompression.  Terms are found by a 64-bit key: a hash of a
 word, the packed code points of a bigram.  Word fields also keep their
 words as sorted text (the lexicon, for pinyin and spelling suggestions).
+
+Checksums: the header has its own CRC-32 (``indexer.binfile``); every array
+and compressed part records the CRC-32 of its bytes, and each field an array
+of its blocks' CRCs.  A block's is checked whenever it is read (a query pays
+one CRC per block it decompresses, the arrays are checked by
+:meth:`SegmentPostings.verify`, i.e. ``index --check``).  The header also
+records the size and CRC of each of the Whoosh segment's own files, which
+are written once, before this file: ``--check`` verifies them too.
 """
 
 from __future__ import annotations
@@ -39,12 +47,12 @@ from pathlib import Path
 
 import numpy as np
 from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
-from zhsearch.indexer.binfile import head, open_mapped
+from zhsearch.indexer.binfile import FormatError, crc, head, open_mapped, write_file
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")
 
-MAGIC = b"ZHPOST1\n"
+MAGIC = b"ZHPOST2\n"
 SUFFIX = ".zpost"
 TERMS_PER_BLOCK = 128
 _LEVEL = 6
@@ -243,7 +251,8 @@ class _Out:
         self.size = 0
 
     def add(self, blob: bytes) -> list[int]:
-        where = [self.size, len(blob)]
+        """Append ``blob``; ``[offset, length, crc32]``."""
+        where = [self.size, len(blob), crc(blob)]
         self.parts.append(blob)
         self.size += len(blob)
         return where
@@ -258,16 +267,24 @@ class _Out:
 
 
 def write_segment(
-    path: Path, n_docs: int, fields: dict[str, FieldPostings], articles: list[str], doc_article: np.ndarray
+    path: Path,
+    n_docs: int,
+    fields: dict[str, FieldPostings],
+    articles: list[str],
+    doc_article: np.ndarray,
+    files: dict[str, tuple[int, int]] | None = None,
+    mode: int | None = None,
 ) -> None:
-    """Sort, compress and write a segment's postings to ``path`` (atomically:
-    a temporary file renamed into place), with the article of each section
-    (``doc_article`` indexes ``articles``).  Empties the ``fields``' lists
-    as it goes, to hold less memory at once."""
+    """Sort, compress and write a segment's postings to ``path`` (atomically
+    and durably: a temporary file, fsynced, renamed into place), with the
+    article of each section (``doc_article`` indexes ``articles``) and the
+    ``(size, crc32)`` of the segment's other ``files``.  Empties the
+    ``fields``' lists as it goes, to hold less memory at once."""
     out = _Out()
     header: dict[str, object] = {
         "n_docs": n_docs,
         "terms_per_block": TERMS_PER_BLOCK,
+        "files": {name: list(v) for name, v in (files or {}).items()},
         "fields": {},
         "articles": {"at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))},
         "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
@@ -300,11 +317,12 @@ def write_segment(
         tf16 = np.minimum(tfs, 0xFFFF).astype(np.uint16)
         bounds = np.append(starts[::TERMS_PER_BLOCK], len(terms))
         offsets = np.zeros(len(bounds), dtype=np.uint64)
+        block_crcs = np.zeros(len(bounds) - 1, dtype=np.uint32)
         base = out.size
         for b in range(len(bounds) - 1):
             a, z = int(bounds[b]), int(bounds[b + 1])
             blob = zlib.compress(_shuffle(delta[a:z]) + _shuffle(tf16[a:z]), _LEVEL)
-            out.add(blob)
+            block_crcs[b] = out.add(blob)[2]
             offsets[b + 1] = out.size - base
         info: dict[str, object] = {
             "kind": "words" if words else "grams",
@@ -313,6 +331,7 @@ def write_segment(
             "postings_base": base,
             "df": out.array(df),
             "offsets": out.array(offsets),
+            "block_crcs": out.array(block_crcs),
             "lengths": out.array(np.asarray(lengths, dtype=np.uint32)),
             "keys": out.array(uniq.astype(np.uint64)),
         }
@@ -320,18 +339,21 @@ def write_segment(
             text = "\n".join(sorted(fp.words))
             info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
         header["fields"][name] = info  # type: ignore[index]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(head(MAGIC, header))
-        for part in out.parts:
-            f.write(part)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
 
 
 # --------------------------------------------------------------------------
 # Reading
+
+
+def _parts(header: dict) -> list[dict]:
+    """Every checksummed part a postings header names (arrays and blobs)."""
+    parts = [header["articles"], header["doc_article"]]
+    for info in header["fields"].values():
+        parts.extend(info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys"))
+        if "lexicon" in info:
+            parts.append(info["lexicon"])
+    return parts
 
 
 class SegmentPostings:
@@ -339,18 +361,32 @@ class SegmentPostings:
     (which stays readable after a later commit deletes it)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
         self._map, header, self._data = open_mapped(path, MAGIC, "postings")
-        self.n_docs: int = header["n_docs"]
-        self._tpb: int = header["terms_per_block"]
+        try:
+            self.n_docs: int = header["n_docs"]
+            self._tpb: int = header["terms_per_block"]
+            self._fields: dict[str, dict] = header["fields"]
+            self.files: dict[str, list[int]] = header["files"]
+            end = max((p["at"][0] + p["at"][1] for p in _parts(header)), default=0)
+        except (KeyError, TypeError, IndexError) as exc:
+            raise FormatError(f"{path}: the postings file's header is damaged ({exc!r})") from None
+        if self._data + end > len(self._map):
+            raise FormatError(f"{path}: the postings file is truncated ({len(self._map)} bytes, needs {self._data + end})")
         self._header = header
-        self._fields: dict[str, dict] = header["fields"]
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._lexicons: dict[str, list[str]] = {}
         self._blocks: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
     def _blob(self, at: list[int]) -> bytes:
         o = self._data + at[0]
-        return zlib.decompress(self._map[o : o + at[1]])
+        raw = self._map[o : o + at[1]]
+        if crc(raw) != at[2]:
+            raise FormatError(f"{self.path}: damaged data at byte {o} (checksum mismatch)")
+        try:
+            return zlib.decompress(raw)
+        except zlib.error as exc:
+            raise FormatError(f"{self.path}: damaged data at byte {o} ({exc})") from None
 
     def _raw(self, spec: dict) -> np.ndarray:
         return np.frombuffer(self._map, dtype=spec["dtype"], count=spec["count"], offset=self._data + spec["at"][0])
@@ -430,15 +466,40 @@ class SegmentPostings:
         n = int(starts[-1])
         offsets = self._array(name, "offsets")
         o = self._data + info["postings_base"] + int(offsets[b])
-        raw = zlib.decompress(self._map[o : self._data + info["postings_base"] + int(offsets[b + 1])])
+        blob = self._map[o : self._data + info["postings_base"] + int(offsets[b + 1])]
+        if crc(blob) != int(self._array(name, "block_crcs")[b]):
+            raise FormatError(f"{self.path}: damaged postings block {b} of field {name} (checksum mismatch)")
         dsize = np.dtype(info["doc_dtype"]).itemsize
-        docs = _unshuffle(raw[: n * dsize], info["doc_dtype"], n)
-        tfs = _unshuffle(raw[n * dsize :], "<u2", n)
+        try:
+            raw = zlib.decompress(blob)
+            docs = _unshuffle(raw[: n * dsize], info["doc_dtype"], n)
+            tfs = _unshuffle(raw[n * dsize :], "<u2", n)
+        except (zlib.error, ValueError) as exc:
+            raise FormatError(f"{self.path}: damaged postings block {b} of field {name} ({exc})") from None
         block = (docs, tfs, starts)
         self._blocks[key] = block
         if len(self._blocks) > _BLOCK_CACHE:
             self._blocks.popitem(last=False)
         return block
+
+    def verify(self) -> list[str]:
+        """Check every array, block and compressed part against its
+        checksum; what is damaged (empty: nothing)."""
+        problems = []
+        for part in _parts(self._header):
+            o, n, want = part["at"]
+            if crc(self._map[self._data + o : self._data + o + n]) != want:
+                problems.append(f"{self.path}: damaged data at byte {self._data + o} (checksum mismatch)")
+        if problems:
+            return problems
+        for name, info in self._fields.items():
+            offsets = self._array(name, "offsets")
+            crcs = self._array(name, "block_crcs")
+            start = self._data + info["postings_base"]
+            for b in range(len(crcs)):
+                if crc(self._map[start + int(offsets[b]) : start + int(offsets[b + 1])]) != int(crcs[b]):
+                    problems.append(f"{self.path}: damaged postings block {b} of field {name} (checksum mismatch)")
+        return problems
 
     def close(self) -> None:
         self._arrays.clear()

@@ -26,7 +26,7 @@ from zhsearch.indexer.analysis import Settings, UserDict, load_user_dict, word_a
 from zhsearch.indexer.postings import GRAM_FIELD, WORD_FIELDS
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TEXT_FIELDS = WORD_FIELDS
 FIELD_WEIGHTS = {"title": 2.0, "heading": 1.5, "body": 1.0}

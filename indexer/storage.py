@@ -22,6 +22,16 @@ them, so a searcher that has just read the previous table of contents may
 still ask for files the writer no longer uses.  They are therefore deleted
 one commit late (:func:`keep_previous_generation`), and a rebuild hard-links
 the old index's files into the new directory before swapping it in.
+
+Safety and durability (see also ``indexer.binfile``): every pickle Whoosh
+reads goes through a restricted unpickler (``indexer.safepickle``); files
+are opened with ``O_NOFOLLOW`` and the lock refuses a symlink; new files and
+directories take the permissions of the index they extend or replace.  A
+commit fsyncs every new segment file, then the directory, the table of
+contents, ``zhsearch.json`` (which records the generation committed) and
+the directory again, before it is reported.  Opening an index stats the
+files each segment's postings header lists (:func:`damage`), and notices
+when the newest committed generation is gone (:func:`served_notice`).
 """
 
 from __future__ import annotations
@@ -33,18 +43,81 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zhsearch.corpus.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from zhsearch.corpus.errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    ZhsearchError,
+)
+from zhsearch.indexer import safepickle
 from zhsearch.indexer.analysis import Settings, default_settings
+from zhsearch.indexer.binfile import FormatError, fsync_dir, open_nofollow, write_file
 from zhsearch.indexer.schema import SCHEMA_VERSION, make_schema
+
+safepickle.install()
 
 META_FILE = "zhsearch.json"
 INDEX_NAME = "sections"
+
+
+def rebuild_hint(index_dir: str | os.PathLike[str]) -> str:
+    """The command that repairs any damage to the index at ``index_dir``."""
+    return f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+
+
+class SafeStorage(FileStorage):
+    """Whoosh's file storage, opening files with ``O_NOFOLLOW``, creating
+    them with the index's permissions, and fsyncing each file it writes
+    when it is closed (segment files are written once, so that is all a
+    commit needs of them)."""
+
+    def __init__(self, path: str, file_mode: int | None = None) -> None:
+        super().__init__(path, supports_mmap=True)
+        self.file_mode = file_mode
+
+    def create_file(self, name, excl=False, mode="wb", **kwargs):  # noqa: D102 - Whoosh's interface
+        if self.readonly:
+            from whoosh.filedb.filestore import ReadOnlyError
+
+            raise ReadOnlyError
+        flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if excl else os.O_TRUNC)
+        fd = open_nofollow(self._fpath(name), flags, 0o666 if self.file_mode is None else self.file_mode)
+        if self.file_mode is not None:
+            os.fchmod(fd, self.file_mode)
+        fileobj = os.fdopen(fd, mode)
+        onclose = kwargs.pop("onclose", None)
+
+        def synced(sf: StructFile) -> None:
+            if onclose is not None:
+                onclose(sf)
+            fileobj.flush()
+            os.fsync(fileobj.fileno())
+
+        return StructFile(fileobj, name=name, onclose=synced, **kwargs)
+
+    def open_file(self, name, **kwargs):  # noqa: D102 - Whoosh's interface
+        fd = open_nofollow(self._fpath(name))
+        return StructFile(os.fdopen(fd, "rb"), name=name, **kwargs)
+
+
+def file_mode_of(index_dir: Path) -> int | None:
+    """The permissions new files of ``index_dir`` take: those of its
+    ``zhsearch.json`` (``None``: a new index, the umask decides)."""
+    try:
+        return os.stat(index_dir / META_FILE, follow_symlinks=False).st_mode & 0o666
+    except OSError:
+        return None
 
 
 def default_index_dir() -> Path:
@@ -135,15 +208,18 @@ def swap_in(new: Path, target: Path) -> None:
     """
     if not target.exists():
         os.rename(new, target)
+        fsync_dir(target.parent)
         return
     _follow_generation(new, target)
     _link_old_files(target, new)
     if _exchange(new, target):
+        fsync_dir(target.parent)
         shutil.rmtree(new, ignore_errors=True)  # now holds the old index
         return
     old = target.parent / f".{target.name}.old-{os.getpid()}"
     os.rename(target, old)
     os.rename(new, target)
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -176,7 +252,8 @@ def _link_old_files(old: Path, new: Path) -> None:
 
 
 def keep_previous_generation(writer, ix) -> None:
-    """Let ``writer``'s commit keep the files of the generation it replaces.
+    """Let ``writer``'s commit keep the files of the generation it replaces,
+    and make it durable (:func:`commit_segments`).
 
     Whoosh deletes files no longer referenced right after writing the new
     table of contents, but a searcher that has just read the previous one
@@ -184,23 +261,7 @@ def keep_previous_generation(writer, ix) -> None:
     removed one commit later instead: long after any such reader has them
     open (an open file stays readable after it is deleted).
     """
-    from whoosh.index import TOC
-
-    try:
-        previous = TOC.read(ix.storage, INDEX_NAME)
-    except Exception:  # noqa: BLE001 - an unreadable TOC: nothing to keep
-        return
-    if not previous.segments:
-        return  # a new, empty index: nobody can be reading anything
-    keep_gen = previous.generation
-    keep_ids = {seg.segment_id() for seg in previous.segments}
-
-    def commit_toc(segments) -> None:
-        TOC(writer.schema, segments, writer.generation).write(writer.storage, writer.indexname)
-        keep = {*(seg.segment_id() for seg in segments), *keep_ids}
-        _clean_files(writer.storage, writer.indexname, {writer.generation, keep_gen}, keep)
-
-    writer._commit_toc = commit_toc
+    writer._commit_toc = lambda segments: commit_segments(writer, ix, list(segments))
 
 
 def _clean_files(storage, indexname: str, keep_gens: set[int], keep_ids: set[str]) -> None:
@@ -233,7 +294,7 @@ def _follow_generation(new: Path, old: Path) -> None:
         old_gen = TOC._latest_generation(FileStorage(str(old)), INDEX_NAME)
     except OSError:
         return
-    storage = FileStorage(str(new))
+    storage = SafeStorage(str(new), file_mode_of(new))
     toc = TOC.read(storage, INDEX_NAME)
     if toc.generation > old_gen:
         return
@@ -241,6 +302,19 @@ def _follow_generation(new: Path, old: Path) -> None:
     toc.generation = old_gen + 1
     toc.write(storage, INDEX_NAME)
     storage.delete_file(stale)
+    fsync_dir(new)
+    record_generation(new, toc.generation)
+
+
+def record_generation(index_dir: Path, generation: int) -> None:
+    """Record in ``zhsearch.json`` the generation just committed."""
+    path = index_dir / META_FILE
+    fd = open_nofollow(path)
+    with os.fdopen(fd, "rb") as f:
+        data = json.loads(f.read().decode("utf-8"))
+    data["generation"] = generation
+    text = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    write_file(path, [text], file_mode_of(index_dir))
 
 
 _AT_FDCWD = -100
@@ -274,6 +348,7 @@ class IndexMeta:
     analyzer: dict[str, Any]
     created: float
     updated: float
+    generation: int = -1  # of the table of contents last committed
 
     def settings(self) -> Settings:
         a = self.analyzer
@@ -291,34 +366,54 @@ def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
     try:
         if not path.is_file():
             _recover(Path(index_dir))
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        fd = open_nofollow(path)
+        with os.fdopen(fd, "rb") as f:
+            raw = json.loads(f.read().decode("utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
     except FileNotFoundError:
         raise IndexNotFoundError(
             f"no zhsearch index at {index_dir}; create one with `zhsearch index PATH --index {index_dir}`"
         ) from None
     except (OSError, ValueError) as exc:
-        raise IndexMismatchError(
-            f"cannot read {path} ({exc}); rebuild with `zhsearch index PATH --rebuild --index {index_dir}`"
+        raise IndexDamagedError(
+            f"cannot read {path} ({exc}); {rebuild_hint(index_dir)}",
+            index_dir=str(index_dir),
+            file=META_FILE,
+            reason=str(exc),
         ) from None
-    return IndexMeta(
-        schema_version=int(raw.get("schema_version", -1)),
-        analyzer=dict(raw.get("analyzer", {})),
-        created=float(raw.get("created", 0)),
-        updated=float(raw.get("updated", 0)),
-    )
+    try:
+        return IndexMeta(
+            schema_version=int(raw.get("schema_version", -1)),
+            analyzer=dict(raw.get("analyzer", {})),
+            created=float(raw.get("created", 0)),
+            updated=float(raw.get("updated", 0)),
+            generation=int(raw.get("generation", -1)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise IndexDamagedError(
+            f"{path} is damaged ({exc}); {rebuild_hint(index_dir)}",
+            index_dir=str(index_dir),
+            file=META_FILE,
+            reason=str(exc),
+        ) from None
 
 
-def write_meta(index_dir: Path, settings: Settings, created: float | None = None) -> None:
+def write_meta(
+    index_dir: Path, settings: Settings, created: float | None = None, generation: int = -1, mode: int | None = None
+) -> None:
+    """Write ``zhsearch.json`` durably (fsynced, renamed, directory fsynced),
+    with the permissions ``mode`` (default: those of the file it replaces)."""
     now = time.time()
     data = {
         "schema_version": SCHEMA_VERSION,
         "analyzer": settings.as_dict(),
         "created": created if created is not None else now,
         "updated": now,
+        "generation": generation,
     }
-    tmp = index_dir / f".{META_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, index_dir / META_FILE)
+    text = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    write_file(index_dir / META_FILE, [text], file_mode_of(index_dir) if mode is None else mode)
 
 
 def check_compatible(index_dir: str | os.PathLike[str]) -> IndexMeta:
@@ -350,34 +445,178 @@ def open_index(index_dir: str | os.PathLike[str]):  # -> whoosh.index.Index
     from whoosh import index as windex
 
     check_compatible(index_dir)
+    storage = SafeStorage(str(index_dir), file_mode_of(Path(index_dir)))
     # A commit in another process may delete the table of contents just
     # listed as the latest; like Whoosh's own reader, try again shortly.
     for attempt in range(10):
         try:
-            return windex.open_dir(str(index_dir), indexname=INDEX_NAME)
+            ix = windex.FileIndex(storage, indexname=INDEX_NAME)
+            ix._read_toc()  # the schema and segments: damage shows here
+            return ix
+        except IndexDamagedError as exc:  # a refused pickle
+            raise _damaged(index_dir, _latest_toc_name(storage), exc.reason, type(exc)) from None
+        except ZhsearchError:
+            raise
         except (windex.EmptyIndexError, OSError) as exc:
             if attempt == 9:
-                raise IndexMismatchError(
-                    f"index at {index_dir} is damaged or incomplete ({exc}); "
-                    f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
-                ) from None
+                raise _damaged(index_dir, "", f"no readable table of contents ({exc})") from None
             time.sleep(0.05)
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged TOC makes Whoosh raise
+            raise _damaged(index_dir, _latest_toc_name(storage), f"{type(exc).__name__}: {exc}") from None
     raise AssertionError("unreachable")
 
 
-def create_index(index_dir: Path, settings: Settings | None = None):  # -> whoosh.index.Index
-    """Create an empty index in ``index_dir`` (which must be empty or new)."""
+def _damaged(
+    index_dir: str | os.PathLike[str], file: str, reason: str, kind: type[IndexDamagedError] = IndexDamagedError
+) -> IndexDamagedError:
+    where = f"{file}: " if file else ""
+    return kind(
+        f"the index at {index_dir} is damaged ({where}{reason}); {rebuild_hint(index_dir)}",
+        index_dir=str(index_dir),
+        file=file,
+        reason=reason,
+    )
+
+
+def _latest_toc_name(storage) -> str:
+    from whoosh.index import TOC
+
+    try:
+        return TOC._filename(INDEX_NAME, TOC._latest_generation(storage, INDEX_NAME))
+    except Exception:  # noqa: BLE001 - only for the message
+        return ""
+
+
+def create_index(
+    index_dir: Path, settings: Settings | None = None, *, dir_mode: int | None = None, file_mode: int | None = None
+):  # -> whoosh.index.Index
+    """Create an empty index in ``index_dir`` (which must be empty or new),
+    with the given permissions (default: the umask's)."""
     from whoosh import index as windex
 
     s = settings or default_settings()
     index_dir.mkdir(parents=True, exist_ok=True)
-    ix = windex.create_in(str(index_dir), make_schema(s), indexname=INDEX_NAME)
+    if dir_mode is not None:
+        os.chmod(index_dir, dir_mode)
+    storage = SafeStorage(str(index_dir), file_mode)
+    ix = windex.FileIndex.create(storage, make_schema(s), indexname=INDEX_NAME)
+    ix.storage = storage
     if s.engine == "rjieba" and s.user_dict is None:
         from zhsearch.indexer.dictionary import write_dictionary
 
-        write_dictionary(index_dir)  # quick query segmentation; optional
-    write_meta(index_dir, s)
+        write_dictionary(index_dir, file_mode)  # quick query segmentation; optional
+    write_meta(index_dir, s, generation=0, mode=file_mode)
     return ix
+
+
+def commit_segments(writer, ix, segments: list) -> None:
+    """Commit ``segments`` as the index's new generation, durably: the
+    segment files are fsynced as they are closed (``SafeStorage``) and the
+    postings files as written; here the directory, then the new table of
+    contents, then the directory again.  The previous generation's files
+    are kept one commit longer (:func:`keep_previous_generation`)."""
+    from whoosh.index import TOC
+
+    folder = Path(writer.storage.folder)
+    fsync_dir(folder)
+    keep_gens = {writer.generation}
+    keep_ids = {seg.segment_id() for seg in segments}
+    try:
+        previous = TOC.read(ix.storage, INDEX_NAME)
+    except Exception:  # noqa: BLE001 - an unreadable TOC: nothing to keep
+        previous = None
+    if previous is not None and previous.segments:
+        keep_gens.add(previous.generation)
+        keep_ids |= {seg.segment_id() for seg in previous.segments}
+    TOC(writer.schema, segments, writer.generation).write(writer.storage, writer.indexname)
+    fsync_dir(folder)
+    _clean_files(writer.storage, writer.indexname, keep_gens, keep_ids)
+
+
+def served_notice(index_dir: str | os.PathLike[str], meta: IndexMeta, ix) -> str | None:
+    """What to tell a reader when the newest commit ``zhsearch.json``
+    records is gone and Whoosh found an older one (``None``: all is well)."""
+    latest = ix.latest_generation()
+    if meta.generation < 0 or latest >= meta.generation:
+        return None
+    return (
+        f"the newest commit of the index at {index_dir} (generation {meta.generation}) is missing; "
+        f"serving the previous one (generation {latest}), which may lack the last update; {rebuild_hint(index_dir)}"
+    )
+
+
+def damage(index_dir: str | os.PathLike[str], ix, *, full: bool = False) -> list[str]:
+    """What is wrong with the files of ``ix``'s latest generation: postings
+    files missing or unreadable, segment files missing or of another size
+    than recorded, and with ``full`` every checksum (postings arrays and
+    blocks, segment files, the query dictionary).  Empty: nothing found."""
+    from zhsearch.indexer.postings import SUFFIX, SegmentPostings
+
+    folder = Path(index_dir)
+    problems: list[str] = []
+    try:
+        segments = ix._read_toc().segments
+    except ZhsearchError as exc:
+        return [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - a damaged TOC
+        return [f"{_latest_toc_name(ix.storage) or 'table of contents'}: {type(exc).__name__}: {exc}"]
+    for seg in segments:
+        name = f"{seg.segment_id()}{SUFFIX}"
+        try:
+            store = SegmentPostings(folder / name)
+        except FileNotFoundError:
+            problems.append(f"{name}: missing")
+            continue
+        except (OSError, FormatError) as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        try:
+            for file, (size, want) in sorted(store.files.items()):
+                path = folder / file
+                try:
+                    st = os.stat(path, follow_symlinks=False)
+                except FileNotFoundError:
+                    problems.append(f"{file}: missing")
+                    continue
+                if st.st_size != size:
+                    problems.append(f"{file}: {st.st_size} bytes, {size} were written")
+                elif full and file_crc(path) != want:
+                    problems.append(f"{file}: checksum mismatch")
+            if full:
+                problems.extend(store.verify())
+        finally:
+            store.close()
+    if full:
+        from zhsearch.indexer.dictionary import DICTIONARY_FILE, QueryDictionary
+
+        if (folder / DICTIONARY_FILE).exists():
+            try:
+                if not QueryDictionary(folder / DICTIONARY_FILE).verify():
+                    problems.append(f"{DICTIONARY_FILE}: checksum mismatch")
+            except (OSError, FormatError) as exc:
+                problems.append(f"{DICTIONARY_FILE}: {exc}")
+    return problems
+
+
+def file_crc(path: Path) -> int:
+    """CRC-32 of a whole file, read in chunks."""
+    value = 0
+    fd = open_nofollow(path)
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(1 << 20):
+            value = zlib.crc32(chunk, value)
+    return value & 0xFFFFFFFF
+
+
+def segment_files(folder: Path, segment_id: str, skip: str) -> dict[str, tuple[int, int]]:
+    """``(size, crc32)`` of each file of a Whoosh segment (its name starts
+    with the segment id), ``skip`` left out."""
+    found = {}
+    for path in folder.iterdir():
+        name = path.name
+        if name.startswith(segment_id + ".") and name != skip and not name.endswith(".tmp"):
+            found[name] = (path.stat().st_size, file_crc(path))
+    return found
 
 
 class WriteLock:
@@ -390,7 +629,18 @@ class WriteLock:
 
     def __enter__(self) -> WriteLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or self.path.is_symlink():
+                raise ZhsearchError(
+                    f"the lock file {self.path} is a symbolic link; zhsearch never follows it "
+                    "(it would overwrite the file it points to); remove the link and try again"
+                ) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ZhsearchError(f"the lock file {self.path} is not a regular file; remove it and try again")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
         except OSError as exc:

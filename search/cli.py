@@ -179,6 +179,9 @@ def _check(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None
         data = {**report.__dict__, "ok": report.ok, "unindexable": [s.__dict__ for s in report.unindexable]}
         click.echo(_dump(data))
     else:
+        if report.damage:
+            click.echo(f"The index at {report.index_dir} is damaged:")
+            click.echo("".join(f"  {problem}\n" for problem in report.damage), nl=False)
         groups = (
             ("not in the index", report.missing),
             ("changed since indexed", report.changed),
@@ -194,6 +197,8 @@ def _check(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None
                 click.echo(f"  {s.path}: {s.reason}")
         if report.ok:
             click.echo(f"The index at {report.index_dir} matches the {_plural(report.files, 'file')} in PATHS.")
+        elif report.damage:
+            click.echo(f"Repair it with `zhsearch index PATH... --rebuild --index {report.index_dir}`.")
         else:
             click.echo(f"Run `zhsearch index` on the same PATHS to update {report.index_dir}.")
     if not report.ok:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -159,13 +160,15 @@ class Ranker:
         stored column: every stored read of a search goes through here
         (Whoosh's reader adds a lookup and a copy per call, which phrase
         checks over many sections pay for)."""
-        from whoosh.codec.whoosh3 import STORED_COLUMN
+        from zhsearch.indexer.codec import stored_column, unpack_stored
 
         i = bisect.bisect_right(self._offsets, docnum) - 1
         columns = self._stored_columns
         if columns[i] is None:
-            columns[i] = self._leaves[i][0]._perdoc._cached_reader("_stored", STORED_COLUMN)
-        return columns[i][docnum - self._offsets[i]] or {}
+            columns[i] = stored_column(self._leaves[i][0]._perdoc)
+            if columns[i] is None:
+                return {}
+        return unpack_stored(columns[i][docnum - self._offsets[i]])
 
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
@@ -367,17 +370,27 @@ class Ranker:
 
 def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
     """The text postings written beside a Whoosh segment."""
-    from zhsearch.corpus.errors import IndexMismatchError
+    from zhsearch.corpus.errors import IndexDamagedError
     from zhsearch.indexer.postings import SUFFIX, SegmentPostings
+    from zhsearch.indexer.storage import rebuild_hint
 
     folder = getattr(leaf._storage, "folder", None)
     path = Path(str(folder)) / f"{leaf._segid}{SUFFIX}"
     try:
-        return SegmentPostings(path)
+        store = SegmentPostings(path)
+        # Whoosh opens some segment files only when first needed: a missing
+        # or truncated one is found now, not in the middle of a query.
+        for name, (size, _) in store.files.items():
+            if os.stat(Path(str(folder)) / name).st_size != size:
+                raise ValueError(f"{name} is {os.stat(Path(str(folder)) / name).st_size} bytes, {size} were written")
+        return store
     except (OSError, ValueError) as exc:
-        raise IndexMismatchError(
-            f"the index at {folder} is missing or has a damaged postings file ({exc}); "
-            f"rebuild it with `zhsearch index PATH... --rebuild --index {folder}`"
+        reason = f"{path.name} is missing" if isinstance(exc, FileNotFoundError) else str(exc)
+        raise IndexDamagedError(
+            f"the index at {folder} is damaged ({reason}); {rebuild_hint(folder)}",
+            index_dir=str(folder),
+            file=path.name,
+            reason=reason,
         ) from None
 
 

@@ -11,21 +11,30 @@ library side of the CLI commands of the same names.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, IndexMismatchError, ZhsearchError
 from zhsearch.corpus.model import Article, Section
 from zhsearch.indexer.analysis import UserDict, fold, is_cjk, load_user_dict
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
-from zhsearch.indexer.storage import check_compatible, index_exists, open_index, resolve_index_dir
+from zhsearch.indexer.storage import (
+    check_compatible,
+    damage,
+    index_exists,
+    open_index,
+    rebuild_hint,
+    resolve_index_dir,
+    served_notice,
+)
 from zhsearch.search import pinyin, ranking
 from zhsearch.search import related as related_terms
 from zhsearch.search.complete import Completer, Completion
@@ -35,6 +44,8 @@ from zhsearch.search.ranking import Ranker
 from zhsearch.search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
 from zhsearch.search.suggest import suggest
 from zhsearch.search.synonyms import Synonyms
+
+_T = TypeVar("_T")
 
 RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
 
@@ -117,6 +128,39 @@ class IndexStats:
     updated: float
 
 
+def _named_damage(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Whatever a damaged file makes the readers raise becomes an
+    :class:`IndexDamagedError` naming the file (found by checking the
+    index's checksums); an error with no damage behind it is re-raised."""
+
+    @functools.wraps(method)
+    def checked(self: Searcher, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except ZhsearchError:
+            raise
+        except Exception as exc:
+            from zhsearch.indexer.binfile import FormatError
+            from zhsearch.indexer.codec import StoredFieldsError
+
+            known = isinstance(exc, (FormatError, StoredFieldsError))
+            try:
+                problems = damage(self.index_dir, self._ix, full=True)
+            except Exception:  # noqa: BLE001 - the check itself hit the damage
+                problems = []
+            if not (problems or known):
+                raise
+            reason = str(exc) if known else problems[0]
+            raise IndexDamagedError(
+                f"the index at {self.index_dir} is damaged ({reason}); {rebuild_hint(self.index_dir)}",
+                index_dir=str(self.index_dir),
+                file=reason.partition(":")[0].rpartition("/")[2],
+                reason=reason,
+            ) from None
+
+    return checked
+
+
 class Searcher:
     """Searches one index; open it once, query it many times.
 
@@ -165,6 +209,9 @@ class Searcher:
                 f"words recorded in the index (rebuild with `zhsearch index PATH... --rebuild --user-dict "
                 f"{recorded.path}` to use the new ones)",
             )
+        served = served_notice(self.index_dir, self.meta, self._ix)
+        if served:
+            self.notices = (*self.notices, served)
         self._reader = None
         self._ranker: Ranker | None = None
         self._completer: Completer | None = None
@@ -203,6 +250,7 @@ class Searcher:
         """How ``query`` is understood (terms, phrases, notices)."""
         return parse(query, self.settings)
 
+    @_named_damage
     def search(
         self,
         query: str,
@@ -495,6 +543,7 @@ class Searcher:
             source=stored.get("source"),
         )
 
+    @_named_damage
     def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
         """Articles most like ``article_id`` (it is left out), most similar
         first, each shown by its closest section with a one-line snippet.
@@ -531,6 +580,7 @@ class Searcher:
         return completer.complete(prefix, max(1, int(limit)))
 
     # -- articles
+    @_named_damage
     def article(self, article_id: str) -> Article:
         """The indexed article with this id (its searchable sections)."""
         _, ranker = self._current()
@@ -558,6 +608,7 @@ class Searcher:
         update, so answers may be remembered per generation."""
         return int(self._ix.latest_generation())
 
+    @_named_damage
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
         reader, ranker = self._current()

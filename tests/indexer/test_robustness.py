@@ -194,15 +194,15 @@ def test_a_searcher_opening_during_a_commit_retries(docs: Path, tmp_path: Path, 
 
     index_dir = tmp_path / "index"
     build_index([docs], index_dir)
-    real_open_dir, calls = windex.open_dir, []
+    real_index, calls = windex.FileIndex, []
 
-    def flaky_open_dir(*args, **kwargs):
+    def flaky_index(*args, **kwargs):
         calls.append(1)
         if len(calls) < 3:  # the TOC just listed was deleted by a commit
             raise FileNotFoundError(2, "No such file or directory", "_sections_1.toc")
-        return real_open_dir(*args, **kwargs)
+        return real_index(*args, **kwargs)
 
-    monkeypatch.setattr(windex, "open_dir", flaky_open_dir)
+    monkeypatch.setattr(windex, "FileIndex", flaky_index)
     assert ids(index_dir, "上门走访") == ["a.txt"]
     assert len(calls) == 3
 

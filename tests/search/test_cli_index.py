@@ -102,6 +102,7 @@ def test_check(docs: Path, tmp_path: Path):
         "changed": [str(docs / "a.txt")],
         "removed": [str(docs / "b.md")],
         "unindexable": [{"path": str(docs / "d.txt"), "reason": "binary file (contains NUL bytes)"}],
+        "damage": [],
         "ok": False,
     }
     assert run("index", str(docs), "--index", index_dir).exit_code == 3
