@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "IndexNotFoundError": "zhsearch.corpus.errors",
     "IndexMismatchError": "zhsearch.corpus.errors",
     "IndexLockedError": "zhsearch.corpus.errors",
+    "IndexDamagedError": "zhsearch.corpus.errors",
+    "DiskWriteError": "zhsearch.corpus.errors",
     "ArticleNotFoundError": "zhsearch.corpus.errors",
     "OptionError": "zhsearch.corpus.errors",
     "WordListError": "zhsearch.corpus.errors",
@@ -76,6 +78,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from zhsearch.corpus.errors import (
         ArticleNotFoundError,
+        DiskWriteError,
+        IndexDamagedError,
         IndexLockedError,
         IndexMismatchError,
         IndexNotFoundError,
