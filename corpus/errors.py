@@ -73,3 +73,7 @@ class DiskWriteError(ZhsearchError):
         super().__init__(message)
         self.errno = errno
         self.path = path
+
+
+class ConfigError(ZhsearchError):
+    """A config file cannot be read or has a bad setting."""

@@ -49,6 +49,9 @@ from zhsearch.indexer.storage import (
     write_meta,
 )
 
+# In the sample index's directory (gone when a rebuild replaces it).
+SAMPLE_MARKER = ".zhsearch-sample"
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -84,10 +87,15 @@ class IndexReport:
     seconds: float
     skipped: tuple[Skipped, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Bytes of the files read and indexed (``bytes`` counts unchanged ones too).
+    bytes_indexed: int = 0
+    # The index replaced was the sample one (see ``build_sample_index``).
+    replaced_sample: bool = False
 
     @property
     def mb_per_s(self) -> float:
-        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+        """Indexing speed over the files actually read (0 when none were)."""
+        return self.bytes_indexed / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
 def build_index(
@@ -119,7 +127,10 @@ def build_index(
         user_dict = load_user_dict(user_dict)
     with WriteLock(target, wait=wait):
         repair(target)
-        fresh = rebuild or not index_exists(target, recover=False)
+        # The sample index never takes a user's articles: the first index
+        # into its place replaces it.
+        replaced_sample = (target / SAMPLE_MARKER).is_file()
+        fresh = rebuild or replaced_sample or not index_exists(target, recover=False)
         if fresh and not looks_like_index(target):
             raise ZhsearchError(
                 f"{target} exists and is not a zhsearch index; give another --index directory "
@@ -164,7 +175,8 @@ def build_index(
                 created=meta.created,
                 generation=ix.latest_generation(),
             )
-    return IndexReport(**{**report.__dict__, "index_dir": str(target), "seconds": time.perf_counter() - started})
+    seconds = time.perf_counter() - started
+    return replace(report, index_dir=str(target), seconds=seconds, replaced_sample=replaced_sample)
 
 
 index = build_index
@@ -268,11 +280,15 @@ def _check_paths(paths: list[Path]) -> None:
 
 
 def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait: bool = True) -> IndexReport:
-    """Index the sample articles bundled with zhsearch (the demo corpus)."""
+    """Index the sample articles bundled with zhsearch (the demo corpus),
+    marked as the sample so that the first :func:`build_index` of a user's
+    own articles into the same place replaces it instead of adding to it."""
     from importlib import resources
 
     with resources.as_file(resources.files("zhsearch.corpus") / "articles") as articles:
-        return build_index([articles], index_dir, wait=wait)
+        report = build_index([articles], index_dir, wait=wait)
+    (Path(report.index_dir) / SAMPLE_MARKER).write_text("the bundled sample articles\n", encoding="utf-8")
+    return report
 
 
 def _collect(paths: list[Path], target: Path | None, skipped: list[Skipped]) -> list[tuple[Path, Path]]:
@@ -563,7 +579,7 @@ def _update(
     writer = ix.writer(codec=ZhCodec(), compound=False)
     outcomes: list[_FileOutcome | None] = [None] * len(files)
     new_segments: dict[int, list[Any]] = {}
-    counts = {"files": 0, "sections": 0, "bytes": 0}
+    counts = {"files": 0, "sections": 0, "bytes": 0, "indexed": 0}
 
     def handle(message: tuple[str, int, Any]) -> None:
         kind, part, payload = message
@@ -573,6 +589,7 @@ def _update(
         outcomes[payload.order] = payload
         counts["files"] += 1
         counts["bytes"] += payload.nbytes
+        counts["indexed"] += 0 if payload.unchanged else payload.nbytes
         counts["sections"] += sum(a[3] for a in payload.articles)
         if progress is not None:
             progress(Progress(counts["files"], len(files), counts["sections"], counts["bytes"], payload.source))
@@ -645,17 +662,10 @@ def _update(
         raise
     finally:
         reader.close()
-    keep_previous_generation(writer, ix)
-    # No merging: a segment's postings file is numbered like the segment,
-    # and Whoosh's merge would renumber its documents.
-    final = list(writer._merge_segments(None, False, False))
-    final += [seg for part in sorted(new_segments) for seg in new_segments[part]]
-    writer._close_segment()
-    writer._commit_toc(final)
-    writer._finish()
-    if len(final) > MANY_SEGMENTS:
+    segments = _commit(writer, ix, [seg for part in sorted(new_segments) for seg in new_segments[part]])
+    if segments > MANY_SEGMENTS:
         warnings.append(
-            f"the index has {len(final)} segments from incremental updates, and every search visits each; "
+            f"the index has {segments} segments from incremental updates, and every search visits each; "
             f"`zhsearch index PATH... --rebuild --index {target or workdir}` rebuilds it as a few"
         )
     return IndexReport(
@@ -670,7 +680,70 @@ def _update(
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
         warnings=tuple(warnings),
+        bytes_indexed=counts["indexed"],
     )
+
+
+def _commit(writer, ix, new_segments: list[Any]) -> int:
+    """Commit ``writer``'s deletions and the ``new_segments`` the workers
+    wrote, as one new generation; returns the number of segments."""
+    keep_previous_generation(writer, ix)
+    # No merging: a segment's postings file is numbered like the segment,
+    # and Whoosh's merge would renumber its documents.
+    final = list(writer._merge_segments(None, False, False)) + list(new_segments)
+    writer._close_segment()
+    writer._commit_toc(final)
+    writer._finish()
+    return len(final)
+
+
+@dataclass(frozen=True)
+class RemoveReport:
+    """What :func:`remove` dropped from an index."""
+
+    index_dir: str
+    files_removed: int
+    articles: int
+    sections: int
+    seconds: float
+    files: tuple[str, ...] = ()
+
+
+def remove(
+    paths: Iterable[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None, *, wait: bool = False
+) -> RemoveReport:
+    """Drop from the index at ``index_dir`` the articles read from ``paths``:
+    a file, or every indexed file under a directory (whether or not the
+    files still exist).  One commit, like :func:`build_index`; the files are
+    not touched, so indexing them again brings the articles back."""
+    started = time.perf_counter()
+    target = resolve_index_dir(index_dir)
+    wanted = [str(_resolve(Path(p))) for p in paths]
+    if not wanted:
+        raise ZhsearchError("nothing to remove: give at least one file or directory")
+    prefixes = tuple(w.rstrip(os.sep) + os.sep for w in wanted)
+    with WriteLock(target, wait=wait):
+        repair(target)
+        meta = check_compatible(target)
+        ix = open_index(target)
+        with ix.reader() as reader:
+            known = _known_files(reader)
+            sources = sorted(s for s in known if s in wanted or s.startswith(prefixes))
+            docs = [d for s in sources for d in reader.postings("filekey", _filekey(s, known[s])).all_ids()]
+            articles = {reader.stored_fields(d).get("article") for d in docs}
+        if sources:
+            writer = ix.writer(codec=ZhCodec(), compound=False)
+            try:
+                for source in sources:
+                    writer.delete_by_term("filekey", _filekey(source, known[source]))
+            except BaseException:
+                writer.cancel()
+                raise
+            _commit(writer, ix, [])
+            settings = replace(meta.settings(), user_dict=recorded_user_dict(ix.schema))
+            write_meta(target, settings, created=meta.created, generation=ix.latest_generation())
+    seconds = time.perf_counter() - started
+    return RemoveReport(str(target), len(sources), len(articles), len(docs), seconds, tuple(sources))
 
 
 def _unchanged_size(file: Path, digest: str) -> int | None:

@@ -372,8 +372,18 @@ def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:
+        if Path(index_dir).is_dir() and any(Path(index_dir).iterdir()):
+            if not looks_like_index(Path(index_dir)):
+                raise IndexNotFoundError(
+                    f"{index_dir} is not a zhsearch index (it has no {META_FILE}); give an index directory, "
+                    "or create one elsewhere with `zhsearch index PATH --index NEW-DIR`"
+                ) from None
+            raise IndexMismatchError(
+                f"index at {index_dir} is damaged: its {META_FILE} (format and analyzer settings) is missing; "
+                f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+            ) from None
         raise IndexNotFoundError(
-            f"no zhsearch index at {index_dir}; create one with `zhsearch index PATH --index {index_dir}`"
+            f"no index at {index_dir}; create one with `zhsearch index PATH --index {index_dir}`"
         ) from None
     except (OSError, ValueError) as exc:
         raise IndexDamagedError(

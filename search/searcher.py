@@ -48,6 +48,10 @@ from zhsearch.search.synonyms import Synonyms
 _T = TypeVar("_T")
 
 RANKED_FIELDS = (*TEXT_FIELDS, GRAM_FIELD)
+# A did-you-mean correction replaces the query when at least this many times
+# as many articles hold all of its words as hold all of the typed query's
+# (and more than none): the typed query's hits only match its other words.
+CLEARLY_MORE = 2
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Results:
     facets: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
     # A corrected query when part of this one matches nothing (did you mean).
     suggestion: str | None = None
+    # The corrected query whose results these are, when it found clearly more
+    # than the query as typed (``query``); then ``suggestion`` is None.
+    corrected: str | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -268,6 +275,7 @@ class Searcher:
         sort: str = "score",
         stats: ranking.CollectionStats | None = None,
         suggestions: bool = True,
+        correct: bool = True,
     ) -> Results:
         """Articles matching ``query``, best first, ``limit`` per ``page``.
 
@@ -278,7 +286,10 @@ class Searcher:
         (``category``, ``author``, ``tag``, ``year``) are counted over all
         matching articles.  ``sort="date"`` puts the newest first.
         ``snippets=False`` skips making snippets (hits then carry an empty
-        one), for callers that only need the ranking.
+        one), for callers that only need the ranking.  When part of the
+        query matches nothing and its correction (did you mean) finds clearly
+        more, the results are the correction's, with ``corrected`` set;
+        ``correct=False`` keeps the query as typed.
 
         ``stats`` are the collection statistics to score with (default: this
         index's own): a shard of a sharded index is given the sums over all
@@ -346,7 +357,7 @@ class Searcher:
             matched = np.zeros(len(ranker.articles), dtype=bool)
             matched[ranker.doc_article[ranker.matching(scores, allowed)]] = True
             counts = {name: ranker.columns.facets[name].counts(matched) for name in facet_names}
-        return Results(
+        results = Results(
             query,
             total,
             page,
@@ -358,6 +369,23 @@ class Searcher:
             counts,
             suggestion,
         )
+        if correct and suggestion:
+            options = {"category": category, "author": author, "tag": tag, "since": since, "until": until}
+            better = self.search(
+                suggestion, limit, page, snippets=snippets, source=source, facets=facet_names, sort=sort,
+                stats=stats, correct=False, **options,
+            )  # fmt: skip
+            typed = _complete_matches(ranker, parsed.terms, wanted)
+            fixed = _complete_matches(ranker, better.terms, wanted)
+            if fixed > typed and fixed >= CLEARLY_MORE * typed:
+                return replace(
+                    better,
+                    query=query,
+                    corrected=suggestion,
+                    notices=tuple(dict.fromkeys((*notices, *better.notices))),
+                    seconds=time.perf_counter() - started,
+                )
+        return results
 
     def statistics(self, query: str) -> ranking.CollectionStats:
         """This index's collection statistics for the terms ``query`` is
@@ -627,6 +655,20 @@ class Searcher:
         )
 
 
+def _complete_matches(ranker: Ranker, terms: Iterable[str], wanted: np.ndarray | None) -> int:
+    """How many live articles (among ``wanted`` ones) contain every term."""
+    articles: np.ndarray | None = None
+    for term in dict.fromkeys(terms):
+        docs = ranker.docs_with([(f, term) for f in TEXT_FIELDS]) & ranker.alive
+        found = np.unique(ranker.doc_article[docs])
+        articles = found if articles is None else np.intersect1d(articles, found, assume_unique=True)
+        if not len(articles):
+            return 0
+    if articles is None:
+        return 0
+    return int(wanted[articles].sum()) if wanted is not None else len(articles)
+
+
 def _use_index_dictionary(index_dir: Path) -> None:
     """Segment queries with the dictionary stored in the index, if it has
     one (see ``indexer.dictionary``): no dictionary load on start-up."""
@@ -654,14 +696,15 @@ def search(
     ``synonyms`` is a synonym file (see ``search.synonyms``), ``user_dict``
     the user dictionary the index must have been built with; ``options`` are
     :meth:`Searcher.search`'s keyword arguments (filters, ``facets``,
-    ``sort``).  With no index there yet, one is first built from the bundled
-    sample articles, and a notice in the results says so.
+    ``sort``).  With ``index_dir`` left out (the default location) and nothing
+    there yet, an index is first built from the bundled sample articles, and
+    a notice in the results says so; a given ``index_dir`` must hold an index.
     """
     if synonyms is not None and not isinstance(synonyms, Synonyms):
         synonyms = Synonyms.load(synonyms)  # a bad file fails before any index is built
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
-    if not index_exists(target):
+    if index_dir is None and not index_exists(target) and _nothing_at(target):
         from zhsearch.indexer.build import build_sample_index
 
         report = build_sample_index(target)
@@ -672,6 +715,17 @@ def search(
     with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict) as s:
         results = s.search(query, limit=limit, page=page, **options)
     return replace(results, notices=notices + results.notices) if notices else results
+
+
+def _nothing_at(path: Path) -> bool:
+    """No file or directory at ``path``, or an empty directory: the only
+    place a sample index may be built (anything else may be a damaged index)."""
+    try:
+        return not any(path.iterdir())
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def related(article_id: str, index_dir: str | os.PathLike[str] | None = None, limit: int = 10) -> Results:

@@ -151,13 +151,38 @@ def test_search_page_two(sample_index: Path):
 def test_search_json_lines_carry_the_library_fields(sample_index: Path):
     result = run("search", QUESTION, "--index", str(sample_index), "-n", "4", "--json")
     assert result.exit_code == 0
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    summary, *rows = [json.loads(line) for line in result.stdout.splitlines()]
     with Searcher(sample_index) as s:
-        expected = [h.as_dict() for h in s.search(QUESTION, limit=4).hits]
+        expected = s.search(QUESTION, limit=4)
+    assert summary == {
+        "type": "summary",
+        "query": QUESTION,
+        "total": expected.total,
+        "page": 1,
+        "pages": expected.pages,
+        "limit": 4,
+        "shown": 4,
+        "seconds": summary["seconds"],
+        "notices": [],
+        "suggestion": None,
+        "corrected": None,
+        "facets": {},
+    }
     assert len(rows) == 4
-    for row, exp in zip(rows, expected, strict=True):
-        assert set(row) == {"rank", "id", "title", "score", "section", "snippet", "highlights", "meta", "source"}
-        assert row == exp
+    for row, exp in zip(rows, expected.hits, strict=True):
+        assert set(row) == {
+            "type",
+            "rank",
+            "id",
+            "title",
+            "score",
+            "section",
+            "snippet",
+            "highlights",
+            "meta",
+            "source",
+        }
+        assert row == {"type": "hit", **exp.as_dict()}
     assert rows[0]["id"] == "wd-001.txt"
     start, end = rows[0]["highlights"][0]
     assert rows[0]["snippet"][start:end]
@@ -168,7 +193,9 @@ def test_search_no_results_exit_1(sample_index: Path):
     assert result.exit_code == 1
     assert "No articles match 'zzyzx'." in result.stdout
     json_result = run("search", "zzyzx", "--index", str(sample_index), "--json")
-    assert json_result.exit_code == 1 and json_result.stdout == ""
+    assert json_result.exit_code == 1
+    (summary,) = [json.loads(line) for line in json_result.stdout.splitlines()]
+    assert summary["type"] == "summary" and summary["total"] == 0 and summary["pages"] == 0
 
 
 def test_search_notices_go_to_stderr(sample_index: Path):
@@ -178,12 +205,24 @@ def test_search_notices_go_to_stderr(sample_index: Path):
     assert all(json.loads(line) for line in result.stdout.splitlines())
 
 
-def test_search_without_index_builds_sample_and_says_so(tmp_path: Path):
-    index_dir = tmp_path / "fresh"
-    result = run("search", "上门走访", "--index", str(index_dir), "-n", "1")
+def test_search_without_index_builds_sample_at_the_default_location_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    default = tmp_path / "default"
+    monkeypatch.setenv("ZHSEARCH_INDEX", str(default))
+    given = run("search", "上门走访", "--index", str(tmp_path / "mistyped"), "-n", "1")
+    assert_one_line_error(
+        given, 2, f"no index at {tmp_path / 'mistyped'}; create one with `zhsearch index PATH --index"
+    )
+    assert not (tmp_path / "mistyped").exists()
+    result = run("search", "上门走访", "-n", "1")
     assert result.exit_code == 0, result.output
-    assert re.search(r"zhsearch: no index at .*fresh yet: built one from the 39 bundled sample articles", result.stderr)
+    assert re.search(
+        r"zhsearch: no index at .*default yet: built one from the 39 bundled sample articles", result.stderr
+    )
     assert "wd-001.txt" in result.stdout
+    again = run("search", "上门走访", "-n", "1")
+    assert again.exit_code == 0 and again.stderr == ""
 
 
 def test_search_color_never_uses_brackets(sample_index: Path):
@@ -252,7 +291,7 @@ def test_stats(sample_index: Path):
 @pytest.mark.parametrize("command", [["show", "wd-001.txt"], ["stats"]])
 def test_missing_index_is_a_one_line_error(tmp_path: Path, command: list[str]):
     result = run(*command, "--index", str(tmp_path / "no-index-here"))
-    assert_one_line_error(result, 2, "no zhsearch index", "zhsearch index PATH")
+    assert_one_line_error(result, 2, "no index at", "zhsearch index PATH")
 
 
 # --------------------------------------------------------------------------

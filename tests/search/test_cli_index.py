@@ -96,6 +96,7 @@ def test_check(docs: Path, tmp_path: Path):
     )
     data = json.loads(run("index", str(docs), "--index", index_dir, "--check", "--json").stdout)
     assert data == {
+        "type": "check",
         "index_dir": index_dir,
         "files": 3,
         "missing": [str(docs / "c.txt")],
@@ -112,7 +113,7 @@ def test_check(docs: Path, tmp_path: Path):
 def test_check_errors(docs: Path, tmp_path: Path):
     missing = run("index", str(docs), "--index", str(tmp_path / "none"), "--check")
     assert missing.exit_code == 2
-    assert missing.stderr.startswith("zhsearch: error: no zhsearch index at ")
+    assert missing.stderr.startswith("zhsearch: error: no index at ")
     both = run("index", str(docs), "--index", str(tmp_path / "none"), "--check", "--rebuild")
     assert both.exit_code == 2
     assert "--check changes nothing; leave out --rebuild" in both.stderr

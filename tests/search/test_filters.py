@@ -222,17 +222,20 @@ def test_cli_json_ends_with_the_facets_only_when_asked(index_dir: Path):
     result = run("search", "催收", "--index", str(index_dir), "--json", "--facet", "tag", "--since", "2024")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["id"] for r in rows[:-1]] == ["loans/visit.md", "loans/tw.md", "debt.txt"]
-    assert rows[-1] == {"facets": {"tag": {"催收": 2, "上门": 1}}}
+    assert [r["id"] for r in rows[1:]] == ["loans/visit.md", "loans/tw.md", "debt.txt"]
+    assert rows[0]["type"] == "summary" and rows[0]["facets"] == {"tag": {"催收": 2, "上门": 1}}
     plain = run("search", "催收", "--index", str(index_dir), "--json", "--category", "其他")
-    assert [json.loads(line)["id"] for line in plain.stdout.splitlines()] == ["plain.md"]
+    assert [r["id"] for r in map(json.loads, plain.stdout.splitlines()) if r["type"] == "hit"] == ["plain.md"]
 
 
 def test_cli_source_and_tag(index_dir: Path):
     result = run("search", "催收", "--index", str(index_dir), "--source", "*.txt", "--source", "card.md", "--json")
-    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["cards/card.md", "debt.txt"]
+    assert [r["id"] for r in map(json.loads, result.stdout.splitlines()) if r["type"] == "hit"] == [
+        "cards/card.md",
+        "debt.txt",
+    ]
     result = run("search", "催收", "--index", str(index_dir), "--tag", "上门", "--json")
-    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["loans/visit.md"]
+    assert [r["id"] for r in map(json.loads, result.stdout.splitlines()) if r["type"] == "hit"] == ["loans/visit.md"]
 
 
 def test_cli_filter_matching_nothing_exits_1_with_a_notice(index_dir: Path):

@@ -102,8 +102,11 @@ def test_cli_related(index_dir: Path):
 def test_cli_related_json(index_dir: Path, searcher: Searcher):
     result = run("related", "stop.txt", "--index", str(index_dir), "--json")
     assert result.exit_code == 0
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert rows == [h.as_dict() for h in searcher.related("stop.txt", limit=5).hits]
+    summary, *rows = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = searcher.related("stop.txt", limit=5)
+    assert rows == [{"type": "hit", **h.as_dict()} for h in expected.hits]
+    assert summary["type"] == "summary" and summary["query"] == "stop.txt"
+    assert summary["terms"] == list(expected.terms) and summary["total"] == expected.total
 
 
 def test_cli_related_unknown_id_is_a_one_line_error(index_dir: Path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zhsearch.corpus.errors import ArticleNotFoundError, ZhsearchError
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexNotFoundError, ZhsearchError
 from zhsearch.indexer.analysis import fold, grams, tokenize
 from zhsearch.indexer.build import build_index
 from zhsearch.indexer.schema import SCHEMA_VERSION
@@ -369,16 +369,25 @@ def test_search_function_matches_searcher(sample_index: Path, searcher: Searcher
     assert results.notices == ()
 
 
-def test_search_without_an_index_builds_the_sample_one(tmp_path: Path):
+def test_search_without_an_index_builds_the_sample_one_at_the_default_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     index_dir = tmp_path / "fresh"
-    results = search("上门走访", index_dir)
+    monkeypatch.setenv("ZHSEARCH_INDEX", str(index_dir))
+    results = search("上门走访")
     assert index_exists(index_dir)
     assert results.hits and results.hits[0].id == "wd-001.txt"
     assert len(results.notices) == 1
     assert str(index_dir) in results.notices[0]
     assert "39" in results.notices[0] and "sample" in results.notices[0]
     # Second time the index is there: no notice.
-    assert search("上门走访", index_dir).notices == ()
+    assert search("上门走访").notices == ()
+
+
+def test_search_of_a_given_directory_without_an_index_is_an_error(tmp_path: Path):
+    with pytest.raises(IndexNotFoundError, match="no index at .*; create one with `zhsearch index PATH --index"):
+        search("上门走访", tmp_path / "mistyped")
+    assert not (tmp_path / "mistyped").exists()
 
 
 def test_a_phrase_is_confirmed_on_the_text_not_just_its_bigrams(make_index):

@@ -49,7 +49,7 @@ def test_suspect_characters_are_those_with_no_known_bigram(searcher: Searcher):
     ],
 )
 def test_typos_get_a_suggestion(searcher: Searcher, query: str, suggestion: str):
-    assert searcher.search(query).suggestion == suggestion
+    assert searcher.search(query, correct=False).suggestion == suggestion
 
 
 @pytest.mark.parametrize("query", ["网贷逾期", "停息挂账", "chargeback", "张三李四", "zzyzx", "wdyq", "", "？"])
@@ -58,36 +58,60 @@ def test_no_suggestion_when_every_part_is_known_or_nothing_is_close(searcher: Se
 
 
 def test_a_typo_still_finds_what_its_other_words_match(searcher: Searcher):
-    results = searcher.search("网代逾期")
-    assert results.suggestion == "网贷逾期"
+    results = searcher.search("网代逾期", correct=False)
+    assert results.suggestion == "网贷逾期" and results.corrected is None
     assert {h.id for h in results.hits} == {"loan.txt", "card.txt"}
+
+
+def test_a_correction_finding_clearly_more_replaces_the_query(searcher: Searcher):
+    # As typed, 网代逾期 only finds articles with 逾期; no article has both words.
+    results = searcher.search("网代逾期")
+    assert results.query == "网代逾期" and results.corrected == "网贷逾期" and results.suggestion is None
+    assert results.terms == ("网贷", "逾期")
+    assert [h.id for h in results.hits][0] == "loan.txt"
+    nothing = searcher.search("chargebak")
+    assert nothing.corrected == "chargeback" and [h.id for h in nothing.hits] == ["latin.txt"]
+
+
+def test_a_correction_finding_no_more_is_only_suggested(searcher: Searcher):
+    # No article has both 停息挂账 and 网贷: the correction finds no more
+    # articles with all its words than the typed query, which stands.
+    results = searcher.search("停息挂帐 网代")
+    assert results.corrected is None and results.suggestion == "停息挂账 网贷"
+    assert [h.id for h in results.hits] == ["card.txt"]
 
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-def test_cli_shows_the_suggestion_first(index_dir: Path):
+def test_cli_shows_the_correction_first(index_dir: Path):
     result = run("search", "网代逾期", "--index", str(index_dir), "--color", "never")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "Did you mean: 网贷逾期"
+    assert lines[0] == "Showing results for 网贷逾期; search instead for 网代逾期 with --no-correct"
     assert lines[1].startswith("2 articles match")
+    typed = run("search", "网代逾期", "--index", str(index_dir), "--color", "never", "--no-correct")
+    assert typed.stdout.splitlines()[0] == "Did you mean: 网贷逾期"
 
 
 def test_cli_suggestion_when_nothing_matches(index_dir: Path):
-    result = run("search", "chargebak", "--index", str(index_dir))
+    result = run("search", "chargebak", "--index", str(index_dir), "--no-correct")
     assert result.exit_code == 1
     assert result.stdout == "Did you mean: chargeback\nNo articles match 'chargebak'.\n"
 
 
-def test_cli_json_suggestion_line_comes_after_the_hits_and_before_the_facets(index_dir: Path):
-    result = run("search", "停息挂帐", "--index", str(index_dir), "--json", "--facet", "year")
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r.get("id") for r in rows[:-2]] == ["card.txt"]
-    assert rows[-2:] == [{"suggestion": "停息挂账"}, {"facets": {"year": {}}}]
-    nothing = run("search", "chargebak", "--index", str(index_dir), "--json")
-    assert nothing.exit_code == 1 and nothing.stdout == '{"suggestion": "chargeback"}\n'
+def test_cli_json_summary_has_the_suggestion_or_the_correction(index_dir: Path):
+    result = run("search", "停息挂帐", "--index", str(index_dir), "--json", "--facet", "year", "--no-correct")
+    summary, *hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in hits] == ["card.txt"]
+    assert summary["suggestion"] == "停息挂账" and summary["corrected"] is None
+    assert summary["facets"] == {"year": {}}
+    fixed = run("search", "chargebak", "--index", str(index_dir), "--json")
+    assert fixed.exit_code == 0
+    summary, *hits = [json.loads(line) for line in fixed.stdout.splitlines()]
+    assert (summary["query"], summary["corrected"], summary["suggestion"]) == ("chargebak", "chargeback", None)
+    assert [r["id"] for r in hits] == ["latin.txt"]
 
 
 def test_question_words_are_never_corrected(searcher: Searcher):

@@ -150,7 +150,7 @@ def test_cli_search_checks_the_dictionary(docs: Path, tmp_path: Path):
     build_index([docs], index_dir, user_dict=SHIPPED)
     ok = run("search", "title:上门", "--index", str(index_dir), "--user-dict", str(SHIPPED), "--json")
     assert ok.exit_code == 0, ok.output
-    assert [json.loads(line)["id"] for line in ok.stdout.splitlines()] == ["visit.txt"]
+    assert [r["id"] for r in map(json.loads, ok.stdout.splitlines()) if r["type"] == "hit"] == ["visit.txt"]
     other = tmp_path / "other.txt"
     other.write_text("上门走访\n", encoding="utf-8")
     bad = run("search", "上门", "--index", str(index_dir), "--user-dict", str(other))
