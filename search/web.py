@@ -175,7 +175,7 @@ def article_dict(article: Any, highlights: dict[int, list[list[int]]] | None = N
         if highlights is not None:
             d["highlights"] = highlights.get(s.index, [])
         sections.append(d)
-    return {"id": article.id, "title": article.title, "meta": article.meta, "sections": sections}
+    return {"type": "article", "id": article.id, "title": article.title, "meta": article.meta, "sections": sections}
 
 
 def _check_query(q: str, name: str = "q") -> str:
@@ -266,6 +266,9 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
         ] = None,
         sort: str = Query("score", description="score (best first) or date (newest first)."),
         snippets: bool = Query(True, description="Make snippets (false: the ranking only)."),
+        correct: bool = Query(
+            False, description="Show a did-you-mean correction's results when it finds clearly more (`corrected`)."
+        ),
     ) -> Response:
         q = _check_query(q)
         options: dict[str, Any] = {
@@ -279,6 +282,7 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
             "until": until or None,
             "facets": tuple(facet or ()),
             "sort": sort,
+            "correct": correct,
         }
         key = ("search", q, *options.values())
         return _json(handle.cached(key, lambda s: results_dict(s.search(q, **options))))
@@ -318,7 +322,10 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
 
     @app.get("/stats", summary="What the index holds (stats)")
     async def stats() -> Response:
-        return _json(to_json(dict(handle.get().stats().__dict__)))
+        from zhsearch.search.output import iso_time
+
+        st = handle.get().stats()
+        return _json(to_json({"type": "stats", **st.__dict__, "updated": iso_time(st.updated)}))
 
     @app.get("/suggest", summary="Completions as you type (Searcher.complete)")
     async def suggest(

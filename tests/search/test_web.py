@@ -241,7 +241,7 @@ def test_no_index_is_503_until_one_is_built(tmp_path: Path, articles_dir: Path):
     index = tmp_path / "index"
     client = TestClient(create_app(index))
     r = client.get("/search", params={"q": "网贷"})
-    assert "no zhsearch index at" in error_of(r, 503) and r.headers["retry-after"] == "1"
+    assert "no index at" in error_of(r, 503) and r.headers["retry-after"] == "1"
     assert error_of(client.get("/stats"), 503) == cli_error("stats", "--index", str(index))
     build_index([articles_dir / "wd-001.txt"], index)
     assert client.get("/search", params={"q": "网贷"}).json()["total"] == 1
@@ -293,4 +293,4 @@ def test_zhsearch_serve_prints_its_url_and_serves(sample_index: Path):
 
 
 def test_zhsearch_serve_without_an_index_fails_in_one_line(tmp_path: Path):
-    assert "no zhsearch index at" in cli_error("serve", "--index", str(tmp_path / "none"))
+    assert "no index at" in cli_error("serve", "--index", str(tmp_path / "none"))
