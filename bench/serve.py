@@ -139,17 +139,21 @@ def start_server(index: Path, workers: int, cache: bool) -> tuple[subprocess.Pop
 # the load generator
 
 
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> tuple[int, bytes]:
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> tuple[int, bytes, bool]:
     writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode("ascii"))
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
+    hit = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
+        elif name == b"x-cache":
+            hit = value.strip() == b"hit"
     body = await reader.readexactly(length)
-    return status, body
+    return status, body, hit
 
 
 def _path(q: str, page: int) -> str:
@@ -163,13 +167,14 @@ async def _client(port: int, pool: list[str], until: float, rng: random.Random, 
             path = _path(rng.choice(pool), 2 if rng.random() < 0.2 else 1)
             started = time.perf_counter()
             try:
-                status, body = await _get(reader, writer, path)
+                status, body, hit = await _get(reader, writer, path)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 out["errors"].append(f"{type(exc).__name__}: {exc}")
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
             out["ms"].append((time.perf_counter() - started) * 1000)
+            out["hits"] += hit
             if status != 200:
                 out["errors"].append(f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
             elif b'"snippet":"' not in body and b'"hits":[]' not in body:
@@ -180,7 +185,7 @@ async def _client(port: int, pool: list[str], until: float, rng: random.Random, 
 
 def load(base: str, pool: list[str], clients: int, seconds: float, seed: int) -> dict:
     port = int(base.rsplit(":", 1)[1])
-    out: dict = {"ms": [], "errors": []}
+    out: dict = {"ms": [], "errors": [], "hits": 0}
 
     async def main() -> None:
         until = time.perf_counter() + seconds
@@ -205,6 +210,7 @@ def summary(name: str, run: dict) -> dict:
         "requests": n,
         "errors": len(run["errors"]),
         "req_s": n / run["seconds"],
+        "cached": run["hits"] / n if n else 0.0,
         "p50": statistics.median(ms) if ms else float("nan"),
         "p95": pct(0.95),
         "p99": pct(0.99),
@@ -352,11 +358,12 @@ def main() -> None:
         f"{args.workers} worker{'s' if args.workers > 1 else ''}, answer cache {'off' if args.no_cache else 'on'}, "
         f"{os.cpu_count()} cores, load average {load_avg[0]:.1f} at the end)\n"
     )
-    print("| phase | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms | goal |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| phase | requests | errors | req/s | from cache | p50 ms | p95 ms | p99 ms | max ms | goal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['phase']} | {r['requests']} | {r['errors']} | {r['req_s']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} "
+            f"| {r['phase']} | {r['requests']} | {r['errors']} | {r['req_s']:.0f} | {r['cached']:.0%} "
+            f"| {r['p50']:.1f} | {r['p95']:.1f} "
             f"| {r['p99']:.1f} | {r['max']:.0f} | 0 errors, p95 ≤ {GOAL_P95_MS:.0f} ms |"
         )
     if info:

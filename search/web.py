@@ -18,16 +18,17 @@ a request, and the page's three static files are read once at start-up.
 One :class:`Searcher` answers every request; it picks up each new commit of
 ``zhsearch index`` by itself (it compares the index generation on every
 query), and is reopened whole when the index's meta file changes (a rebuild,
-or an update's new timestamp).  Requests run on the event loop, one at a
-time: the work is CPU-bound Python, and the Searcher's caches are not
-shared between threads.
+or an update's new timestamp).  Queries run in a worker thread, one at a
+time (the Searcher's caches are not shared between threads); answers are
+remembered per commit, and the event loop hands out the remembered ones
+without waiting for the query being worked on.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
+import threading
 from collections.abc import Callable
 from dataclasses import fields
 from importlib import resources
@@ -37,6 +38,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from zhsearch.corpus.errors import (
     ArticleNotFoundError,
@@ -87,6 +89,33 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+class _SecurityHeaders:
+    """Pure ASGI middleware (Starlette's ``BaseHTTPMiddleware`` costs far more
+    per request): no sniffing, no referrer, and the page's script policy on
+    everything but FastAPI's doc pages, which load Swagger UI."""
+
+    _common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    _policy = (b"content-security-policy", _PAGE_POLICY.encode())
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(self._common)
+        if not scope["path"].startswith(("/docs", "/redoc")):
+            extra.append(self._policy)
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def status_for(exc: Exception) -> int:
     """The HTTP status of a library error."""
     if isinstance(exc, ArticleNotFoundError):
@@ -108,52 +137,91 @@ def _meta_stamp(index_dir: Path) -> tuple[int, int] | None:
 
 class IndexHandle:
     """The app's one :class:`Searcher`, reopened when the index is replaced,
-    and the answers it gave for the current commit."""
+    and the answers it gave for the current commit.
+
+    The Searcher's caches are not shared between threads, so it is used by
+    one worker thread at a time, under a lock; the event loop itself only
+    hands out answers already known for the current commit, and the page's
+    files, so those never wait behind a slow query.
+    """
 
     def __init__(self, index_dir: str | os.PathLike[str] | None, cache_entries: int = CACHE_ENTRIES) -> None:
         self.index_dir = resolve_index_dir(index_dir)
         self._searcher: Any = None
         self._stamp: tuple[int, int] | None = None
-        self._cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._stale = False
+        self._lock = threading.Lock()
+        # Replaced, never changed in place, when the commit changes: the
+        # event loop reads it while a worker thread fills it.
+        self._cache: dict[tuple[Any, ...], bytes] = {}
         self._cache_entries = cache_entries
-        self._version: tuple[Any, ...] = ()
+        self._version: tuple[Any, ...] | None = None
         self.hits = self.misses = 0
 
-    def cached(self, key: tuple[Any, ...], answer: Callable[[Any], Any]) -> bytes:
-        """The JSON of ``answer(searcher)``, remembered for this commit."""
-        searcher = self.get()
-        version = (self._stamp, searcher.generation())
-        if version != self._version:
-            self._cache.clear()
-            self._version = version
-        body = self._cache.get(key)
-        if body is not None:
-            self.hits += 1
-            self._cache.move_to_end(key)
-            return body
-        self.misses += 1
-        body = to_json(answer(searcher))
-        if self._cache_entries:
-            self._cache[key] = body
-            if len(self._cache) > self._cache_entries:
-                self._cache.popitem(last=False)
-        return body
+    def _known_version(self) -> tuple[Any, ...] | None:
+        """The current commit, if the open Searcher can tell cheaply (a stat
+        and a directory listing)."""
+        searcher = self._searcher
+        if searcher is None or self._stale:
+            return None
+        try:
+            return (_meta_stamp(self.index_dir), searcher.generation())
+        except Exception:  # noqa: BLE001 - let the worker thread find out what is wrong
+            return None
 
-    def get(self):  # -> Searcher
+    async def cached(self, key: tuple[Any, ...], answer: Callable[[Any], Any]) -> Response:
+        """The JSON of ``answer(searcher)``, remembered for this commit (the
+        ``X-Cache`` header says whether it was)."""
+        version = self._known_version()
+        body = self._cache.get(key) if version is not None and version == self._version else None
+        hit = body is not None
+        if body is None:
+            body, hit = await run_in_threadpool(self._answer, key, answer)
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return Response(body, media_type="application/json", headers={"X-Cache": "hit" if hit else "miss"})
+
+    def _answer(self, key: tuple[Any, ...], answer: Callable[[Any], Any]) -> tuple[bytes, bool]:
+        with self._lock:
+            searcher = self.get()
+            version = (self._stamp, searcher.generation())
+            if version != self._version:
+                self._cache, self._version = {}, version
+            body = self._cache.get(key)
+            if body is not None:  # asked again while this request waited
+                return body, True
+            body = to_json(answer(searcher))
+            if self._cache_entries:
+                if len(self._cache) >= self._cache_entries:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = body
+            return body, False
+
+    async def run(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(searcher)`` in a worker thread, with the Searcher to itself."""
+
+        def call() -> Any:
+            with self._lock:
+                return fn(self.get())
+
+        return await run_in_threadpool(call)
+
+    def get(self):  # -> Searcher; call with the lock held
         from zhsearch.search.searcher import Searcher
 
         stamp = _meta_stamp(self.index_dir)
-        if self._searcher is None or stamp != self._stamp:
+        if self._searcher is None or self._stale or stamp != self._stamp:
             fresh = Searcher(self.index_dir)
             if self._searcher is not None:
                 self._searcher.close()
-            self._searcher, self._stamp = fresh, stamp
+            self._searcher, self._stamp, self._stale = fresh, stamp, False
         return self._searcher
 
-    def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+    def invalidate(self) -> None:
+        """Reopen the index before the next query (its files changed under it)."""
+        self._stale = True
 
 
 def results_dict(results: Any) -> dict[str, Any]:
@@ -178,6 +246,32 @@ def article_dict(article: Any, highlights: dict[int, list[list[int]]] | None = N
     return {"type": "article", "id": article.id, "title": article.title, "meta": article.meta, "sections": sections}
 
 
+def _article(searcher: Any, article_id: str, section: int | None, q: str) -> dict[str, Any]:
+    """``/articles``: the article (or one section), the matches of ``q`` marked."""
+    from zhsearch.search.snippets import find_matches, merge_spans
+
+    found = searcher.article(article_id)
+    if section is not None:
+        chosen = tuple(s for s in found.sections if s.index == section)
+        if not chosen:
+            have = ", ".join(str(s.index) for s in found.sections)
+            raise ArticleNotFoundError(f"article {article_id!r} has no section {section}; its sections are {have}")
+        found = type(found)(found.id, found.title, chosen, found.meta)
+    marks = None
+    if q.strip():
+        parsed = searcher.parse(q)
+        marks = {
+            s.index: [
+                list(span)
+                for span in merge_spans(
+                    (a, b) for a, b, _ in find_matches(s.text, parsed.terms, parsed.phrases, searcher.settings)
+                )
+            ]
+            for s in found.sections
+        }
+    return article_dict(found, marks)
+
+
 def _check_query(q: str, name: str = "q") -> str:
     if len(q) > MAX_QUERY_CHARS:
         raise OptionError(f"{name} is {len(q)} characters long; at most {MAX_QUERY_CHARS} are searched")
@@ -191,7 +285,6 @@ def _static(name: str) -> bytes:
 def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries: int = CACHE_ENTRIES) -> FastAPI:
     """The ASGI app serving the index at ``index_dir`` (default: as the CLI's);
     ``cache_entries`` answers are remembered per commit (0: none)."""
-    from zhsearch.search.snippets import find_matches, merge_spans
 
     from zhsearch import __version__
 
@@ -215,7 +308,7 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     @app.exception_handler(OSError)
     async def read_error(request: Request, exc: OSError) -> Response:
         # A file vanished under a reader: an index swapped without an atomic exchange.
-        handle.close()
+        handle.invalidate()
         error = IndexUnavailableError(f"the index at {handle.index_dir} is being replaced ({exc}); retry shortly")
         return await library_error(request, error)
 
@@ -230,14 +323,7 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return JSONUTF8Response({"error": f"invalid parameter {problems}", "type": "OptionError"}, status_code=400)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if not request.url.path.startswith(("/docs", "/redoc")):  # FastAPI's doc pages load Swagger UI
-            response.headers["Content-Security-Policy"] = _PAGE_POLICY
-        return response
+    app.add_middleware(_SecurityHeaders)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -285,7 +371,7 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
             "correct": correct,
         }
         key = ("search", q, *options.values())
-        return _json(handle.cached(key, lambda s: results_dict(s.search(q, **options))))
+        return await handle.cached(key, lambda s: results_dict(s.search(q, **options)))
 
     @app.get("/articles/{article_id:path}", summary="One article (show)")
     async def article(
@@ -293,38 +379,19 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
         section: int | None = Query(None, ge=0, description="Only the section with this index."),
         q: str = Query("", description="Mark this query's matches in every section (`highlights`)."),
     ) -> Response:
-        searcher = handle.get()
-        found = searcher.article(article_id)
-        if section is not None:
-            chosen = tuple(s for s in found.sections if s.index == section)
-            if not chosen:
-                have = ", ".join(str(s.index) for s in found.sections)
-                raise ArticleNotFoundError(f"article {article_id!r} has no section {section}; its sections are {have}")
-            found = type(found)(found.id, found.title, chosen, found.meta)
-        marks = None
-        if q.strip():
-            parsed = searcher.parse(_check_query(q))
-            marks = {
-                s.index: [
-                    list(span)
-                    for span in merge_spans(
-                        (a, b) for a, b, _ in find_matches(s.text, parsed.terms, parsed.phrases, searcher.settings)
-                    )
-                ]
-                for s in found.sections
-            }
-        return _json(to_json(article_dict(found, marks)))
+        q = _check_query(q)
+        return _json(to_json(await handle.run(lambda searcher: _article(searcher, article_id, section, q))))
 
     @app.get("/related/{article_id:path}", summary="Articles like this one (related)")
     async def related(article_id: str, limit: int = Query(5, ge=1, le=MAX_LIMIT)) -> Response:
         key = ("related", article_id, limit)
-        return _json(handle.cached(key, lambda s: results_dict(s.related(article_id, limit=limit))))
+        return await handle.cached(key, lambda s: results_dict(s.related(article_id, limit=limit)))
 
     @app.get("/stats", summary="What the index holds (stats)")
     async def stats() -> Response:
         from zhsearch.search.output import iso_time
 
-        st = handle.get().stats()
+        st = await handle.run(lambda s: s.stats())
         return _json(to_json({"type": "stats", **st.__dict__, "updated": iso_time(st.updated)}))
 
     @app.get("/suggest", summary="Completions as you type (Searcher.complete)")
@@ -334,8 +401,8 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     ) -> Response:
         q = _check_query(q)
         key = ("suggest", q, limit)
-        return _json(
-            handle.cached(key, lambda s: {"query": q, "suggestions": [c.as_dict() for c in s.complete(q, limit)]})
+        return await handle.cached(
+            key, lambda s: {"query": q, "suggestions": [c.as_dict() for c in s.complete(q, limit)]}
         )
 
     return app
