@@ -11,7 +11,9 @@ commit at the end, so an interrupted run leaves the previous index intact;
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import math
 import os
 import shutil
 import time
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from zhsearch.corpus.errors import IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
+from zhsearch.corpus.errors import DiskWriteError, IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
 from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
 from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
@@ -125,56 +127,68 @@ def build_index(
     _check_paths(path_list)
     if user_dict is not None and not isinstance(user_dict, UserDict):
         user_dict = load_user_dict(user_dict)
-    with WriteLock(target, wait=wait):
-        repair(target)
-        # The sample index never takes a user's articles: the first index
-        # into its place replaces it.
-        replaced_sample = (target / SAMPLE_MARKER).is_file()
-        fresh = rebuild or replaced_sample or not index_exists(target, recover=False)
-        if fresh and not looks_like_index(target):
-            raise ZhsearchError(
-                f"{target} exists and is not a zhsearch index; give another --index directory "
-                "(zhsearch never replaces a directory it did not create)"
-            )
-        workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
-        if fresh:
-            shutil.rmtree(workdir, ignore_errors=True)
-            dir_mode, file_mode = _modes_of(target)
-            ix = create_index(
-                workdir, replace(default_settings(), user_dict=user_dict), dir_mode=dir_mode, file_mode=file_mode
-            )
-        else:
-            meta = check_compatible(target)
-            ix = open_index(target)
-            problems = damage(target, ix)
-            if problems:
-                raise IndexDamagedError(
-                    f"the index at {target} is damaged ({problems[0]}); {rebuild_hint(target)}",
-                    index_dir=str(target),
-                    file=problems[0].partition(":")[0],
-                    reason=problems[0],
+    # Bytes of the files to (re)index, for the message when the disk fills.
+    needed = [0]
+    try:
+        with WriteLock(target, wait=wait):
+            repair(target)
+            # The sample index never takes a user's articles: the first index
+            # into its place replaces it.
+            replaced_sample = (target / SAMPLE_MARKER).is_file()
+            fresh = rebuild or replaced_sample or not index_exists(target, recover=False)
+            if fresh and not looks_like_index(target):
+                raise ZhsearchError(
+                    f"{target} exists and is not a zhsearch index; give another --index directory "
+                    "(zhsearch never replaces a directory it did not create)"
                 )
-            recorded = recorded_user_dict(ix.schema)
-            problem = user_dict_mismatch(target, recorded, user_dict)
-            if problem:
-                raise IndexMismatchError(problem)
-        try:
-            report = _update(ix, path_list, workdir, progress, started, jobs, target)
-            if fresh:
-                record_generation(workdir, ix.latest_generation())
-        except BaseException:
+            workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
             if fresh:
                 shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        if fresh:
-            _swap_in(workdir, target)
-        else:
-            write_meta(
-                target,
-                replace(meta.settings(), user_dict=recorded),
-                created=meta.created,
-                generation=ix.latest_generation(),
-            )
+                dir_mode, file_mode = _modes_of(target)
+                ix = create_index(
+                    workdir, replace(default_settings(), user_dict=user_dict), dir_mode=dir_mode, file_mode=file_mode
+                )
+            else:
+                meta = check_compatible(target)
+                ix = open_index(target)
+                problems = damage(target, ix)
+                if problems:
+                    raise IndexDamagedError(
+                        f"the index at {target} is damaged ({problems[0]}); {rebuild_hint(target)}",
+                        index_dir=str(target),
+                        file=problems[0].partition(":")[0],
+                        reason=problems[0],
+                    )
+                recorded = recorded_user_dict(ix.schema)
+                problem = user_dict_mismatch(target, recorded, user_dict)
+                if problem:
+                    raise IndexMismatchError(problem)
+                # What a failed update must remove: anything not there now.
+                entries_before = set(os.listdir(target))
+                generation_before = ix.latest_generation()
+            try:
+                report = _update(ix, path_list, workdir, progress, started, jobs, target, needed)
+                if fresh:
+                    record_generation(workdir, ix.latest_generation())
+            except BaseException:
+                if fresh:
+                    shutil.rmtree(workdir, ignore_errors=True)
+                elif ix.latest_generation() == generation_before:
+                    _remove_new(target, entries_before)
+                raise
+            if fresh:
+                _swap_in(workdir, target)
+            else:
+                write_meta(
+                    target,
+                    replace(meta.settings(), user_dict=recorded),
+                    created=meta.created,
+                    generation=ix.latest_generation(),
+                )
+    except OSError as exc:
+        if exc.errno in _DISK_ERRNOS:
+            raise _disk_error(exc, target, needed[0]) from None
+        raise
     seconds = time.perf_counter() - started
     return replace(report, index_dir=str(target), seconds=seconds, replaced_sample=replaced_sample)
 
@@ -482,7 +496,8 @@ def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int) 
     try:
         _run_part(part, tasks, settings, ix, emit)
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
-        queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
+        text = f"{type(exc).__name__}: {exc}"
+        queue.put(("error", part, text, getattr(exc, "errno", None), getattr(exc, "filename", None)))
 
 
 def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
@@ -551,6 +566,8 @@ def _run_parts(parts, settings: Settings, ix, handle) -> None:
             if message[0] == "done":
                 done.add(message[1])
             elif message[0] == "error":
+                if len(message) > 3 and message[3] in _DISK_ERRNOS:
+                    raise OSError(message[3], os.strerror(message[3]), message[4])
                 raise ZhsearchError(
                     f"an indexing worker failed ({message[2]}); the index is unchanged; please report it"
                 )
@@ -563,7 +580,14 @@ def _run_parts(parts, settings: Settings, ix, handle) -> None:
 
 
 def _update(
-    ix, paths: list[Path], workdir: Path, progress, started: float, jobs: int = 1, target: Path | None = None
+    ix,
+    paths: list[Path],
+    workdir: Path,
+    progress,
+    started: float,
+    jobs: int = 1,
+    target: Path | None = None,
+    needed: list[int] | None = None,
 ) -> IndexReport:
     skipped: list[Skipped] = []
     warnings: list[str] = []
@@ -609,6 +633,8 @@ def _update(
                 handle(("file", 0, _FileOutcome(i, str(file), nbytes=nbytes, digest=digest, unchanged=True)))
             else:
                 tasks.append((i, root, file, digest))
+        if needed is not None:
+            needed[0] = sum(_size(task[2]) for task in tasks)
         if tasks:
             _run_parts(_split(tasks, jobs), settings, ix, handle)
         # Decide in walk order what stays, as if the files had been read one
@@ -691,9 +717,11 @@ def _commit(writer, ix, new_segments: list[Any]) -> int:
     # No merging: a segment's postings file is numbered like the segment,
     # and Whoosh's merge would renumber its documents.
     final = list(writer._merge_segments(None, False, False)) + list(new_segments)
-    writer._close_segment()
-    writer._commit_toc(final)
-    writer._finish()
+    try:
+        writer._close_segment()
+        writer._commit_toc(final)
+    finally:
+        writer._finish()  # also after a failed write: its temporary files go
     return len(final)
 
 
@@ -744,6 +772,13 @@ def remove(
             write_meta(target, settings, created=meta.created, generation=ix.latest_generation())
     seconds = time.perf_counter() - started
     return RemoveReport(str(target), len(sources), len(articles), len(docs), seconds, tuple(sources))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _unchanged_size(file: Path, digest: str) -> int | None:
@@ -842,6 +877,45 @@ def _documents(article: Article, source: str, digest: str) -> tuple[list[dict[st
         docs.append({PACKED: pack_stored(stored), **common})
         texts.append((heading, section.text))
     return docs, texts
+
+
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG})
+
+
+def _disk_error(exc: OSError, target: Path, needed: int) -> DiskWriteError:
+    """The one-line error for a write the disk refused."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    tail = "what this run wrote was removed; the last good index is unchanged"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        mb = max(1, math.ceil(needed * 1.2 / 1e6))
+        what = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}.get(
+            exc.errno or 0, "file too large for the file system or its limits"
+        )
+        message = f"{what} (needed about {mb} MB) writing the index at {target}; {tail}; free some space and retry"
+    elif exc.errno == errno.EROFS:
+        message = f"read-only file system: cannot write the index at {target}{where}; {tail}"
+    else:
+        message = f"permission denied writing the index at {target}{where}; {tail}; check the directory's permissions"
+    return DiskWriteError(message, errno=exc.errno or 0, path=str(exc.filename or target))
+
+
+def _remove_new(target: Path, before: set[str]) -> None:
+    """Remove what a failed update added to the index directory."""
+    try:
+        names = os.listdir(target)
+    except OSError:
+        return
+    for name in names:
+        if name in before:
+            continue
+        path = target / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def _modes_of(target: Path) -> tuple[int | None, int | None]:

@@ -106,9 +106,24 @@ class SafeStorage(FileStorage):
 
         return StructFile(fileobj, name=name, onclose=synced, **kwargs)
 
+    def lock(self, name):  # noqa: D102 - Whoosh's interface
+        # Writers hold zhsearch's WriteLock (beside the index, O_NOFOLLOW);
+        # Whoosh's own lock file would follow a planted symlink.
+        return _NoLock()
+
     def open_file(self, name, **kwargs):  # noqa: D102 - Whoosh's interface
         fd = open_nofollow(self._fpath(name))
         return StructFile(os.fdopen(fd, "rb"), name=name, **kwargs)
+
+
+class _NoLock:
+    """Whoosh's lock interface; the exclusion is :class:`WriteLock`'s."""
+
+    def acquire(self, blocking: bool = False) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
 
 
 def file_mode_of(index_dir: Path) -> int | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import pickle
+import stat
 import zlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from zhsearch.corpus.errors import IndexDamagedError, ZhsearchError
+from zhsearch.corpus.errors import DiskWriteError, IndexDamagedError, ZhsearchError
 from zhsearch.indexer import safepickle
 from zhsearch.indexer.build import build_index, check_index
 from zhsearch.indexer.postings import SUFFIX, SegmentPostings
@@ -249,3 +252,180 @@ def test_stored_fields_are_data(index_dir: Path):
         record = msgspec.msgpack.decode(raw)
         assert record["article"] in ("a.txt", "b.txt")
         assert reader.stored_fields(0) == record
+
+
+# --------------------------------------------------------------------------
+# Full disks, permissions, symlinks, modes, power loss
+
+
+def _limit_writes(monkeypatch: pytest.MonkeyPatch, budget: int, err: int = errno.ENOSPC) -> None:
+    """Index files accept ``budget`` more bytes, then fail like a full disk."""
+    from zhsearch.indexer import binfile, storage
+
+    left = [budget]
+
+    def spend(n: int, name: str) -> None:
+        left[0] -= n
+        if left[0] < 0:
+            raise OSError(err, os.strerror(err), name)
+
+    real_create = storage.SafeStorage.create_file
+
+    def create_file(self, name, *args, **kwargs):
+        sf = real_create(self, name, *args, **kwargs)
+        inner = sf.file
+
+        class Limited:
+            def __getattr__(self, attr):
+                return getattr(inner, attr)
+
+            def write(self, data):
+                spend(len(data), name)
+                return inner.write(data)
+
+        sf.file = Limited()
+        return sf
+
+    real_write_file = binfile.write_file
+
+    def write_file(path, parts, mode=None, *, sync_dir=True):
+        parts = list(parts)
+        spend(sum(len(p) for p in parts), str(path))
+        return real_write_file(path, parts, mode, sync_dir=sync_dir)
+
+    monkeypatch.setattr(storage.SafeStorage, "create_file", create_file)
+    for module in ("zhsearch.indexer.binfile", "zhsearch.indexer.postings", "zhsearch.indexer.storage"):
+        monkeypatch.setattr(f"{module}.write_file", write_file)
+
+
+@pytest.mark.parametrize("budget", [0, 3000, 20000])
+def test_a_full_disk_removes_what_the_update_wrote(index_dir: Path, docs: Path, monkeypatch, budget: int):
+    before = sorted(os.listdir(index_dir))
+    (docs / "c.txt").write_text("新的文章\n\n三、协商\n\n个性化分期的申请材料。" * 50, encoding="utf-8")
+    with monkeypatch.context() as m:
+        _limit_writes(m, budget)
+        with pytest.raises(DiskWriteError, match=r"no space left on device \(needed about \d+ MB\)") as info:
+            build_index([docs], index_dir, jobs=1)
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(os.listdir(index_dir)) == before
+    assert check_index([docs], index_dir).missing == (str(docs / "c.txt"),)
+    with Searcher(index_dir) as s:
+        assert [h.id for h in s.search("上门走访").hits] == ["a.txt"]
+    build_index([docs], index_dir, jobs=1)  # with space again, the next update works
+    assert check_index([docs], index_dir).ok
+
+
+def test_a_full_disk_during_a_rebuild_keeps_the_old_index(index_dir: Path, docs: Path, monkeypatch):
+    with monkeypatch.context() as m:
+        _limit_writes(m, 5000)
+        with pytest.raises(DiskWriteError, match="no space left on device"):
+            build_index([docs], index_dir, rebuild=True, jobs=1)
+    assert [p.name for p in index_dir.parent.iterdir() if ".new-" in p.name] == []
+    assert check_index([docs], index_dir).ok
+
+
+@pytest.mark.parametrize(
+    ("err", "words"), [(errno.EACCES, "permission denied"), (errno.EROFS, "read-only file system")]
+)
+def test_permission_and_read_only_errors_are_one_line(index_dir: Path, docs: Path, monkeypatch, err, words):
+    (docs / "c.txt").write_text("新的文章\n\n个性化分期。\n", encoding="utf-8")
+    before = sorted(os.listdir(index_dir))
+    with monkeypatch.context() as m:
+        _limit_writes(m, 100, err)
+        result = CliRunner().invoke(main, ["index", str(docs), "--index", str(index_dir), "--jobs", "1"])
+    assert result.exit_code == 2
+    assert words in result.output and "internal error" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(os.listdir(index_dir)) == before
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_kept(docs: Path, tmp_path: Path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me", encoding="utf-8")
+    (tmp_path / "index.lock").symlink_to(precious)
+    with pytest.raises(ZhsearchError, match="is a symbolic link"):
+        build_index([docs], tmp_path / "index")
+    assert precious.read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_symlink_planted_as_an_index_file_is_not_followed(index_dir: Path, tmp_path: Path):
+    secret = tmp_path / "secret"
+    secret.write_text("{}", encoding="utf-8")
+    meta = index_dir / "zhsearch.json"
+    meta.unlink()
+    meta.symlink_to(secret)
+    with pytest.raises(ZhsearchError):
+        Searcher(index_dir)
+
+
+def test_rebuild_keeps_a_private_index_private(docs: Path, tmp_path: Path):
+    target = tmp_path / "private"
+    build_index([docs], target, jobs=1)
+    os.chmod(target, 0o700)
+    for p in target.iterdir():
+        os.chmod(p, 0o600)
+    build_index([docs], target, rebuild=True, jobs=1)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in target.iterdir()} == {0o600}
+    (docs / "c.txt").write_text("新的文章\n\n个性化分期。\n", encoding="utf-8")
+    build_index([docs], target, jobs=1)  # an update's new files too
+    assert {stat.S_IMODE(p.stat().st_mode) for p in target.iterdir()} == {0o600}
+
+
+class _PowerLoss:
+    """Records what fsync made durable: each file's content at its last
+    fsync (by inode) and each directory's entries at its last fsync."""
+
+    def __init__(self) -> None:
+        self.files: dict[int, bytes] = {}
+        self.dirs: dict[int, dict[str, int]] = {}
+
+    def fsync(self, real):
+        def recording(fd: int) -> None:
+            real(fd)
+            st = os.fstat(fd)
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            if stat.S_ISDIR(st.st_mode):
+                self.dirs[st.st_ino] = {n: os.lstat(os.path.join(path, n)).st_ino for n in os.listdir(path)}
+            else:
+                with open(f"/proc/self/fd/{fd}", "rb") as f:
+                    self.files[st.st_ino] = f.read()
+
+        return recording
+
+    def image(self, root: Path, out: Path) -> None:
+        """``out`` as ``root`` would be after a power loss now: only
+        entries of fsynced directories, with their fsynced content."""
+        out.mkdir()
+        for name, ino in self.dirs.get(root.stat().st_ino, {}).items():
+            if ino in self.dirs:
+                self._copy_dir(ino, out / name)
+            elif ino in self.files:
+                (out / name).write_bytes(self.files[ino])
+            else:
+                (out / name).write_bytes(b"")  # the name survived, the data did not
+
+    def _copy_dir(self, ino: int, out: Path) -> None:
+        out.mkdir()
+        for name, child in self.dirs[ino].items():
+            if child in self.dirs:
+                self._copy_dir(child, out / name)
+            else:
+                (out / name).write_bytes(self.files.get(child, b""))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name fsynced files")
+def test_an_acknowledged_update_survives_a_power_loss(docs: Path, tmp_path: Path, monkeypatch):
+    root = tmp_path / "disk"
+    root.mkdir()
+    loss = _PowerLoss()
+    monkeypatch.setattr(os, "fsync", loss.fsync(os.fsync))
+    build_index([docs], root / "index", jobs=1)
+    (docs / "c.txt").write_text("新的文章\n\n三、协商\n\n个性化分期的申请材料。\n", encoding="utf-8")
+    build_index([docs], root / "index", jobs=1)  # acknowledged: returned
+    monkeypatch.undo()
+    loss.image(root, tmp_path / "after")
+    with Searcher(tmp_path / "after" / "index") as s:
+        assert [h.id for h in s.search("个性化分期").hits] == ["c.txt"]
+        assert not s.search("上门").notices
+    assert check_index([docs], tmp_path / "after" / "index").ok
