@@ -296,7 +296,12 @@ class Ranker:
         collection-wide number a score uses comes from them."""
         scores = np.zeros(self.n_docs, dtype=np.float32)
         groups = {t.group for t in terms if t.group >= 0}
-        matched = np.zeros((len(groups), self.n_docs), dtype=bool) if COORD_POWER and len(groups) > 1 else None
+        # Coordination: how many groups matched each section, counted once
+        # per group (``last`` is the group that counted a section last).
+        coord = bool(COORD_POWER) and len(groups) > 1
+        if coord:
+            matched = np.zeros(self.n_docs, dtype=np.uint16)
+            last = np.full(self.n_docs, -1, dtype=np.int32)
         group_row = {g: i for i, g in enumerate(sorted(groups))}
         n = self.n_alive if stats is None else stats.sections
         for t in terms:
@@ -315,11 +320,15 @@ class Ranker:
             avg = self.avg_length[t.field] if stats is None else stats.avg_length(t.field)
             norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / avg)
             scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
-            if matched is not None and t.group in group_row:
-                matched[group_row[t.group], ids] = True
-        if matched is not None:
-            share = matched.sum(axis=0, dtype=np.float32) / len(groups)
-            scores *= share**COORD_POWER
+            if coord and t.group in group_row:
+                row = group_row[t.group]
+                new = ids[last[ids] != row]
+                matched[new] += 1
+                last[new] = row
+        if coord:
+            hit = np.flatnonzero(matched)
+            share = matched[hit].astype(np.float32) / np.float32(len(groups))
+            scores[hit] *= share**COORD_POWER
         return scores
 
     def matching(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
@@ -351,9 +360,14 @@ class Ranker:
         if not len(cand):
             return 0, []
         cs = scores[cand]
-        order = np.argsort(-cs, kind="stable")
-        cand, cs = cand[order], cs[order]
         arts = self.doc_article[cand]
+        seen = np.zeros(len(self.articles), dtype=bool)
+        seen[arts] = True
+        total = int(np.count_nonzero(seen))
+        if article_key is None and not spread:
+            return total, self._top_by_score(cand, cs, arts, start, stop)
+        order = np.argsort(-cs, kind="stable")
+        cand, cs, arts = cand[order], cs[order], arts[order]
         _, first = np.unique(arts, return_index=True)
         best_docs, best_scores = cand[first], cs[first]
         if spread:
@@ -365,7 +379,49 @@ class Ranker:
         else:
             rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
-        return len(best_docs), [(int(best_docs[i]), float(best_scores[i])) for i in page]
+        return total, [(int(best_docs[i]), float(best_scores[i])) for i in page]
+
+    @staticmethod
+    def _top_by_score(
+        cand: np.ndarray, cs: np.ndarray, arts: np.ndarray, start: int, stop: int
+    ) -> list[tuple[int, float]]:
+        """Ranks ``start`` to ``stop`` of the articles by best section score,
+        from the matching sections ``cand`` (increasing), their scores and
+        articles, without sorting all of them: the best ``m`` sections
+        (every section tying the ``m``-th included) hold the best section of
+        every article ranked among them, so ``m`` grows until they hold
+        ``stop`` articles."""
+        m = min(len(cand), max(4 * stop, 64))
+        while True:
+            if m < len(cand):
+                cut = cs[np.argpartition(-cs, m - 1)[m - 1]]
+                pick = np.flatnonzero(cs >= cut)
+            else:
+                pick = np.arange(len(cand))
+            # By score, then document number (``cand`` is increasing).
+            pick = pick[np.lexsort((pick, -cs[pick]))]
+            _, first = np.unique(arts[pick], return_index=True)
+            if len(first) >= stop or len(pick) == len(cand):
+                break
+            m = min(len(cand), 4 * m)
+        best = np.sort(first)[start:stop]
+        return [(int(cand[pick[i]]), float(cs[pick[i]])) for i in best]
+
+    @cached_property
+    def _article_sections(self) -> tuple[np.ndarray, np.ndarray]:
+        """Live section numbers grouped by article (in docnum order), and
+        where each article's group starts."""
+        live = np.flatnonzero(self.alive)
+        order = live[np.argsort(self.doc_article[live], kind="stable")]
+        starts = np.searchsorted(self.doc_article[order], np.arange(len(self.articles) + 1))
+        return order, starts
+
+    def sections_of(self, article: int) -> np.ndarray:
+        """The live section numbers of article number ``article``, increasing."""
+        if article < 0 or article >= len(self.articles):
+            return np.zeros(0, dtype=np.int64)
+        order, starts = self._article_sections
+        return order[starts[article] : starts[article + 1]]
 
 
 def _open_postings(leaf):  # -> indexer.postings.SegmentPostings

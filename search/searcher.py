@@ -405,11 +405,11 @@ class Searcher:
 
     def _rechoose(self, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""
-        art = ranker.doc_article[docnum]
-        ok = (ranker.doc_article == art) & ranker.alive & (scores > 0)
+        docs = ranker.sections_of(int(ranker.doc_article[docnum]))
+        ok = scores[docs] > 0
         if allowed is not None:
-            ok &= allowed
-        docs = np.flatnonzero(ok)
+            ok &= allowed[docs]
+        docs = docs[ok]
         if len(docs) < 2:
             return docnum, score
         if len(docs) > ranking.SECTION_CANDIDATES:
@@ -613,7 +613,7 @@ class Searcher:
         """The indexed article with this id (its searchable sections)."""
         _, ranker = self._current()
         number = ranker.article_number(article_id)
-        docnums = [] if number < 0 else np.flatnonzero((ranker.doc_article == number) & ranker.alive).tolist()
+        docnums = ranker.sections_of(number).tolist()
         if not docnums:
             raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
         docs = sorted((ranker.stored_fields(d) for d in docnums), key=lambda f: int(f.get("section", 0)))
