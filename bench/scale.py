@@ -327,7 +327,7 @@ def updates(corpus: Path, index_dir: Path, fresh_dir: Path, n: int, jobs: int, p
         seconds.append(time.perf_counter() - t0)
         log(f"  update {u + 1}/{n}: {seconds[-1]:.1f} s, {segments('zhsearch', index_dir)} segments")
     log("fresh build of the updated files")
-    fresh = run_build("zhsearch", corpus, fresh_dir, jobs)
+    run_build("zhsearch", corpus, fresh_dir, jobs)
     out: dict = {"n": n, "update_s": summary(seconds)}
     for name, d in (("updated", index_dir), ("fresh", fresh_dir)):
         warm = warm_zhsearch(d, passes)
@@ -371,8 +371,11 @@ def table(r: dict) -> str:
 
     row("corpus: files, MB", lambda s: f"{s['files']:,}, {s['bytes'] / 1e6:.0f}")
     row("zhsearch sections", lambda s: f"{s['zhsearch']['build']['docs']:,}")
-    row("zhsearch warm p50 / p95 ms, with snippets", lambda s: lat(s["zhsearch"]["warm"]["snippets"]),
-        GOALS["warm_snip"])
+    row(
+        "zhsearch warm p50 / p95 ms, with snippets",
+        lambda s: lat(s["zhsearch"]["warm"]["snippets"]),
+        GOALS["warm_snip"],
+    )
     row("zhsearch warm p50 / p95 ms, no snippets", lambda s: lat(s["zhsearch"]["warm"]["no_snippets"]))
     row("tantivy warm p50 / p95 ms, top-10", lambda s: lat(s["tantivy"]["warm"]["no_snippets"]))
     row("tantivy warm p50 / p95 ms, top-10 + snippets", lambda s: lat(s["tantivy"]["warm"]["snippets"]))
@@ -382,8 +385,10 @@ def table(r: dict) -> str:
     row("tantivy + rjieba cold query process s", lambda s: f"{s['cold']['tantivy_s']:.3f}")
     row(
         "build MB/s zhsearch (tantivy)",
-        lambda s: f"{s['bytes'] / 1e6 / s['zhsearch']['build']['wall']:.2f} "
-        f"({s['bytes'] / 1e6 / s['tantivy']['build']['wall']:.2f})",
+        lambda s: (
+            f"{s['bytes'] / 1e6 / s['zhsearch']['build']['wall']:.2f} "
+            f"({s['bytes'] / 1e6 / s['tantivy']['build']['wall']:.2f})"
+        ),
         GOALS["mb_s"],
     )
     row(
@@ -397,7 +402,9 @@ def table(r: dict) -> str:
     )
     row(
         "index size MB zhsearch (tantivy)",
-        lambda s: f"{s['zhsearch']['build']['index_bytes'] / 1e6:.0f} ({s['tantivy']['build']['index_bytes'] / 1e6:.0f})",
+        lambda s: (
+            f"{s['zhsearch']['build']['index_bytes'] / 1e6:.0f} ({s['tantivy']['build']['index_bytes'] / 1e6:.0f})"
+        ),
     )
     row("build warnings (zhsearch)", lambda s: str(len(s["zhsearch"]["build"]["warnings"])))
     text = "\n".join(head + rows)

@@ -28,6 +28,7 @@ from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
 from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
 from zhsearch.indexer.codec import PACKED, ZhCodec, pack_stored
+from zhsearch.indexer.merge import merge_for_commit
 from zhsearch.indexer.postings import SUFFIX as POSTINGS_SUFFIX
 from zhsearch.indexer.postings import FieldPostings, SectionTerms, analyze_sections, write_segment
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_mismatch
@@ -522,10 +523,6 @@ def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
     return [p for p in parts if p]
 
 
-# Updates add segments (they are never merged); past this many, an update
-# suggests a rebuild.
-MANY_SEGMENTS = 32
-
 # Below this many bytes to read, starting worker processes costs more than it saves.
 PARALLEL_BYTES = 2_000_000
 
@@ -688,12 +685,7 @@ def _update(
         raise
     finally:
         reader.close()
-    segments = _commit(writer, ix, [seg for part in sorted(new_segments) for seg in new_segments[part]])
-    if segments > MANY_SEGMENTS:
-        warnings.append(
-            f"the index has {segments} segments from incremental updates, and every search visits each; "
-            f"`zhsearch index PATH... --rebuild --index {target or workdir}` rebuilds it as a few"
-        )
+    _commit(writer, ix, [seg for part in sorted(new_segments) for seg in new_segments[part]], jobs)
     return IndexReport(
         index_dir=str(workdir),
         files=len(files),
@@ -710,14 +702,16 @@ def _update(
     )
 
 
-def _commit(writer, ix, new_segments: list[Any]) -> int:
+def _commit(writer, ix, new_segments: list[Any], jobs: int = 1) -> int:
     """Commit ``writer``'s deletions and the ``new_segments`` the workers
-    wrote, as one new generation; returns the number of segments."""
+    wrote, as one new generation, merging segments as ``indexer.merge``
+    decides (``jobs`` merges at a time); returns the number of segments."""
     keep_previous_generation(writer, ix)
-    # No merging: a segment's postings file is numbered like the segment,
-    # and Whoosh's merge would renumber its documents.
+    # Not Whoosh's merging: it would renumber documents without our
+    # postings; indexer.merge merges both.
     final = list(writer._merge_segments(None, False, False)) + list(new_segments)
     try:
+        final = merge_for_commit(ix, final, jobs)
         writer._close_segment()
         writer._commit_toc(final)
     finally:

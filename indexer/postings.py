@@ -41,6 +41,7 @@ import os
 import re
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -266,6 +267,52 @@ class _Out:
         return {"at": self.add(arr.tobytes()), "dtype": arr.dtype.str, "count": len(arr)}
 
 
+@dataclass
+class SortedField:
+    """One field's postings grouped by term: the sorted distinct term keys,
+    each one's document frequency, then all postings' section numbers (in
+    increasing order within a term) and counts; every section's length; the
+    words (word fields)."""
+
+    keys: np.ndarray
+    df: np.ndarray
+    docs: np.ndarray
+    tfs: np.ndarray
+    lengths: np.ndarray
+    words: list[str]
+
+
+def _sort_field(fp: FieldPostings) -> SortedField:
+    terms = np.concatenate(fp.terms) if fp.terms else np.zeros(0, dtype=np.uint64)
+    docs = np.concatenate(fp.docs) if fp.docs else np.zeros(0, dtype=np.int64)
+    tfs = np.concatenate(fp.tfs) if fp.tfs else np.zeros(0, dtype=np.uint32)
+    lengths = np.concatenate(fp.lengths) if fp.lengths else np.zeros(0, dtype=np.uint32)
+    # The pieces are not needed once joined: free them field by field.
+    fp.terms.clear()
+    fp.docs.clear()
+    fp.tfs.clear()
+    # Documents were added in increasing order, so a stable sort by term
+    # leaves each term's sections in order.
+    order = np.argsort(terms, kind="stable")
+    terms, docs, tfs = terms[order], docs[order], tfs[order]
+    first = np.ones(len(terms), dtype=bool)
+    first[1:] = terms[1:] != terms[:-1]
+    starts = np.flatnonzero(first)
+    df = np.diff(np.append(starts, len(terms))).astype(np.uint32)
+    return SortedField(terms[starts], df, docs, tfs, lengths, sorted(fp.words))
+
+
+def _compress_all(blocks: list[bytes]) -> Iterable[bytes]:
+    """The blocks zlib-compressed, by two threads when there are many (zlib
+    releases the GIL: a merge in the main process uses both cores)."""
+    if len(blocks) < 64:
+        return [zlib.compress(b, _LEVEL) for b in blocks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+        return list(pool.map(lambda b: zlib.compress(b, _LEVEL), blocks, chunksize=32))
+
+
 def write_segment(
     path: Path,
     n_docs: int,
@@ -280,6 +327,21 @@ def write_segment(
     article of each section (``doc_article`` indexes ``articles``) and the
     ``(size, crc32)`` of the segment's other ``files``.  Empties the
     ``fields``' lists as it goes, to hold less memory at once."""
+    sorted_fields = ((name, _sort_field(fp)) for name, fp in fields.items())
+    write_sorted_segment(path, n_docs, sorted_fields, articles, doc_article, files, mode)
+
+
+def write_sorted_segment(
+    path: Path,
+    n_docs: int,
+    fields: Iterable[tuple[str, SortedField]],
+    articles: list[str],
+    doc_article: np.ndarray,
+    files: dict[str, tuple[int, int]] | None = None,
+    mode: int | None = None,
+) -> None:
+    """:func:`write_segment` for postings already grouped by term (see
+    :class:`SortedField`; taken one field at a time)."""
     out = _Out()
     header: dict[str, object] = {
         "n_docs": n_docs,
@@ -290,55 +352,48 @@ def write_segment(
         "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
     }
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
-    for name, fp in fields.items():
+    for name, sf in fields:
         words = name in WORD_FIELDS
-        terms = np.concatenate(fp.terms) if fp.terms else np.zeros(0, dtype=np.uint64)
-        docs = np.concatenate(fp.docs) if fp.docs else np.zeros(0, dtype=np.int64)
-        tfs = np.concatenate(fp.tfs) if fp.tfs else np.zeros(0, dtype=np.uint32)
-        lengths = np.concatenate(fp.lengths) if fp.lengths else np.zeros(0, dtype=np.uint32)
-        # The pieces are not needed once joined: free them field by field.
-        fp.terms.clear()
-        fp.docs.clear()
-        fp.tfs.clear()
-        # Documents were added in increasing order, so a stable sort by term
-        # leaves each term's sections in order.
-        order = np.argsort(terms, kind="stable")
-        terms, docs, tfs = terms[order], docs[order], tfs[order]
-        first = np.ones(len(terms), dtype=bool)
-        first[1:] = terms[1:] != terms[:-1]
-        starts = np.flatnonzero(first)
-        uniq = terms[starts]
-        df = np.diff(np.append(starts, len(terms))).astype(np.uint32)
-        delta = docs.copy()
-        if len(delta):
-            delta[1:] -= docs[:-1]
-            delta[starts] = docs[starts]
-        delta = delta.astype(doc_dtype)
-        tf16 = np.minimum(tfs, 0xFFFF).astype(np.uint16)
-        bounds = np.append(starts[::TERMS_PER_BLOCK], len(terms))
+        docs = sf.docs
+        starts = np.zeros(len(sf.df), dtype=np.int64)
+        if len(sf.df) > 1:
+            np.cumsum(sf.df[:-1], out=starts[1:])
+        bounds = np.append(starts[::TERMS_PER_BLOCK], len(docs))
         offsets = np.zeros(len(bounds), dtype=np.uint64)
         block_crcs = np.zeros(len(bounds) - 1, dtype=np.uint32)
         base = out.size
+        raw: list[bytes] = []
         for b in range(len(bounds) - 1):
             a, z = int(bounds[b]), int(bounds[b + 1])
-            blob = zlib.compress(_shuffle(delta[a:z]) + _shuffle(tf16[a:z]), _LEVEL)
+            # Section numbers as differences, restarting at each term.
+            d = np.asarray(docs[a:z], dtype=np.int64)
+            delta = np.empty_like(d)
+            delta[0] = d[0]
+            np.subtract(d[1:], d[:-1], out=delta[1:])
+            firsts = starts[b * TERMS_PER_BLOCK : (b + 1) * TERMS_PER_BLOCK] - a
+            delta[firsts] = d[firsts]
+            tf16 = np.minimum(sf.tfs[a:z], 0xFFFF).astype(np.uint16)
+            raw.append(_shuffle(delta.astype(doc_dtype)) + _shuffle(tf16))
+        for b, blob in enumerate(_compress_all(raw)):
             block_crcs[b] = out.add(blob)[2]
             offsets[b + 1] = out.size - base
+        del raw
         info: dict[str, object] = {
             "kind": "words" if words else "grams",
-            "n_terms": len(uniq),
+            "n_terms": len(sf.keys),
             "doc_dtype": np.dtype(doc_dtype).str,
             "postings_base": base,
-            "df": out.array(df),
+            "df": out.array(np.asarray(sf.df, dtype=np.uint32)),
             "offsets": out.array(offsets),
             "block_crcs": out.array(block_crcs),
-            "lengths": out.array(np.asarray(lengths, dtype=np.uint32)),
-            "keys": out.array(uniq.astype(np.uint64)),
+            "lengths": out.array(np.asarray(sf.lengths, dtype=np.uint32)),
+            "keys": out.array(np.asarray(sf.keys, dtype=np.uint64)),
         }
         if words:
-            text = "\n".join(sorted(fp.words))
+            text = "\n".join(sf.words)
             info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
         header["fields"][name] = info  # type: ignore[index]
+        del sf, docs
     write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
 
 
@@ -452,6 +507,59 @@ class SegmentPostings:
         if i < 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return self.postings_at(name, i)
+
+    def term_keys(self, name: str) -> np.ndarray:
+        """The sorted term keys of field ``name``."""
+        return self._array(name, "keys")
+
+    def doc_frequencies(self, name: str) -> np.ndarray:
+        """Each term's number of sections (deleted ones included), in key order."""
+        return self._array(name, "df")
+
+    def n_postings(self) -> int:
+        """Postings of all fields (deleted sections' included)."""
+        return sum(int(self._array(name, "df").sum()) for name in self._fields)
+
+    def n_blocks(self, name: str) -> int:
+        """How many posting blocks field ``name`` has (0: no such field)."""
+        return len(self._array(name, "offsets")) - 1 if name in self._fields else 0
+
+    def field_postings(
+        self, name: str, first: int = 0, stop: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Blocks ``first`` to ``stop`` of field ``name`` (default: all):
+        ``(term keys, document frequencies, section numbers, counts)``, the
+        postings grouped by term (for merging segments; decoded without
+        going through the block cache)."""
+        info = self._fields[name]
+        offsets = self._array(name, "offsets")
+        stop = len(offsets) - 1 if stop is None else min(stop, len(offsets) - 1)
+        keys = self._array(name, "keys")[first * self._tpb : stop * self._tpb]
+        df = self._array(name, "df")[first * self._tpb : stop * self._tpb]
+        base = self._data + info["postings_base"]
+        dsize = np.dtype(info["doc_dtype"]).itemsize
+        all_df = self._array(name, "df")
+        crcs = self._array(name, "block_crcs")
+        deltas, tfs = [], []
+        for b in range(first, stop):
+            n = int(all_df[b * self._tpb : (b + 1) * self._tpb].sum())
+            blob = self._map[base + int(offsets[b]) : base + int(offsets[b + 1])]
+            if crc(blob) != int(crcs[b]):
+                # A merge must not carry damage into a new, well-checksummed file.
+                raise FormatError(f"{self.path}: damaged postings block {b} of field {name} (checksum mismatch)")
+            raw = zlib.decompress(blob)
+            deltas.append(_unshuffle(raw[: n * dsize], info["doc_dtype"], n))
+            tfs.append(_unshuffle(raw[n * dsize :], "<u2", n))
+        delta = np.concatenate(deltas).astype(np.int64) if deltas else np.zeros(0, dtype=np.int64)
+        tf = np.concatenate(tfs) if tfs else np.zeros(0, dtype=np.uint16)
+        # Section numbers restart at each term: a running sum, less what it
+        # had reached before the term's first posting.
+        cum = np.cumsum(delta)
+        starts = np.zeros(len(df), dtype=np.int64)
+        if len(df) > 1:
+            np.cumsum(df[:-1], out=starts[1:])
+        docs = cum - np.repeat(cum[starts] - delta[starts], df) if len(delta) else delta
+        return np.asarray(keys), np.asarray(df), docs, tf
 
     def _block(self, name: str, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         key = (name, b)

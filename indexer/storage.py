@@ -230,12 +230,39 @@ def swap_in(new: Path, target: Path) -> None:
     if _exchange(new, target):
         fsync_dir(target.parent)
         shutil.rmtree(new, ignore_errors=True)  # now holds the old index
+    else:
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.rename(target, old)
+        os.rename(new, target)
+        fsync_dir(target.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    _drop_old_files(target)
+
+
+# How long a reader that read the old table of contents just before a swap
+# has to open the old files (a search opens all of a snapshot's at once).
+SWAP_GRACE = 0.5
+
+
+def _drop_old_files(index_dir: Path) -> None:
+    """Remove the old index's files a rebuild linked in, once readers in the
+    middle of the swap have them open: a rebuilt index holds only its own."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    storage = FileStorage(str(index_dir))
+    try:
+        toc = TOC.read(storage, INDEX_NAME)
+    except Exception:  # noqa: BLE001 - nothing readable: leave everything
         return
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    os.rename(target, old)
-    os.rename(new, target)
-    fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    keep = {seg.segment_id() for seg in toc.segments}
+    seg_pattern = TOC._segment_pattern(INDEX_NAME)
+    stale = [n for n in storage if (m := seg_pattern.match(n)) is not None and m.group(1) not in keep]
+    if stale or any(
+        TOC._pattern(INDEX_NAME).match(n) for n in storage if n != TOC._filename(INDEX_NAME, toc.generation)
+    ):
+        time.sleep(SWAP_GRACE)
+        _clean_files(storage, INDEX_NAME, {toc.generation}, keep)
 
 
 def _link_old_files(old: Path, new: Path) -> None:

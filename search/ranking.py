@@ -148,7 +148,9 @@ class Ranker:
         self.articles = list(article_ids)
         self._article_numbers = article_ids
         self._offsets = [offset for _, offset in self._leaves]
-        self._stored_columns: list = [None] * len(self._leaves)
+        # Opened now too: a snapshot holds all its files open, so a commit
+        # or rebuild may delete them (see indexer.storage) without it noticing.
+        self._stored_columns: list = [self._stored_column(leaf) for leaf, _ in self._leaves]
         self.n_alive = int(self.alive.sum())
         for field in fields:
             self.avg_length[field] = max(self.length_sums[field] / self.n_alive, 1.0) if self.n_alive else 1.0
@@ -160,15 +162,17 @@ class Ranker:
         stored column: every stored read of a search goes through here
         (Whoosh's reader adds a lookup and a copy per call, which phrase
         checks over many sections pay for)."""
-        from zhsearch.indexer.codec import stored_column, unpack_stored
+        from zhsearch.indexer.codec import unpack_stored
 
         i = bisect.bisect_right(self._offsets, docnum) - 1
-        columns = self._stored_columns
-        if columns[i] is None:
-            columns[i] = stored_column(self._leaves[i][0]._perdoc)
-            if columns[i] is None:
-                return {}
-        return unpack_stored(columns[i][docnum - self._offsets[i]])
+        column = self._stored_columns[i]
+        return unpack_stored(column[docnum - self._offsets[i]]) if column is not None else {}
+
+    @staticmethod
+    def _stored_column(leaf):  # -> whoosh.columns.ColumnReader | None
+        from zhsearch.indexer.codec import stored_column
+
+        return stored_column(leaf._perdoc)
 
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
@@ -326,7 +330,9 @@ class Ranker:
                 matched[new] += 1
                 last[new] = row
         if coord:
-            hit = np.flatnonzero(matched)
+            # Every scored section, also one only ungrouped terms matched
+            # (its share is 0).
+            hit = np.flatnonzero(scores)
             share = matched[hit].astype(np.float32) / np.float32(len(groups))
             scores[hit] *= share**COORD_POWER
         return scores

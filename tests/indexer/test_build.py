@@ -317,15 +317,3 @@ def test_a_missing_postings_file_asks_for_a_rebuild(docs: Path, index_dir: Path)
         f.unlink()
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         Searcher(index_dir).search("逾期")
-
-
-def test_many_segments_suggest_a_rebuild(docs: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    import zhsearch.indexer.build
-
-    monkeypatch.setattr(zhsearch.indexer.build, "MANY_SEGMENTS", 2)
-    assert not build_index([docs], index_dir).warnings
-    for i in range(2):
-        (docs / f"more-{i}.txt").write_text(f"新增{i}\n\n又一篇文章。\n", encoding="utf-8")
-        report = build_index([docs], index_dir)
-    assert any("--rebuild" in w and "segments" in w for w in report.warnings)
-    assert not build_index([docs], index_dir, rebuild=True).warnings

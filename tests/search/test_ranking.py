@@ -63,9 +63,12 @@ def test_question_picks_the_section_that_answers(make_index):
     assert hit.section.heading == "一、逾期多久上征信"
 
 
-def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path):
+def test_ranker_reads_field_lengths_of_every_segment(make_index, tmp_path: Path, monkeypatch):
+    import zhsearch.indexer.merge
     from zhsearch.indexer.analysis import fold, word_spans
     from zhsearch.indexer.build import build_index
+
+    monkeypatch.setattr(zhsearch.indexer.merge, "MAX_MERGED_POSTINGS", 1)  # segments stay apart
 
     index_dir = make_index({"a.txt": "甲\n\n" + "逾期。" * 30, "b.txt": "乙\n\n罚息"})
     extra = tmp_path / "more"

@@ -20,8 +20,11 @@ def _full_sort(cand: np.ndarray, cs: np.ndarray, arts: np.ndarray, start: int, s
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 30), st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.25]) | st.floats(0.25, 9.0, width=32)),
-             min_size=1, max_size=400),
+    st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.25]) | st.floats(0.25, 9.0, width=32)),
+        min_size=1,
+        max_size=400,
+    ),
     st.integers(0, 12),
     st.integers(1, 40),
 )

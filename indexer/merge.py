@@ -1,0 +1,365 @@
+"""Segment merging: an update that leaves too many segments merges the small ones.
+
+Every build adds segments — each worker writes its own as it goes, and an
+update writes new ones for the files that changed — and every search visits
+each segment.  As in Lucene's tiered merge policy, segments are counted in
+tiers of size (each ``MERGE_AT_ONCE`` times the one below, from
+``FLOOR_POSTINGS``); a tier may hold ``SEGMENTS_PER_TIER``, and while there
+are more segments than the tiers allow, the smallest ``MERGE_AT_ONCE`` of
+those under ``MAX_MERGED_POSTINGS`` are merged into one.  Sizes count live
+postings, so a segment that lost most of its documents to updates looks
+small and is merged (and its deleted documents purged) early.
+
+A merge writes one new segment: Whoosh's documents (stored fields, article
+and file keys) through Whoosh's own ``add_reader``, which skips the deleted
+ones and numbers the rest in order; and our postings (``indexer.postings``)
+decoded a few blocks at a time, renumbered the same way and placed at their
+term's position in the merged term list, with no sort.  Merging happens
+before the commit that adds the update's segments, in the same commit: a
+process killed while merging leaves the previous index as it was, and the
+files it wrote belong to no segment, so the next commit removes them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from zhsearch.indexer.postings import (
+    GRAM_FIELD,
+    SUFFIX,
+    WORD_FIELDS,
+    SegmentPostings,
+    SortedField,
+    word_key,
+    write_sorted_segment,
+)
+
+SEGMENTS_PER_TIER = 4
+MERGE_AT_ONCE = 6
+# Segments below this many postings count as this big (tiny ones merge first).
+FLOOR_POSTINGS = 500_000
+# A merge never produces a segment above this: it bounds a merge's memory
+# (about 8 bytes a posting of its largest field) and its time.
+MAX_MERGED_POSTINGS = 40_000_000
+# Postings decoded at once while merging, in blocks (of 128 terms).
+_CHUNK_BLOCKS = 256
+_SENTINEL = np.uint32(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class SegmentSize:
+    """A segment as the merge policy sees it."""
+
+    segment: Any  # whoosh.codec.base.Segment
+    postings: int  # live postings (all fields), estimated from the live share
+
+
+def postings_path(folder: str | Path, segment: Any) -> Path:
+    """The postings file beside a Whoosh segment."""
+    return Path(str(folder)) / f"{segment.segment_id()}{SUFFIX}"
+
+
+def segment_sizes(folder: str | Path, segments: list[Any]) -> list[SegmentSize]:
+    sizes = []
+    for seg in segments:
+        store = SegmentPostings(postings_path(folder, seg))
+        try:
+            total = store.n_postings()
+        finally:
+            store.close()
+        n = seg.doc_count_all()
+        live = seg.doc_count() / n if n else 0.0
+        sizes.append(SegmentSize(seg, int(total * live)))
+    return sizes
+
+
+def allowed_segments(sizes: list[int]) -> int:
+    """How many segments the tiers allow for segments of these sizes."""
+    if not sizes:
+        return 0
+    level = max(min(sizes), FLOOR_POSTINGS)
+    remaining = float(sum(sizes))
+    allowed = 0
+    while True:
+        count = remaining / level
+        if count < SEGMENTS_PER_TIER:
+            return allowed + max(math.ceil(count), 1)
+        allowed += SEGMENTS_PER_TIER
+        remaining -= SEGMENTS_PER_TIER * level
+        level *= MERGE_AT_ONCE
+
+
+def choose_merges(sizes: list[SegmentSize]) -> list[list[SegmentSize]]:
+    """The runs of adjacent segments to merge (each into one), until the
+    tiers allow the segments that remain.
+
+    Each time the run that removes segments most cheaply — fewest postings
+    rewritten per segment removed — is chosen.  Runs are adjacent so that
+    documents keep the order a fresh build gives them (ties rank by it).
+    """
+    # ``None``: a merged segment, not merged again in the same round (its
+    # files are not written yet).
+    pool: list[SegmentSize | None] = list(sizes)
+    size = [s.postings for s in sizes]
+    merges: list[list[SegmentSize]] = []
+    while len(pool) > allowed_segments(size):
+        best: tuple[float, int, int] | None = None
+        for i in range(len(pool)):
+            total = 0
+            for j in range(i, min(i + MERGE_AT_ONCE, len(pool))):
+                if pool[j] is None or total + size[j] > MAX_MERGED_POSTINGS:
+                    break
+                total += size[j]
+                if j > i and (best is None or total / (j - i) < best[0]):
+                    best = (total / (j - i), i, j + 1)
+        if best is None:
+            return merges
+        _, i, j = best
+        run = pool[i:j]
+        merges.append([s for s in run if s is not None])
+        pool[i:j] = [None]
+        size[i:j] = [sum(size[i:j])]
+    return merges
+
+
+def merge_segments(ix: Any, group: list[Any]) -> Any:
+    """Write one new segment holding the live documents of ``group`` (Whoosh
+    segments, in this order) and their postings; returns the Whoosh segment,
+    not committed."""
+    from whoosh.reading import SegmentReader
+    from whoosh.writing import SegmentWriter
+    from zhsearch.indexer.codec import ZhCodec
+
+    writer = SegmentWriter(ix, _lk=False, codec=ZhCodec(), compound=False)
+    try:
+        for seg in group:
+            reader = SegmentReader(ix.storage, ix.schema, seg)
+            try:
+                _copy_documents(writer, reader, seg)
+            finally:
+                reader.close()
+        segment = writer._finalize_segment()
+    finally:
+        # Not writer._finish(): that removes the temporary folder the
+        # update's own writer shares; that writer removes it.
+        writer.is_closed = True
+    from zhsearch.indexer.storage import segment_files
+
+    folder = ix.storage.folder
+    path = postings_path(folder, segment)
+    files = segment_files(Path(folder), segment.segment_id(), path.name)
+    stores = [SegmentPostings(postings_path(folder, seg)) for seg in group]
+    try:
+        lives = [_live_mask(seg, store.n_docs) for seg, store in zip(group, stores, strict=True)]
+        merge_postings(path, stores, lives, files, getattr(ix.storage, "file_mode", None))
+    finally:
+        for store in stores:
+            store.close()
+    if segment.doc_count_all() != sum(int(m.sum()) for m in lives):
+        raise RuntimeError("merged Whoosh documents and postings disagree on the number of sections")
+    return segment
+
+
+def _copy_documents(writer: Any, reader: Any, segment: Any) -> None:
+    """Whoosh's ``SegmentWriter.add_reader``, with stored fields copied as
+    they are (compressed; Whoosh would unpack and pack each again) and the
+    value of an inlined posting (``''``, which its posting pool refuses)
+    passed as none."""
+    from zhsearch.indexer.codec import PACKED, ZhCodec, stored_column
+
+    schema = writer.schema
+    perdoc = ZhCodec().per_document_reader(reader.storage(), segment)
+    try:
+        stored = stored_column(perdoc)
+        article = schema["article"]
+        ids = perdoc.column_reader("article", article.column_type) if perdoc.has_column("article") else None
+        pdw = writer.perdocwriter
+        docmap: dict[int, int] = {}
+        for docnum in range(segment.doc_count_all()):
+            if segment.is_deleted(docnum):
+                continue
+            docmap[docnum] = writer.docnum
+            pdw.start_doc(writer.docnum)
+            if stored is not None:
+                pdw.add_field(PACKED, schema[PACKED], stored[docnum], 0)
+            if ids is not None:
+                pdw.add_column_value("article", article.column_type, ids[docnum])
+            pdw.finish_doc()
+            writer.docnum += 1
+    finally:
+        perdoc.close()
+    add = writer.pool.add
+    for fieldname, btext, docnum, weight, value in reader.iter_postings():
+        if fieldname in schema:
+            add((fieldname, btext, docmap[docnum], weight, value if isinstance(value, bytes) else None))
+
+
+def _live_mask(segment: Any, n_docs: int) -> np.ndarray:
+    live = np.ones(n_docs, dtype=bool)
+    if segment.has_deletions():
+        dead = np.fromiter(segment.deleted_docs(), dtype=np.int64)
+        live[dead[dead < n_docs]] = False
+    return live
+
+
+def merge_postings(
+    path: Path,
+    stores: list[SegmentPostings],
+    lives: list[np.ndarray],
+    files: dict[str, tuple[int, int]] | None = None,
+    mode: int | None = None,
+) -> None:
+    """Write the postings of the live sections of ``stores`` (in order,
+    renumbered from 0 without the dead ones) as one segment file, recording
+    the Whoosh segment's ``files`` (see :func:`write_segment`)."""
+    renumber = []
+    offset = 0
+    for live in lives:
+        renumber.append(np.cumsum(live, dtype=np.int64) - 1 + offset)
+        offset += int(live.sum())
+    n_docs = offset
+    articles: dict[str, int] = {}
+    doc_article = np.zeros(n_docs, dtype=np.int32)
+    for store, live, new in zip(stores, lives, renumber, strict=True):
+        ids, local = store.articles()
+        number = np.fromiter((articles.setdefault(a, len(articles)) for a in ids), np.int32, len(ids))
+        doc_article[new[live]] = number[np.asarray(local)[live]]
+    # Articles only deleted sections held are dropped (renumbered densely).
+    used = np.zeros(len(articles), dtype=bool)
+    used[doc_article] = True
+    keep_ids = [a for a, i in articles.items() if used[i]]
+    dense = np.cumsum(used, dtype=np.int64) - 1
+    doc_article = dense[doc_article].astype(np.int32)
+    names = [n for n in (*WORD_FIELDS, GRAM_FIELD) if any(s.has_field(n) for s in stores)]
+
+    def fields():
+        for name in names:
+            yield name, _merge_field(name, stores, lives, renumber)
+
+    write_sorted_segment(path, n_docs, fields(), keep_ids, doc_article, files, mode)
+
+
+def _merge_field(
+    name: str, stores: list[SegmentPostings], lives: list[np.ndarray], renumber: list[np.ndarray]
+) -> SortedField:
+    present = [i for i, s in enumerate(stores) if s.has_field(name)]
+    keys_each = {i: stores[i].term_keys(name) for i in present}
+    df_each = {i: stores[i].doc_frequencies(name).astype(np.int64) for i in present}
+    keys = np.unique(np.concatenate([keys_each[i] for i in present])) if present else np.zeros(0, np.uint64)
+    # Room for every posting, dead ones included (dropped at the end):
+    # term j's postings start at start[j], sources in order.
+    total_df = np.zeros(len(keys), dtype=np.int64)
+    where = {}
+    for i in present:
+        where[i] = np.searchsorted(keys, keys_each[i])
+        total_df[where[i]] += df_each[i]
+    start = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(total_df, out=start[1:])
+    docs = np.full(int(start[-1]), _SENTINEL, dtype=np.uint32)
+    tfs = np.zeros(int(start[-1]), dtype=np.uint16)
+    filled = start[:-1].copy()  # next free place per merged term
+    tpb = None
+    for i in present:
+        store = stores[i]
+        tpb = store._tpb
+        live, new = lives[i], renumber[i]
+        n_blocks = store.n_blocks(name)
+        for b in range(0, n_blocks, _CHUNK_BLOCKS):
+            k, df, d, tf = store.field_postings(name, b, b + _CHUNK_BLOCKS)
+            m = where[i][b * tpb : b * tpb + len(k)]
+            term_start = np.zeros(len(df), dtype=np.int64)
+            if len(df) > 1:
+                np.cumsum(df[:-1], out=term_start[1:])
+            rank = np.arange(len(d), dtype=np.int64) - np.repeat(term_start, df)
+            pos = np.repeat(filled[m], df) + rank
+            filled[m] += df
+            ok = live[d]
+            docs[pos[ok]] = new[d[ok]]
+            tfs[pos] = tf
+    keep = docs != _SENTINEL
+    counts = np.add.reduceat(keep, start[:-1], dtype=np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
+    has = counts > 0
+    docs, tfs = docs[keep], tfs[keep]
+    lengths = (
+        np.concatenate([np.asarray(s.lengths(name))[live] for s, live in zip(stores, lives, strict=True)])
+        if stores
+        else np.zeros(0, dtype=np.uint32)
+    )
+    words: list[str] = []
+    if name in WORD_FIELDS:
+        kept = set(keys[has].tolist())
+        # Words whose sections are all gone go with them.
+        words = sorted(w for w in set().union(*(s.lexicon(name) for s in stores)) if word_key(w) in kept)
+    return SortedField(keys[has], counts[has].astype(np.uint32), docs, tfs, lengths, words)
+
+
+def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1) -> list[Any]:
+    """The segments to commit instead of ``segments``: empty ones dropped,
+    and the merges the policy chooses done, ``jobs`` at a time in worker
+    processes (each merged segment takes the place of its first member, so
+    documents keep their order)."""
+    segments = [seg for seg in segments if seg.doc_count()]
+    if len(segments) < 2:
+        return segments
+    groups = choose_merges(segment_sizes(ix.storage.folder, segments))
+    position = {id(seg): i for i, seg in enumerate(segments)}
+    ordered = [[s.segment for s in g] for g in groups]
+    merged = _run_merges(ix, ordered, jobs)
+    result: list[Any | None] = list(segments)
+    for members, new in zip(ordered, merged, strict=True):
+        result[position[id(members[0])]] = new
+        for seg in members[1:]:
+            result[position[id(seg)]] = None
+    return [seg for seg in result if seg is not None]
+
+
+def _run_merges(ix: Any, groups: list[list[Any]], jobs: int) -> list[Any]:
+    if jobs <= 1 or len(groups) < 2:
+        return [merge_segments(ix, g) for g in groups]
+    import multiprocessing
+    import queue as queues
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [merge_segments(ix, g) for g in groups]
+    ctx = multiprocessing.get_context("fork")
+    results: list[Any] = [None] * len(groups)
+    pending = list(range(len(groups)))
+    running: dict[int, Any] = {}
+    queue = ctx.Queue()
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                i = pending.pop(0)
+                running[i] = ctx.Process(target=_merge_process, args=(ix, groups[i], i, queue), daemon=True)
+                running[i].start()
+            try:
+                kind, i, payload = queue.get(timeout=1.0)
+            except queues.Empty:
+                dead = [j for j, proc in running.items() if not proc.is_alive() and proc.exitcode]
+                if dead:
+                    raise RuntimeError(f"a merging process died (exit code {running[dead[0]].exitcode})") from None
+                continue
+            running.pop(i).join()
+            if kind == "oserror":
+                raise OSError(*payload)  # e.g. no space left: the caller says so
+            if kind == "error":
+                raise RuntimeError(f"merging segments failed: {payload}")
+            results[i] = payload
+    finally:
+        for proc in running.values():
+            proc.terminate()
+            proc.join(timeout=5)
+    return results
+
+
+def _merge_process(ix: Any, group: list[Any], i: int, queue: Any) -> None:
+    try:
+        queue.put(("merged", i, merge_segments(ix, group)))
+    except OSError as exc:
+        queue.put(("oserror", i, (exc.errno, exc.strerror or str(exc))))
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        queue.put(("error", i, f"{type(exc).__name__}: {exc}"))
