@@ -427,7 +427,9 @@ class SegmentPostings:
         except (KeyError, TypeError, IndexError) as exc:
             raise FormatError(f"{path}: the postings file's header is damaged ({exc!r})") from None
         if self._data + end > len(self._map):
-            raise FormatError(f"{path}: the postings file is truncated ({len(self._map)} bytes, needs {self._data + end})")
+            raise FormatError(
+                f"{path}: the postings file is truncated ({len(self._map)} bytes, needs {self._data + end})"
+            )
         self._header = header
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._lexicons: dict[str, list[str]] = {}
