@@ -42,6 +42,9 @@ DOCUMENT_READERS = {
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".docx": "docx",
+    ".pdf": "pdf",
+    ".epub": "epub",
 }
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSONL_SUFFIXES | frozenset(DOCUMENT_READERS)
 # A first line longer than this is text, not a title (a one-line file).
@@ -155,7 +158,7 @@ def check_suffix(path: str | os.PathLike[str]) -> None:
     if suffix not in SUPPORTED_SUFFIXES:
         raise ReadError(
             str(path),
-            f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md, .jsonl or .html",
+            f"unsupported file type {suffix or '(no extension)'!r}; use .txt, .md, .jsonl, .html, .docx, .pdf or .epub",
         )
 
 

@@ -28,10 +28,10 @@ def articles_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the 39 bundled sample articles; read-only for tests."""
+    """An index of the 41 bundled sample articles; read-only for tests."""
     index_dir = tmp_path_factory.mktemp("sample") / "index"
     report = build_index([ARTICLES], index_dir)
-    assert report.articles == 39, report
+    assert report.articles == 41, report
     return index_dir
 
 

@@ -62,7 +62,7 @@ def test_a_collection_of_odd_files_indexes_what_it_can(docs: Path, tmp_path: Pat
         "blank.md": "empty file: no title and no text",
         "photo.txt": "binary file (contains NUL bytes)",
         "nobom16.txt": "UTF-16 text without a byte-order mark; save it as UTF-8 (or UTF-16 with a BOM)",
-        "notes.xls": "unsupported file type '.xls'; use .txt, .md, .jsonl or .html",
+        "notes.xls": "unsupported file type '.xls'; use .txt, .md, .jsonl, .html, .docx, .pdf or .epub",
     }
     assert report.files == 14 and report.files_indexed == 9
     assert report.warnings == (

@@ -218,7 +218,7 @@ def test_search_without_index_builds_sample_at_the_default_location_only(
     result = run("search", "上门走访", "-n", "1")
     assert result.exit_code == 0, result.output
     assert re.search(
-        r"zhsearch: no index at .*default yet: built one from the 39 bundled sample articles", result.stderr
+        r"zhsearch: no index at .*default yet: built one from the 41 bundled sample articles", result.stderr
     )
     assert "wd-001.txt" in result.stdout
     again = run("search", "上门走访", "-n", "1")
@@ -281,11 +281,11 @@ def test_stats(sample_index: Path):
     result = run("stats", "--index", str(sample_index))
     assert result.exit_code == 0
     assert f"index:     {sample_index}\n" in result.stdout
-    assert "articles:  39\n" in result.stdout
+    assert "articles:  41\n" in result.stdout
     assert f"format:    {SCHEMA_VERSION}\n" in result.stdout
     assert re.search(r"^analyzer:  version=\d+, engine=r?jieba", result.stdout, re.M)
     data = json.loads(run("stats", "--index", str(sample_index), "--json").stdout)
-    assert data["articles"] == 39 and data["sections"] > 39
+    assert data["articles"] == 41 and data["sections"] > 41
 
 
 @pytest.mark.parametrize("command", [["show", "wd-001.txt"], ["stats"]])

@@ -105,7 +105,7 @@ def test_pinyin_queries_built_from_titles_find_their_article_first(sample_index:
             for query in spell(s.article(art).title, s.settings).values():
                 total += 1
                 first += [h.id for h in s.search(query, limit=1, snippets=False).hits] == [art]
-    assert total == 3 * 39
+    assert total == 3 * 41
     assert first / total >= 0.8
 
 

@@ -354,7 +354,7 @@ def test_show_unknown_article_or_section(sample_index: Path):
 
 def test_stats(sample_index: Path):
     st = stats(sample_index)
-    assert st.articles == 39
+    assert st.articles == 41
     assert st.sections > st.articles
     assert st.terms > 1000
     assert st.size_bytes > 0
@@ -379,7 +379,7 @@ def test_search_without_an_index_builds_the_sample_one_at_the_default_location(
     assert results.hits and results.hits[0].id == "wd-001.txt"
     assert len(results.notices) == 1
     assert str(index_dir) in results.notices[0]
-    assert "39" in results.notices[0] and "sample" in results.notices[0]
+    assert "41" in results.notices[0] and "sample" in results.notices[0]
     # Second time the index is there: no notice.
     assert search("上门走访").notices == ()
 
