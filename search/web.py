@@ -26,11 +26,9 @@ without waiting for the query being worked on.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,8 +74,10 @@ class IndexUnavailableError(ZhsearchError):
 
 
 def to_json(content: Any) -> bytes:
-    """JSON with Chinese left readable, like the CLI's ``--json``."""
-    return json.dumps(content, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
+    """JSON as the CLI writes it: Chinese readable, control characters escaped."""
+    from zhsearch.search.output import dumps
+
+    return dumps(content).encode("utf-8")
 
 
 class JSONUTF8Response(JSONResponse):
@@ -224,13 +224,12 @@ class IndexHandle:
         self._stale = True
 
 
-def results_dict(results: Any) -> dict[str, Any]:
-    """A :class:`Results` as JSON: its fields, ``pages``, and the hits as
-    :meth:`Hit.as_dict` (the records of ``zhsearch search --json``)."""
-    out = {f.name: getattr(results, f.name) for f in fields(results) if f.name != "hits"}
-    out["pages"] = results.pages
-    out["hits"] = [hit.as_dict() for hit in results.hits]
-    return out
+def results_dict(results: Any, *, terms: bool = False) -> dict[str, Any]:
+    """A :class:`Results` as ``zhsearch search --format json`` prints it: a
+    ``results`` record (the summary's fields) with its ``hit`` records."""
+    from zhsearch.search.output import results_document
+
+    return results_document(results, terms=terms)
 
 
 def article_dict(article: Any, highlights: dict[int, list[list[int]]] | None = None) -> dict[str, Any]:
@@ -385,7 +384,7 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     @app.get("/related/{article_id:path}", summary="Articles like this one (related)")
     async def related(article_id: str, limit: int = Query(5, ge=1, le=MAX_LIMIT)) -> Response:
         key = ("related", article_id, limit)
-        return await handle.cached(key, lambda s: results_dict(s.related(article_id, limit=limit)))
+        return await handle.cached(key, lambda s: results_dict(s.related(article_id, limit=limit), terms=True))
 
     @app.get("/stats", summary="What the index holds (stats)")
     async def stats() -> Response:

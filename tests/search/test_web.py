@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from zhsearch.indexer.build import build_index
 from zhsearch.search.cli import main
+from zhsearch.search.output import dumps, hit_record
 from zhsearch.search.searcher import Searcher
 from zhsearch.search.web import MAX_LIMIT, MAX_QUERY_CHARS
 
@@ -63,9 +64,9 @@ def test_search_has_the_library_fields(client: TestClient, sample_index: Path):
     assert data["total"] == want.total and data["pages"] == want.pages
     assert data["query"] == "网贷逾期多久会上门" and data["page"] == 1 and data["limit"] == 3
     assert [h["id"] for h in data["hits"]] == [h.id for h in want.hits]
+    assert data["type"] == "results"
     hit = data["hits"][0]
-    assert set(hit) == set(want.hits[0].as_dict())
-    assert hit == json.loads(json.dumps(want.hits[0].as_dict(), ensure_ascii=False, default=str))
+    assert hit == json.loads(dumps(hit_record(want.hits[0])))  # the records of `search --json`
     # The highlights mark query words in the snippet.
     marked = [hit["snippet"][a:b] for a, b in hit["highlights"]]
     assert marked and set(marked) <= {"网贷", "逾期", "上门", "会上", "门"}
@@ -309,3 +310,10 @@ def test_answers_are_remembered_only_for_the_commit_they_came_from(make_index, t
     after = client.get("/search", params={"q": "网贷"})
     assert after.headers["x-cache"] == "miss" and after.json()["total"] == 2
     assert TestClient(create_app(index, cache_entries=0)).get("/search", params={"q": "网贷"}).json()["total"] == 2
+
+
+def test_search_answers_what_the_cli_prints_as_one_json_document(client: TestClient, sample_index: Path):
+    args = ["search", "催收", "上门", "--limit", "3", "--facet", "year", "--format", "json", "--index", str(sample_index)]
+    cli = json.loads(CliRunner().invoke(main, args).stdout)
+    api = client.get("/search", params={"q": "催收 上门", "limit": 3, "facet": "year"}).json()
+    assert {**api, "seconds": 0} == {**cli, "seconds": 0}
