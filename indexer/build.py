@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from zhsearch.corpus.errors import DiskWriteError, IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
@@ -101,6 +101,17 @@ class IndexReport:
         return self.bytes_indexed / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
+class ArticleFilter(Protocol):
+    """Which articles an index takes (a shard of a sharded index takes
+    those whose id hashes to it); must pickle, for worker processes."""
+
+    def __call__(self, article_id: str) -> bool: ...
+
+    def wants_file(self, root: Path, file: Path) -> bool:
+        """False when no article of ``file`` can be taken (decided without reading it)."""
+        ...
+
+
 def build_index(
     paths: Iterable[str | os.PathLike[str]],
     index_dir: str | os.PathLike[str] | None = None,
@@ -110,8 +121,16 @@ def build_index(
     jobs: int = 0,
     progress: Callable[[Progress], None] | None = None,
     user_dict: str | os.PathLike[str] | UserDict | None = None,
+    article_filter: ArticleFilter | None = None,
+    shards: int = 0,
+    cluster: Any = None,
 ) -> IndexReport:
     """Create or update the index at ``index_dir`` from files under ``paths``.
+
+    ``article_filter`` keeps only the articles it accepts (the files it
+    rejects whole are not read).  ``shards`` or ``cluster`` (a Dask
+    scheduler address), or a sharded index at ``index_dir``, make it a
+    sharded build: see ``indexer.shards.build_shards``.
 
     ``user_dict`` (a jieba user dictionary file) segments a new or rebuilt
     index and is recorded in it; updates keep the recorded one, and refuse
@@ -122,8 +141,14 @@ def build_index(
     analyses and writes documents in that many worker processes (``0``: one
     per core).
     """
-    started = time.perf_counter()
+    from zhsearch.indexer.shards import build_shards, is_sharded
+
     target = resolve_index_dir(index_dir)
+    if shards or cluster is not None or is_sharded(target):
+        return build_shards(
+            paths, target, shards=shards, cluster=cluster, rebuild=rebuild, wait=wait, user_dict=user_dict
+        )
+    started = time.perf_counter()
     path_list = [Path(p) for p in paths]
     _check_paths(path_list)
     if user_dict is not None and not isinstance(user_dict, UserDict):
@@ -168,7 +193,7 @@ def build_index(
                 entries_before = set(os.listdir(target))
                 generation_before = ix.latest_generation()
             try:
-                report = _update(ix, path_list, workdir, progress, started, jobs, target, needed)
+                report = _update(ix, path_list, workdir, progress, started, jobs, target, needed, article_filter)
                 if fresh:
                     record_generation(workdir, ix.latest_generation())
             except BaseException:
@@ -347,7 +372,13 @@ _Task = tuple[int, Path, Path, str | None]
 
 
 def _analyse_file(
-    order: int, root: Path, file: Path, known_digest: str | None, settings: Settings, lexicon: dict[str, set[str]]
+    order: int,
+    root: Path,
+    file: Path,
+    known_digest: str | None,
+    settings: Settings,
+    lexicon: dict[str, set[str]],
+    keep: ArticleFilter | None = None,
 ) -> tuple[_FileOutcome, _Analysed]:
     """Read, parse and analyse one file; never raises (the reason goes in)."""
     source = str(file)
@@ -366,6 +397,8 @@ def _analyse_file(
         result = read_file(file, root, data=data)
         warnings.extend(result.warnings)
         for article in _last_wins(result.articles, source, warnings):
+            if keep is not None and not keep(article.id):
+                continue
             docs, texts = _documents(article, source, outcome.digest)
             analysed.append((article.id, docs, analyze_sections(article.title, texts, settings, words)))
     except ReadError as exc:
@@ -465,14 +498,14 @@ class _PartWriter:
         self.writer.is_closed = True
 
 
-def _run_part(part: int, tasks: list[_Task], settings: Settings, ix, emit) -> None:
+def _run_part(part: int, tasks: list[_Task], settings: Settings, ix, emit, keep: ArticleFilter | None = None) -> None:
     """Index a share of the files, reporting each file and then the new
     segments through ``emit``."""
     out = _PartWriter(ix, part)
     try:
         for order, root, file, known_digest in tasks:
             lexicon: dict[str, set[str]] = {}
-            outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon)
+            outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon, keep)
             placed = tuple(
                 (article_id, *out.add(article_id, docs, terms), len(docs)) for article_id, docs, terms in analysed
             )
@@ -486,7 +519,7 @@ def _run_part(part: int, tasks: list[_Task], settings: Settings, ix, emit) -> No
     emit(("done", part, out.segments))
 
 
-def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int) -> None:
+def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int, keep=None) -> None:
     def emit(message: tuple[str, int, Any]) -> None:
         if os.getppid() != parent:
             # The main process is gone (killed): nobody will commit this
@@ -495,7 +528,7 @@ def _part_process(part: int, tasks, settings: Settings, ix, queue, parent: int) 
         queue.put(message)
 
     try:
-        _run_part(part, tasks, settings, ix, emit)
+        _run_part(part, tasks, settings, ix, emit, keep)
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
         text = f"{type(exc).__name__}: {exc}"
         queue.put(("error", part, text, getattr(exc, "errno", None), getattr(exc, "filename", None)))
@@ -527,10 +560,10 @@ def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
 PARALLEL_BYTES = 2_000_000
 
 
-def _run_parts(parts, settings: Settings, ix, handle) -> None:
+def _run_parts(parts, settings: Settings, ix, handle, keep: ArticleFilter | None = None) -> None:
     """Run the parts, in worker processes when there are several."""
     if len(parts) == 1:
-        _run_part(0, parts[0], settings, ix, handle)
+        _run_part(0, parts[0], settings, ix, handle, keep)
         return
     import multiprocessing
     import queue as queues
@@ -539,7 +572,7 @@ def _run_parts(parts, settings: Settings, ix, handle) -> None:
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     messages = ctx.Queue()
     procs = [
-        ctx.Process(target=_part_process, args=(i, part, settings, ix, messages, os.getpid()), daemon=True)
+        ctx.Process(target=_part_process, args=(i, part, settings, ix, messages, os.getpid(), keep), daemon=True)
         for i, part in enumerate(parts)
     ]
     for proc in procs:
@@ -585,10 +618,13 @@ def _update(
     jobs: int = 1,
     target: Path | None = None,
     needed: list[int] | None = None,
+    keep: ArticleFilter | None = None,
 ) -> IndexReport:
     skipped: list[Skipped] = []
     warnings: list[str] = []
     files = _collect(paths, target, skipped)
+    if keep is not None:
+        files = [(root, f) for root, f in files if keep.wants_file(root, f)]
     order = {str(f): i for i, (_, f) in enumerate(files)}
     # Open for the whole run: it answers which file holds an article id.
     reader = ix.reader()
@@ -633,7 +669,7 @@ def _update(
         if needed is not None:
             needed[0] = sum(_size(task[2]) for task in tasks)
         if tasks:
-            _run_parts(_split(tasks, jobs), settings, ix, handle)
+            _run_parts(_split(tasks, jobs), settings, ix, handle, keep)
         # Decide in walk order what stays, as if the files had been read one
         # after another.
         seen: set[str] = set()

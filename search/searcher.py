@@ -109,6 +109,8 @@ class Results:
     # The corrected query whose results these are, when it found clearly more
     # than the query as typed (``query``); then ``suggestion`` is None.
     corrected: str | None = None
+    # The hits' scores before rounding: results of shards merge by them.
+    scores: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -175,6 +177,17 @@ class Searcher:
     first picks up the latest committed version.
     """
 
+    def __new__(cls, index_dir: str | os.PathLike[str] | None = None, *, cluster: Any = None, **options: Any):
+        """A sharded index (or ``cluster``, a Dask scheduler address) gets a
+        :class:`zhsearch.search.cluster.ClusterSearcher`, with the same methods."""
+        from zhsearch.indexer.shards import is_sharded
+
+        if cls is Searcher and (cluster is not None or is_sharded(resolve_index_dir(index_dir))):
+            from zhsearch.search.cluster import ClusterSearcher
+
+            return ClusterSearcher(index_dir, cluster=cluster, **options)
+        return super().__new__(cls)
+
     def __init__(
         self,
         index_dir: str | os.PathLike[str] | None = None,
@@ -182,6 +195,7 @@ class Searcher:
         snippet_chars: int = DEFAULT_WIDTH,
         synonyms: Synonyms | str | os.PathLike[str] | None = None,
         user_dict: UserDict | str | os.PathLike[str] | None = None,
+        cluster: Any = None,
     ) -> None:
         """Open the index at ``index_dir``.  ``synonyms`` (a :class:`Synonyms`
         or the path of a synonym file) expands every query's words.
@@ -368,6 +382,7 @@ class Searcher:
             time.perf_counter() - started,
             counts,
             suggestion,
+            scores=tuple(score for _, score in top),
         )
         if correct and suggestion:
             options = {"category": category, "author": author, "tag": tag, "since": since, "until": until}
@@ -689,9 +704,11 @@ def search(
     snippet_chars: int = DEFAULT_WIDTH,
     synonyms: Synonyms | str | os.PathLike[str] | None = None,
     user_dict: UserDict | str | os.PathLike[str] | None = None,
+    cluster: Any = None,
     **options: Any,
 ) -> Results:
-    """Run one query against the index at ``index_dir``.
+    """Run one query against the index at ``index_dir`` (on the Dask
+    cluster ``cluster`` for a sharded index, see ``search.cluster``).
 
     ``synonyms`` is a synonym file (see ``search.synonyms``), ``user_dict``
     the user dictionary the index must have been built with; ``options`` are
@@ -704,7 +721,7 @@ def search(
         synonyms = Synonyms.load(synonyms)  # a bad file fails before any index is built
     notices: tuple[str, ...] = ()
     target = resolve_index_dir(index_dir)
-    if index_dir is None and not index_exists(target) and _nothing_at(target):
+    if index_dir is None and not index_exists(target) and _nothing_at(target) and cluster is None:
         from zhsearch.indexer.build import build_sample_index
 
         report = build_sample_index(target)
@@ -712,7 +729,7 @@ def search(
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
             f"(index your own with `zhsearch index PATH`)",
         )
-    with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict) as s:
+    with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict, cluster=cluster) as s:
         results = s.search(query, limit=limit, page=page, **options)
     return replace(results, notices=notices + results.notices) if notices else results
 

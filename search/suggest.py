@@ -43,11 +43,11 @@ _WIDEN = 1
 
 
 def _known_gram(ranker: Ranker, gram: str) -> bool:
-    return len(ranker.postings(GRAM_FIELD, gram)[0]) > 0
+    return ranker.doc_frequency(GRAM_FIELD, gram) > 0
 
 
 def _known_word(ranker: Ranker, word: str) -> bool:
-    return any(len(ranker.postings(f, word)[0]) for f in TEXT_FIELDS)
+    return any(ranker.doc_frequency(f, word) for f in TEXT_FIELDS)
 
 
 def suspect_spans(folded: str, ranker: Ranker, settings: Settings | None = None) -> list[tuple[int, int]]:

@@ -1,0 +1,554 @@
+"""Searching a sharded index, on a Dask cluster or in this process.
+
+A query goes to every shard in two rounds, as Elasticsearch's
+``dfs_query_then_fetch`` does.  First each shard reports its collection
+statistics for the query's terms (live sections, field length sums,
+document frequencies — ``ranking.CollectionStats``); their sums are the
+statistics of the whole collection.  Then each shard searches with those
+global statistics and returns its best ``page × limit`` articles, and the
+lists are merged by score.  Since every collection-wide number a score
+uses comes from the sums, a shard scores an article exactly as one index
+over all articles would: same ids, same order, same scores.  Totals and
+facet counts add up (an article lives in one shard).  Did-you-mean runs
+here, against the shards' combined words and document frequencies.
+
+On a cluster each shard's ``Searcher`` stays open in a worker process
+(a worker-local cache keyed by the shard's directory), and shard ``k`` is
+asked of worker ``k mod W`` so the same worker keeps answering for it.  When
+a worker dies under a query, Dask runs the task again on another worker,
+which opens the shard from the shared storage; a shard whose task fails is
+asked once more, and if it still cannot answer, the results say which shard
+is missing (:attr:`ClusterResults.missing`) instead of silently leaving its
+articles out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
+from zhsearch.corpus.model import Article
+from zhsearch.indexer.analysis import UserDict, fold, load_user_dict, word_spans
+from zhsearch.indexer.schema import GRAM_FIELD, SCHEMA_VERSION, TEXT_FIELDS
+from zhsearch.indexer.shards import Manifest, connect, read_manifest, shard_name, shard_of
+from zhsearch.indexer.storage import resolve_index_dir
+from zhsearch.search.filters import Filters, check_facets, check_sort, date_number
+from zhsearch.search.ranking import CollectionStats
+from zhsearch.search.searcher import IndexStats, Results, Searcher
+from zhsearch.search.snippets import DEFAULT_WIDTH
+from zhsearch.search.synonyms import Synonyms
+
+# Seconds a round may take before the shards that have not answered count
+# as missing.
+ROUND_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ClusterResults(Results):
+    """Results of a sharded index; ``missing`` names the shards that could
+    not be searched (their articles are not in the results)."""
+
+    missing: tuple[str, ...] = ()
+    shards: int = 0
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A shard that did not answer a round, and why."""
+
+    shard: int
+    reason: str
+
+
+# -- the shard side: runs in a worker (or in this process)
+
+_SERVED: dict[str, tuple[Searcher, threading.Lock]] = {}
+_SERVED_LOCK = threading.Lock()
+# Open shard searchers a process keeps (the older generations of a shard
+# are closed first).
+MAX_OPEN_SHARDS = 64
+
+
+def _searcher(path: str, user_dict: UserDict | None) -> tuple[Searcher, threading.Lock]:
+    """The open searcher of a shard directory, opened the first time."""
+    with _SERVED_LOCK:
+        hit = _SERVED.get(path)
+        if hit is None:
+            hit = (Searcher(path, user_dict=user_dict), threading.Lock())
+            # A new generation of a shard: the one before may still be
+            # asked by a query under way, older ones are closed.
+            prefix = path.rsplit(".g", 1)[0] + ".g"
+            stale = [p for p in _SERVED if p.startswith(prefix)][:-1]
+            stale += list(_SERVED)[: max(len(_SERVED) - MAX_OPEN_SHARDS + 1, 0)]
+            for p in dict.fromkeys(stale):
+                old = _SERVED.pop(p, None)
+                if old is not None:
+                    with old[1]:
+                        old[0].close()
+            _SERVED[path] = hit
+        return hit
+
+
+def serve(path: str, options: dict[str, Any], method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """Answer one request for the shard at ``path`` (a Dask task)."""
+    searcher, lock = _searcher(path, options.get("user_dict"))
+    with lock:
+        searcher.synonyms = options.get("synonyms")
+        searcher.snippet_chars = options.get("snippet_chars", DEFAULT_WIDTH)
+        if method == "search":
+            return searcher.search(*args, **kwargs)
+        _, ranker = searcher._current()
+        if method == "statistics":
+            query, probes = args
+            stats = searcher.statistics(query)
+            probed = ranker.stats(probes)
+            return replace(stats, doc_frequencies={**probed.doc_frequencies, **stats.doc_frequencies})
+        if method == "frequencies":
+            return ranker.stats(args[0]).doc_frequencies
+        if method == "lexicon":
+            return ranker.lexicon(args[0])
+        if method == "article":
+            return searcher.article(*args)
+        if method == "stats":
+            return searcher.stats()
+    raise ZhsearchError(f"unknown shard request {method!r}")
+
+
+# -- running a round on every shard
+
+
+class _LocalShards:
+    """Shards searched one after another in this process."""
+
+    def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
+        out: list[Any] = []
+        for shard, path, method, args, kwargs in requests:
+            try:
+                out.append(serve(path, options, method, args, kwargs))
+            except ZhsearchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a shard that fails is reported, not fatal
+                out.append(_Failed(shard, f"{type(exc).__name__}: {exc}"))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class _DaskShards:
+    """Shards searched as Dask tasks, shard ``k`` on worker ``k mod W``."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.client, self._owned = connect(cluster)
+
+    def _workers(self) -> list[str]:
+        try:
+            return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        except TypeError:  # older distributed: no n_workers
+            return sorted(self.client.scheduler_info()["workers"])
+
+    def _submit(self, shard: int, path: str, method: str, args, kwargs, options, workers: list[str] | None):
+        return self.client.submit(
+            serve,
+            path,
+            options,
+            method,
+            args,
+            kwargs,
+            key=f"zhsearch-{method}-{shard_name(shard)}-{uuid.uuid4().hex}",
+            workers=[workers[shard % len(workers)]] if workers else None,
+            allow_other_workers=True,
+            pure=False,
+        )
+
+    def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
+        from distributed import wait
+
+        workers = self._workers()
+        futures = [self._submit(s, p, m, a, k, options, workers) for s, p, m, a, k in requests]
+        out: list[Any] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        for attempt in (0, 1):
+            deadline = time.monotonic() + timeout
+            try:
+                wait([futures[i] for i in pending], timeout=timeout)
+            except TimeoutError:
+                pass
+            retry = []
+            for i in pending:
+                fut = futures[i]
+                reason = ""
+                if fut.status == "finished":
+                    try:
+                        out[i] = fut.result(timeout=max(deadline - time.monotonic(), 1.0))
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - lost while fetching the answer
+                        reason = f"{type(exc).__name__}: {exc}"
+                elif fut.status == "error":
+                    exc = fut.exception()
+                    if isinstance(exc, ZhsearchError):
+                        raise exc
+                    reason = f"{type(exc).__name__}: {exc}"
+                else:
+                    reason = f"no answer within {timeout:g} s"
+                    fut.cancel()
+                out[i] = _Failed(requests[i][0], reason)
+                retry.append(i)
+            if not retry or attempt:
+                break
+            # Asked once more, of any worker: it opens the shard from the
+            # shared storage.
+            for i in retry:
+                s, p, m, a, k = requests[i]
+                futures[i] = self._submit(s, p, m, a, k, options, None)
+            pending = retry
+        return out
+
+    def close(self) -> None:
+        if self._owned:
+            self.client.close()
+
+
+class _CombinedView:
+    """The shards' words and document frequencies together, shaped like the
+    part of a ``Ranker`` that did-you-mean reads (``search.suggest``)."""
+
+    def __init__(self, owner: ClusterSearcher, known: dict[tuple[str, str], int]) -> None:
+        self._owner = owner
+        self._df = dict(known)
+
+    def doc_frequency(self, field: str, text: str) -> int:
+        key = (field, text)
+        if key not in self._df:
+            self._df.update(self._owner._frequencies([key]))
+        return self._df[key]
+
+    def lexicon(self, field: str) -> list[str]:
+        return self._owner._lexicon(field)
+
+    @property
+    def pinyin(self):  # -> search.pinyin.PinyinIndex
+        return self._owner._pinyin_index()
+
+    @property
+    def columns(self) -> Any:
+        # Titles are per shard (pinyin title matches are found there);
+        # did-you-mean reads none.
+        return SimpleNamespace(title=[])
+
+
+class ClusterSearcher:
+    """Searches a sharded index (see ``indexer.shards``): on the Dask
+    cluster ``cluster`` (a scheduler address such as ``tcp://host:8786``, a
+    ``distributed.Client`` or a cluster object), or, with ``cluster=None``,
+    shard after shard in this process.  ``Searcher(index_dir, cluster=...)``
+    returns one.
+
+    Each query reads the manifest's generation first, so an update becomes
+    visible whole: all shards of the new generation, or all of the old.
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        cluster: Any = None,
+        snippet_chars: int = DEFAULT_WIDTH,
+        synonyms: Synonyms | str | os.PathLike[str] | None = None,
+        user_dict: UserDict | str | os.PathLike[str] | None = None,
+        timeout: float = ROUND_TIMEOUT,
+    ) -> None:
+        if synonyms is not None and not isinstance(synonyms, Synonyms):
+            synonyms = Synonyms.load(synonyms)
+        if user_dict is not None and not isinstance(user_dict, UserDict):
+            user_dict = load_user_dict(user_dict)
+        self.index_dir = resolve_index_dir(index_dir)
+        self.synonyms: Synonyms | None = synonyms
+        self.snippet_chars = snippet_chars
+        self.timeout = timeout
+        self._user_dict = user_dict
+        self.manifest = self._read_manifest()
+        # The query side of the analysis, as the shards have it: a local
+        # searcher of the first shard checks the user dictionary and holds
+        # the settings (it is not searched).
+        self._first = Searcher(self.index_dir / self.manifest.shards[0].path, user_dict=user_dict)
+        self.settings = self._first.settings
+        self.notices = self._first.notices
+        self._backend: _LocalShards | _DaskShards = _LocalShards() if cluster is None else _DaskShards(cluster)
+        self._lexicons: dict[str, list[str]] = {}
+        self._pinyin = None
+
+    def _read_manifest(self) -> Manifest:
+        manifest = read_manifest(self.index_dir)
+        if manifest.schema_version != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"the sharded index at {self.index_dir} was built with schema version {manifest.schema_version}, "
+                f"this zhsearch reads version {SCHEMA_VERSION}; rebuild it"
+            )
+        return manifest
+
+    def _refresh(self) -> None:
+        """Pick up a manifest committed since the last query."""
+        manifest = self._read_manifest()
+        if manifest.generation != self.manifest.generation:
+            self.manifest = manifest
+            self._lexicons.clear()
+            self._pinyin = None
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._first.close()
+        self._backend.close()
+
+    def __enter__(self) -> ClusterSearcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- rounds
+    def _options(self) -> dict[str, Any]:
+        return {"synonyms": self.synonyms, "snippet_chars": self.snippet_chars, "user_dict": self._user_dict}
+
+    def _round(self, method: str, args: tuple = (), kwargs: dict | None = None, shards: Iterable[int] | None = None):
+        infos = self.manifest.shards if shards is None else [self.manifest.shards[k] for k in shards]
+        requests = [(s.shard, str(self.index_dir / s.path), method, args, kwargs or {}) for s in infos]
+        return self._backend.run(requests, self._options(), self.timeout)
+
+    def _frequencies(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        total = dict.fromkeys(keys, 0)
+        for part in self._round("frequencies", (keys,)):
+            if not isinstance(part, _Failed):
+                for k, v in part.items():
+                    total[k] += v
+        return total
+
+    def _lexicon(self, field_name: str) -> list[str]:
+        lex = self._lexicons.get(field_name)
+        if lex is None:
+            parts = [p for p in self._round("lexicon", (field_name,)) if not isinstance(p, _Failed)]
+            lex = sorted(set().union(*parts)) if parts else []
+            self._lexicons[field_name] = lex
+        return lex
+
+    def _pinyin_index(self):
+        from zhsearch.search.pinyin import PinyinIndex
+
+        if self._pinyin is None:
+            self._pinyin = PinyinIndex.build(_CombinedView(self, {}))  # type: ignore[arg-type]
+        return self._pinyin
+
+    def _probes(self, query: str) -> list[tuple[str, str]]:
+        """The terms did-you-mean asks about first: the query's bigrams and words."""
+        from zhsearch.search.pinyin import _HAN_WORD
+
+        folded = fold(query)
+        keys: dict[tuple[str, str], None] = {}
+        for m in _HAN_WORD.finditer(folded):
+            run = m.group()
+            keys.update(dict.fromkeys((GRAM_FIELD, run[i : i + 2]) for i in range(len(run) - 1)))
+        for word, _, _ in word_spans(folded, self.settings):
+            keys.update(dict.fromkeys((f, word) for f in TEXT_FIELDS))
+        return list(keys)
+
+    # -- queries
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        page: int = 1,
+        *,
+        snippets: bool = True,
+        category: str | Iterable[str] | None = None,
+        author: str | Iterable[str] | None = None,
+        tag: str | Iterable[str] | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        source: str | Iterable[str] | None = None,
+        facets: Iterable[str] = (),
+        sort: str = "score",
+    ) -> ClusterResults:
+        """Like :meth:`Searcher.search`, over every shard; see the module
+        docstring for how, and ``ClusterResults.missing``."""
+        started = time.perf_counter()
+        if not isinstance(query, str):
+            raise ZhsearchError("query must be a string")
+        limit = max(1, int(limit))
+        page = max(1, int(page))
+        options: dict[str, Any] = dict(
+            category=category, author=author, tag=tag, since=since, until=until, source=source
+        )
+        Filters.make(**options)  # a bad date fails here, not on every shard
+        facet_names = check_facets(facets)
+        sort = check_sort(sort)
+        self._refresh()
+        probes = self._probes(query) if query.strip() else []
+        failed: dict[int, str] = {}
+        parts = []
+        for part in self._round("statistics", (query, probes)):
+            if isinstance(part, _Failed):
+                failed[part.shard] = part.reason
+            else:
+                parts.append(part)
+        stats = CollectionStats.merged(parts) if parts else None
+        asked = [s.shard for s in self.manifest.shards if s.shard not in failed]
+        kwargs = dict(
+            options,
+            snippets=snippets,
+            facets=facet_names,
+            sort=sort,
+            stats=stats,
+            suggestions=False,
+            limit=page * limit,
+            page=1,
+        )
+        answers: list[tuple[int, Results]] = []
+        for shard, part in zip(asked, self._round("search", (query,), kwargs, asked), strict=True):
+            if isinstance(part, _Failed):
+                failed[shard] = part.reason
+            else:
+                answers.append((shard, part))
+        results = _merge(query, answers, page, limit, sort)
+        suggestion = None
+        if stats is not None and query.strip():
+            from zhsearch.search.pinyin import query_parts
+            from zhsearch.search.suggest import suggest
+
+            if not query_parts(query) or not any(r.notices and "as pinyin" in " ".join(r.notices) for _, r in answers):
+                suggestion = suggest(query, _CombinedView(self, stats.doc_frequencies), self.settings, results.total)  # type: ignore[arg-type]
+        missing = tuple(shard_name(k) for k in sorted(failed))
+        notices = list(results.notices)
+        for k in sorted(failed):
+            notices.append(
+                f"{shard_name(k)} could not be searched ({failed[k]}); its articles are missing from these results"
+            )
+        return ClusterResults(
+            query,
+            results.total,
+            page,
+            limit,
+            results.hits,
+            tuple(notices),
+            results.terms,
+            time.perf_counter() - started,
+            _merge_facets([r.facets for _, r in answers]) if facet_names else {},
+            suggestion,
+            results.scores,
+            missing,
+            len(self.manifest.shards),
+        )
+
+    def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
+        raise ZhsearchError("related articles are not available on a sharded index yet; search for its key words")
+
+    def article(self, article_id: str) -> Article:
+        """The indexed article with this id, from the shard it hashes to."""
+        self._refresh()
+        [answer] = self._round("article", (article_id,), shards=[shard_of(article_id, len(self.manifest.shards))])
+        if isinstance(answer, _Failed):
+            if "ArticleNotFoundError" in answer.reason:
+                raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
+            raise ZhsearchError(f"the shard of article {article_id!r} could not be read ({answer.reason})")
+        return answer
+
+    def stats(self) -> IndexStats:
+        """Counts and size of all shards together."""
+        self._refresh()
+        parts = self._round("stats")
+        bad = [p for p in parts if isinstance(p, _Failed)]
+        if bad:
+            raise ZhsearchError(f"{shard_name(bad[0].shard)} could not be read ({bad[0].reason})")
+        size = sum(p.stat().st_size for d in self.manifest.shard_dirs(self.index_dir) for p in Path(d).iterdir())
+        first = parts[0]
+        return IndexStats(
+            index_dir=str(self.index_dir),
+            articles=sum(p.articles for p in parts),
+            sections=sum(p.sections for p in parts),
+            terms=len(self._lexicon("body")),
+            size_bytes=size,
+            schema_version=first.schema_version,
+            analyzer=dict(first.analyzer),
+            updated=self.manifest.updated,
+        )
+
+
+def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int, sort: str) -> Results:
+    """One page of the shards' answers merged: by score (ties: shard
+    order, then each shard's own order), or by date, newest first."""
+    ranked = []
+    for shard, res in answers:
+        scores = res.scores or tuple(h.score for h in res.hits)
+        for i, (hit, score) in enumerate(zip(res.hits, scores, strict=True)):
+            key: tuple = (-score, shard, i)
+            if sort == "date":
+                key = (-date_number(hit.meta.get("date")), *key)
+            ranked.append((key, hit, score))
+    ranked.sort(key=lambda r: r[0])
+    chosen = ranked[(page - 1) * limit : page * limit]
+    hits = tuple(replace(hit, rank=rank) for rank, (_, hit, _) in enumerate(chosen, (page - 1) * limit + 1))
+    # Notices every shard gives hold for the whole index ("no article in
+    # the index has category X" must hold for every shard).
+    notices: list[str] = []
+    if answers:
+        common = set(answers[0][1].notices).intersection(*(r.notices for _, r in answers[1:]))
+        notices = [n for n in answers[0][1].notices if n in common]
+    terms = answers[0][1].terms if answers else ()
+    total = sum(r.total for _, r in answers)
+    return Results(
+        query, total, page, limit, hits, tuple(notices), terms, 0.0, {}, None, tuple(s for _, _, s in chosen)
+    )
+
+
+def _merge_facets(parts: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Facet counts added up over shards, by folded value, most frequent first."""
+    from zhsearch.search.filters import _key
+
+    out: dict[str, dict[str, int]] = {}
+    for name in dict.fromkeys(n for p in parts for n in p):
+        counts: dict[str, int] = {}
+        shown: dict[str, str] = {}
+        for p in parts:
+            for value, n in p.get(name, {}).items():
+                k = _key(value)
+                counts[k] = counts.get(k, 0) + n
+                if k not in shown or value == k:
+                    shown[k] = value
+        order = sorted(counts, key=lambda k: (-counts[k], shown[k]))
+        out[name] = {shown[k]: counts[k] for k in order}
+    return out
+
+
+def cluster(workers: int = 2, *, host: str = "127.0.0.1", port: int = 8786, threads: int = 1):
+    """Start a local Dask cluster of ``workers`` worker processes (each
+    ``threads`` threads) with its scheduler on ``host:port``; returns the
+    ``distributed.LocalCluster`` (close it to stop)."""
+    try:
+        from distributed import LocalCluster as DaskLocalCluster
+    except ImportError:
+        raise ZhsearchError("a cluster needs dask and distributed: pip install 'zhsearch[cluster]'") from None
+    if workers < 1:
+        raise ZhsearchError(f"--workers must be at least 1, not {workers}")
+    try:
+        return DaskLocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            host=host,
+            scheduler_port=port,
+            dashboard_address=None,
+        )
+    except OSError as exc:
+        raise ZhsearchError(f"cannot start a scheduler on {host}:{port} ({exc})") from None
