@@ -40,9 +40,11 @@ from zhsearch.indexer.schema import SCHEMA_VERSION
 
 MANIFEST = "cluster.json"
 MANIFEST_FORMAT = 1
-_SHARD_DIR = re.compile(r"shard-(\d+)\.g(\d+)$")
+# shard-NN.gGENERATION.BUILD: a build's own name, so a task of a build that
+# died (still running on a worker) never writes where a later build does.
+_SHARD_DIR = re.compile(r"shard-(\d+)\.g(\d+)(\.[0-9a-f]+)?$")
 # Half-built copies (and what a build inside one leaves beside it).
-_LEFTOVER = re.compile(r"\.+shard-\d+\.g\d+\.tmp-")
+_LEFTOVER = re.compile(r"\.+shard-\d+\.g\d+\S*\.tmp-")
 
 
 def shard_of(article_id: str, shards: int) -> int:
@@ -314,6 +316,7 @@ def build_shards(
             _check_settings(target, old, user_dict)
         _remove_leftovers(target, old)
         generation = (old.generation if old is not None else 0) + 1
+        build = uuid.uuid4().hex[:8]
         files = _collect(path_list, target, [])
         if fresh or old is None:
             touched, changed = list(range(n)), [_size(f) for _, f in files]
@@ -325,7 +328,7 @@ def build_shards(
                 n,
                 tuple(str(p) for p in path_list),
                 None if fresh or old is None else str(target / old.shards[k].path),
-                str(target / f"{shard_name(k)}.g{generation:06d}"),
+                str(target / f"{shard_name(k)}.g{generation:06d}.{build}"),
                 user_dict if fresh else None,
                 fresh,
             )
@@ -338,7 +341,7 @@ def build_shards(
             done()
         by_shard = dict(zip(touched, reports, strict=True))
         infos = tuple(
-            ShardInfo(k, f"{shard_name(k)}.g{generation:06d}", generation) if k in by_shard else old.shards[k]  # type: ignore[union-attr]
+            ShardInfo(k, f"{shard_name(k)}.g{generation:06d}.{build}", generation) if k in by_shard else old.shards[k]  # type: ignore[union-attr]
             for k in range(n)
         )
         now = time.time()

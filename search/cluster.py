@@ -121,7 +121,10 @@ def serve(path: str, options: dict[str, Any], method: str, args: tuple, kwargs: 
         if method == "lexicon":
             return ranker.lexicon(args[0])
         if method == "article":
-            return searcher.article(*args)
+            try:
+                return searcher.article(*args)
+            except ArticleNotFoundError:
+                return None
         if method == "stats":
             return searcher.stats()
     raise ZhsearchError(f"unknown shard request {method!r}")
@@ -138,8 +141,6 @@ class _LocalShards:
         for shard, path, method, args, kwargs in requests:
             try:
                 out.append(serve(path, options, method, args, kwargs))
-            except ZhsearchError:
-                raise
             except Exception as exc:  # noqa: BLE001 - a shard that fails is reported, not fatal
                 out.append(_Failed(shard, f"{type(exc).__name__}: {exc}"))
         return out
@@ -148,76 +149,76 @@ class _LocalShards:
         pass
 
 
+class ShardServer:
+    """A Dask actor answering for shards (see :func:`serve`): calls go
+    straight to its worker, not through the scheduler (a round of four
+    shards: 3 ms instead of 20)."""
+
+    def call(self, path: str, options: dict[str, Any], method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        return serve(path, options, method, args, kwargs)
+
+
 class _DaskShards:
-    """Shards searched as Dask tasks, shard ``k`` on worker ``k mod W``."""
+    """Shards searched through one actor per shard, shard ``k`` on worker
+    ``k mod W``; a shard whose actor fails (its worker died) gets a new
+    actor on a live worker and is asked once more."""
 
     def __init__(self, cluster: Any) -> None:
         self.client, self._owned = connect(cluster)
+        self._actors: dict[int, tuple[Any, Any]] = {}  # shard -> (future, actor)
 
     def _workers(self) -> list[str]:
-        try:
-            return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
-        except TypeError:  # older distributed: no n_workers
-            return sorted(self.client.scheduler_info()["workers"])
+        return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def _submit(self, shard: int, path: str, method: str, args, kwargs, options, workers: list[str] | None):
-        return self.client.submit(
-            serve,
-            path,
-            options,
-            method,
-            args,
-            kwargs,
-            key=f"zhsearch-{method}-{shard_name(shard)}-{uuid.uuid4().hex}",
-            workers=[workers[shard % len(workers)]] if workers else None,
-            allow_other_workers=True,
-            pure=False,
-        )
+    def _actor(self, shard: int, timeout: float) -> Any:
+        held = self._actors.get(shard)
+        if held is None:
+            workers = self._workers()
+            future = self.client.submit(
+                ShardServer,
+                actor=True,
+                key=f"zhsearch-shard-{shard_name(shard)}-{uuid.uuid4().hex}",
+                workers=[workers[shard % len(workers)]] if workers else None,
+                allow_other_workers=True,
+            )
+            held = (future, future.result(timeout=timeout))
+            self._actors[shard] = held
+        return held[1]
+
+    def _ask(self, request: tuple[int, str, str, tuple, dict], options: dict[str, Any], timeout: float) -> Any:
+        shard, path, method, args, kwargs = request
+        return self._actor(shard, timeout).call(path, options, method, args, kwargs)
 
     def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
-        from distributed import wait
-
-        workers = self._workers()
-        futures = [self._submit(s, p, m, a, k, options, workers) for s, p, m, a, k in requests]
-        out: list[Any] = [None] * len(requests)
-        pending = list(range(len(requests)))
-        for attempt in (0, 1):
-            deadline = time.monotonic() + timeout
+        calls: list[Any] = []
+        for request in requests:
             try:
-                wait([futures[i] for i in pending], timeout=timeout)
-            except TimeoutError:
-                pass
-            retry = []
-            for i in pending:
-                fut = futures[i]
-                reason = ""
-                if fut.status == "finished":
+                calls.append(self._ask(request, options, timeout))
+            except Exception as exc:  # noqa: BLE001 - retried below
+                calls.append(exc)
+        out: list[Any] = []
+        for request, call in zip(requests, calls, strict=True):
+            for attempt in (0, 1):
+                try:
+                    if isinstance(call, Exception):
+                        raise call
+                    out.append(call.result(timeout=timeout))
+                    break
+                except Exception as exc:  # noqa: BLE001 - a shard that fails is reported, not fatal
+                    if attempt:
+                        out.append(_Failed(request[0], f"{type(exc).__name__}: {exc}"))
+                        break
+                    # A new actor on a live worker opens the shard from the
+                    # shared storage.
+                    self._actors.pop(request[0], None)
                     try:
-                        out[i] = fut.result(timeout=max(deadline - time.monotonic(), 1.0))
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - lost while fetching the answer
-                        reason = f"{type(exc).__name__}: {exc}"
-                elif fut.status == "error":
-                    exc = fut.exception()
-                    if isinstance(exc, ZhsearchError):
-                        raise exc
-                    reason = f"{type(exc).__name__}: {exc}"
-                else:
-                    reason = f"no answer within {timeout:g} s"
-                    fut.cancel()
-                out[i] = _Failed(requests[i][0], reason)
-                retry.append(i)
-            if not retry or attempt:
-                break
-            # Asked once more, of any worker: it opens the shard from the
-            # shared storage.
-            for i in retry:
-                s, p, m, a, k = requests[i]
-                futures[i] = self._submit(s, p, m, a, k, options, None)
-            pending = retry
+                        call = self._ask(request, options, timeout)
+                    except Exception as again:  # noqa: BLE001
+                        call = again
         return out
 
     def close(self) -> None:
+        self._actors.clear()
         if self._owned:
             self.client.close()
 

@@ -1,0 +1,296 @@
+"""Sharded indexes on a real Dask cluster (worker processes on 127.0.0.1):
+the same answers as one index, workers killed under queries and builds,
+incremental updates of one shard, partial results marked as such.
+
+The corpus is generated here, zhwiki-style (JSON lines: a title and
+sections, some articles in Traditional characters, metadata for facets),
+from the sentences of the bundled sample articles; the queries are pieces
+of its sections turned into questions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from zhsearch.corpus.errors import ZhsearchError  # noqa: E402
+from zhsearch.indexer.build import build_index  # noqa: E402
+from zhsearch.indexer.shards import read_manifest, shard_of  # noqa: E402
+from zhsearch.search.cluster import ClusterResults, ClusterSearcher  # noqa: E402
+from zhsearch.search.searcher import Searcher  # noqa: E402
+
+ARTICLES = Path(__file__).resolve().parents[2] / "corpus" / "articles"
+SHARDS = 4
+CATEGORIES = ["历史", "地理", "科技", "人物", "經濟"]
+
+
+def _sentences() -> list[str]:
+    out: list[str] = []
+    for path in sorted(ARTICLES.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        out.extend(s for s in re.split(r"(?<=[。！？])", text) if 12 <= len(s.strip()) <= 120 and "\n" not in s.strip())
+    return [s.strip() for s in out]
+
+
+def write_corpus(folder: Path, n: int = 120, seed: int = 7) -> tuple[Path, list[str]]:
+    """A zhwiki-like JSON-lines corpus of ``n`` articles and its queries."""
+    import opencc
+
+    rng = random.Random(seed)
+    sentences = _sentences()
+    t2 = opencc.OpenCC("s2t")
+    folder.mkdir(parents=True, exist_ok=True)
+    queries: list[str] = []
+    lines = []
+    for i in range(n):
+        sections = []
+        for k in range(rng.randint(1, 4)):
+            body = "".join(rng.sample(sentences, rng.randint(2, 6)))
+            sections.append({"heading": f"第{k + 1}节", "text": body})
+        title_from = rng.choice(sections)["text"]
+        title = re.sub(r"[，。！？、：；“”]", "", title_from)[: rng.randint(4, 12)]
+        record = {
+            "id": f"wiki-{i:04d}",
+            "title": title,
+            "sections": sections,
+            "category": rng.choice(CATEGORIES),
+            "author": f"编者{rng.randint(1, 6)}",
+            "date": f"{rng.randint(2015, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        }
+        if i % 5 == 0:  # zhwiki-qa mixes Simplified and Traditional articles
+            record["title"] = t2.convert(record["title"])
+            for s in sections:
+                s["text"] = t2.convert(s["text"])
+        lines.append(json.dumps(record, ensure_ascii=False))
+        if i % 2 == 0:
+            text = rng.choice(sections)["text"]
+            start = rng.randrange(max(len(text) - 12, 1))
+            piece = re.sub(r"[，。！？、：；“”\s]", "", text[start : start + rng.randint(5, 12)])
+            queries.append(piece + rng.choice(["是什么", "怎么办?", "多久", "吗", ""]))
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return corpus, queries
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    # Two worker processes, one thread each, on loopback; shared by the module.
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("wiki")
+    path, queries = write_corpus(root / "docs")
+    single = root / "single"
+    build_index([path], single)
+    return path, queries, single
+
+
+@pytest.fixture(scope="module")
+def sharded(corpus, dask_cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path, _, _ = corpus
+    target = tmp_path_factory.mktemp("sharded") / "index"
+    report = build_index([path], target, shards=SHARDS, cluster=dask_cluster)
+    assert report.articles == 120 and report.files == 1, report
+    return target
+
+
+def _same(got, want, what: str) -> None:
+    assert [h.id for h in got.hits] == [h.id for h in want.hits], what
+    assert got.scores == pytest.approx(want.scores, abs=1e-5), what
+    assert got.total == want.total, what
+
+
+def test_sharded_search_equals_one_index(corpus, sharded: Path, dask_cluster) -> None:
+    _, queries, single = corpus
+    manifest = read_manifest(sharded)
+    assert len(manifest.shards) == SHARDS and manifest.generation == 1
+    assert len({shard_of(f"wiki-{i:04d}", SHARDS) for i in range(120)}) == SHARDS
+    extra = ['"征信"', "信用卡 -逾期", "title:网贷", "催收 AND 投诉", "网代逾期", "停息挂帐", "債務 協商"]
+    with Searcher(sharded, cluster=dask_cluster) as many, Searcher(single) as one:
+        assert isinstance(many, ClusterSearcher)
+        for q in [*queries, *extra]:
+            got, want = many.search(q, facets=["category", "year"]), one.search(q, facets=["category", "year"])
+            _same(got, want, q)
+            assert got.facets == want.facets, q
+            assert got.suggestion == want.suggestion, q
+            assert [h.snippet for h in got.hits] == [h.snippet for h in want.hits], q
+            assert not got.missing and got.shards == SHARDS
+        assert many.search("网代逾期").suggestion == "网贷逾期"
+        # Filters, pages and date order.
+        for options in ({"category": "經濟"}, {"since": "2020", "until": "2022-06"}, {"sort": "date", "page": 2}):
+            got, want = many.search("逾期 征信", limit=5, **options), one.search("逾期 征信", limit=5, **options)
+            _same(got, want, str(options))
+            assert [h.rank for h in got.hits] == [h.rank for h in want.hits]
+        got = many.search("逾期", category="没有这个")
+        assert got.total == 0 and "no article in the index has category '没有这个'" in got.notices
+        assert many.article("wiki-0003").title == one.article("wiki-0003").title
+        assert many.stats().articles == one.stats().articles == 120
+
+
+def test_worker_killed_mid_query_is_answered(corpus, sharded: Path, dask_cluster) -> None:
+    _, queries, single = corpus
+    with Searcher(single) as one:
+        expected = {q: one.search(q) for q in queries[:20]}
+    answers: list[ClusterResults] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        with ClusterSearcher(sharded, cluster=dask_cluster) as many:
+            while not stop.is_set():
+                for q in expected:
+                    try:
+                        answers.append(many.search(q))
+                    except BaseException as exc:  # noqa: BLE001 - reported below
+                        errors.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        while len(answers) < 5:
+            time.sleep(0.05)
+        pids = dask_cluster.run(os.getpid)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        before = len(answers)
+        deadline = time.monotonic() + 60
+        while len(answers) < before + 40 and time.monotonic() < deadline and not errors:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        asker.join(timeout=60)
+    assert not errors, errors
+    assert len(answers) >= before + 40
+    for res in answers:
+        assert not res.missing, res.notices
+        _same(res, expected[res.query], res.query)
+    dask_cluster.wait_for_workers(2, timeout=60)
+
+
+def test_killed_mid_build_leaves_previous_manifest(corpus, sharded: Path, dask_cluster, tmp_path: Path) -> None:
+    """A worker SIGKILLed under a shard's build task: Dask reruns the task on
+    another worker and the build completes (or fails, leaving the previous
+    manifest). The building process itself SIGKILLed: the previous manifest
+    stays in force, and the next build completes."""
+    path, _, _ = corpus
+    target = tmp_path / "index"
+    shutil.copytree(sharded, target, copy_function=os.link)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(20):  # new files for every shard
+        (docs / f"new-{i:02d}.md").write_text(f"# 新条目{i}\n\n" + "独一无二的词语锟斤拷。" * 200, encoding="utf-8")
+    before = read_manifest(target)
+    result: list[object] = []
+    builder = threading.Thread(
+        target=lambda: result.append(_try(lambda: build_index([path, docs], target, cluster=dask_cluster)))
+    )
+    builder.start()
+    assert _kill_when_building(dask_cluster, builder.is_alive, lambda pid: os.kill(pid, signal.SIGKILL))
+    builder.join(timeout=120)
+    outcome = result[0]
+    if isinstance(outcome, ZhsearchError):
+        assert read_manifest(target) == before and "the index is unchanged" in str(outcome)
+    else:
+        assert outcome.articles == 20, outcome  # type: ignore[attr-defined]
+    dask_cluster.wait_for_workers(2, timeout=60)
+    build_index([path, docs], target, cluster=dask_cluster)
+    done = read_manifest(target)
+    assert done.generation > before.generation
+
+    # Now the process that builds is killed while its tasks run.
+    for i in range(20):
+        (docs / f"more-{i:02d}.md").write_text(f"# 又一条{i}\n\n" + "第二批新词汇嘟嘟囔囔。" * 200, encoding="utf-8")
+    code = (
+        "import sys; from zhsearch.indexer.build import build_index; "
+        f"build_index([{str(path)!r}, {str(docs)!r}], {str(target)!r}, cluster={dask_cluster.scheduler.address!r})"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        assert _kill_when_building(dask_cluster, lambda: proc.poll() is None, lambda _: proc.kill(), timeout=60)
+    finally:
+        proc.wait(timeout=60)
+    assert read_manifest(target) == done
+    with ClusterSearcher(target, cluster=dask_cluster) as many:
+        assert many.search("锟斤拷", limit=30).total == 20 and many.search("嘟嘟囔囔").total == 0
+        build_index([path, docs], target, cluster=dask_cluster)
+        assert many.search("嘟嘟囔囔", limit=30).total == 20 and many.search("锟斤拷").total == 20
+    time.sleep(0.5)  # the killed build's tasks may still be finishing on the workers
+    build_index([path, docs], target, cluster=dask_cluster)
+    named = {s.path for s in read_manifest(target).shards}
+    assert {p.name for p in target.iterdir() if p.name.startswith("shard-")} <= named | {s.path for s in done.shards}
+
+
+def _kill_when_building(client, running, kill, timeout: float = 120) -> bool:
+    """Call ``kill(pid of a worker running a shard build task)`` as soon as
+    one runs; False if none was seen while ``running()``."""
+    deadline = time.monotonic() + timeout
+    while running() and time.monotonic() < deadline:
+        busy = [w for w, tasks in client.processing().items() if any("zhsearch-build" in str(t) for t in tasks)]
+        if busy:
+            kill(client.run(os.getpid, workers=[busy[0]])[busy[0]])
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _try(fn):
+    try:
+        return fn()
+    except ZhsearchError as exc:
+        return exc
+
+
+def test_incremental_update_touches_one_shard(dask_cluster, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(ARTICLES, docs)
+    target = tmp_path / "index"
+    build_index([docs], target, shards=3, cluster=dask_cluster)
+    before = read_manifest(target)
+    assert build_index([docs], target, cluster=dask_cluster).files_unchanged == 34
+    assert read_manifest(target) == before  # nothing changed: no new generation
+    changed = docs / "md-001.md"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n补充说明：蝴蝶效应。\n", encoding="utf-8")
+    report = build_index([docs], target, cluster=dask_cluster)
+    after = read_manifest(target)
+    assert report.files_indexed == 1 and after.generation == before.generation + 1
+    moved = [s.shard for s, t in zip(before.shards, after.shards, strict=True) if s.path != t.path]
+    assert moved == [shard_of("md-001.md", 3)]
+    with Searcher(target, cluster=dask_cluster) as many:
+        assert [h.id for h in many.search("蝴蝶效应").hits] == ["md-001.md"]
+    # A file removed from the directory loses its article from its shard.
+    (docs / "wd-002.txt").unlink()
+    build_index([docs], target, cluster=dask_cluster)
+    with Searcher(target) as local:  # no cluster: the shards are searched in this process
+        assert local.search("征信").total == Searcher(target, cluster=dask_cluster).search("征信").total
+        assert "wd-002.txt" not in {h.id for h in local.search("网贷", limit=50).hits}
+
+
+def test_missing_shard_is_named_not_silent(corpus, sharded: Path, tmp_path: Path) -> None:
+    target = tmp_path / "index"
+    shutil.copytree(sharded, target, copy_function=os.link)
+    manifest = read_manifest(target)
+    gone = manifest.shards[2]
+    shutil.rmtree(target / gone.path)
+    with Searcher(target) as many, Searcher(sharded) as whole:
+        res = many.search("逾期")
+        assert res.partial and res.missing == ("shard-02",)
+        assert any("shard-02 could not be searched" in n for n in res.notices)
+        assert 0 < res.total < whole.search("逾期").total
