@@ -120,6 +120,13 @@ def serve(path: str, options: dict[str, Any], method: str, args: tuple, kwargs: 
             return ranker.stats(args[0]).doc_frequencies
         if method == "lexicon":
             return ranker.lexicon(args[0])
+        if method == "complete":
+            from zhsearch.search.searcher import _complete_matches
+
+            typed, fixed, filters = args
+            chosen = Filters.make(**filters)
+            wanted = chosen.article_mask(ranker.columns) if chosen.active else None
+            return _complete_matches(ranker, typed, wanted), _complete_matches(ranker, fixed, wanted)
         if method == "article":
             try:
                 return searcher.article(*args)
@@ -381,6 +388,7 @@ class ClusterSearcher:
         source: str | Iterable[str] | None = None,
         facets: Iterable[str] = (),
         sort: str = "score",
+        correct: bool = True,
     ) -> ClusterResults:
         """Like :meth:`Searcher.search`, over every shard; see the module
         docstring for how, and ``ClusterResults.missing``."""
@@ -436,7 +444,7 @@ class ClusterSearcher:
             notices.append(
                 f"{shard_name(k)} could not be searched ({failed[k]}); its articles are missing from these results"
             )
-        return ClusterResults(
+        out = ClusterResults(
             query,
             results.total,
             page,
@@ -447,10 +455,31 @@ class ClusterSearcher:
             time.perf_counter() - started,
             _merge_facets([r.facets for _, r in answers]) if facet_names else {},
             suggestion,
-            results.scores,
-            missing,
-            len(self.manifest.shards),
+            scores=results.scores,
+            missing=missing,
+            shards=len(self.manifest.shards),
         )
+        if correct and suggestion:
+            # As one index does: the correction's results instead, when it
+            # finds clearly more articles with all its words.
+            from zhsearch.search.searcher import CLEARLY_MORE
+
+            better = self.search(
+                suggestion, limit, page, snippets=snippets, facets=facet_names, sort=sort, correct=False, **options
+            )
+            typed = fixed = 0
+            for part in self._round("complete", (results.terms, better.terms, options)):
+                if not isinstance(part, _Failed):
+                    typed, fixed = typed + part[0], fixed + part[1]
+            if fixed > typed and fixed >= CLEARLY_MORE * typed:
+                return replace(
+                    better,
+                    query=query,
+                    corrected=suggestion,
+                    notices=tuple(dict.fromkeys((*out.notices, *better.notices))),
+                    seconds=time.perf_counter() - started,
+                )
+        return out
 
     def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
         raise ZhsearchError("related articles are not available on a sharded index yet; search for its key words")
@@ -508,9 +537,7 @@ def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int
         notices = [n for n in answers[0][1].notices if n in common]
     terms = answers[0][1].terms if answers else ()
     total = sum(r.total for _, r in answers)
-    return Results(
-        query, total, page, limit, hits, tuple(notices), terms, 0.0, {}, None, tuple(s for _, _, s in chosen)
-    )
+    return Results(query, total, page, limit, hits, tuple(notices), terms, scores=tuple(s for _, _, s in chosen))
 
 
 def _merge_facets(parts: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
