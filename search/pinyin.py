@@ -94,6 +94,13 @@ def reading(word: str) -> list[str]:
     """Toneless syllables of a Chinese word: the longest dictionary phrases
     first (so 银行卡 reads yin hang ka), single characters otherwise; empty
     when a character has no reading."""
+    return list(_reading(word))
+
+
+# Every snapshot of an index (each commit) builds its PinyinIndex from the
+# whole lexicon anew; remembering the readings makes that a matter of lookups.
+@lru_cache(maxsize=1 << 19)
+def _reading(word: str) -> tuple[str, ...]:
     _, phrases = _dicts()
     out: list[str] = []
     i = 0
@@ -108,10 +115,10 @@ def reading(word: str) -> list[str]:
         else:
             r = _char_reading(word[i])
             if not r:
-                return []
+                return ()
             out.append(r)
             i += 1
-    return out
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------

@@ -26,9 +26,10 @@ without waiting for the query being worked on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -188,6 +189,8 @@ class IndexHandle:
             searcher = self.get()
             version = (self._stamp, searcher.generation())
             if version != self._version:
+                if self._version is not None:
+                    self.warm()
                 self._cache, self._version = {}, version
             body = self._cache.get(key)
             if body is not None:  # asked again while this request waited
@@ -218,6 +221,20 @@ class IndexHandle:
                 self._searcher.close()
             self._searcher, self._stamp, self._stale = fresh, stamp, False
         return self._searcher
+
+    def warm(self) -> None:
+        """Prepare the current snapshot in the background — its article
+        columns and pinyin index, which the first completion or did-you-mean
+        would otherwise wait for (seconds on a large index)."""
+
+        def prepare() -> None:
+            try:
+                with self._lock:
+                    self.get().complete("zh")
+            except Exception:  # noqa: BLE001 - a query will report what is wrong
+                pass
+
+        threading.Thread(target=prepare, name="zhsearch-warm", daemon=True).start()
 
     def invalidate(self) -> None:
         """Reopen the index before the next query (its files changed under it)."""
@@ -289,7 +306,14 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
 
     handle = IndexHandle(index_dir, cache_entries)
     files = {name: _static(name) for name in _STATIC}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handle.warm()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="zhsearch",
         version=__version__,
         description="Full-text search of Chinese articles: the same operations and fields as the zhsearch library.",
