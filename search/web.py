@@ -335,6 +335,12 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
         error = IndexUnavailableError(f"the index at {handle.index_dir} is being replaced ({exc}); retry shortly")
         return await library_error(request, error)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # As the CLI says it: one line, no traceback to the client.
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return JSONUTF8Response({"error": message, "type": "InternalError"}, status_code=500)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return JSONUTF8Response(

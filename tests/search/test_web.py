@@ -313,7 +313,19 @@ def test_answers_are_remembered_only_for_the_commit_they_came_from(make_index, t
 
 
 def test_search_answers_what_the_cli_prints_as_one_json_document(client: TestClient, sample_index: Path):
-    args = ["search", "催收", "上门", "--limit", "3", "--facet", "year", "--format", "json", "--index", str(sample_index)]
+    args = ["search", "催收", "上门", "--limit", "3", "--facet", "year", "--format", "json"]
+    args += ["--index", str(sample_index)]
     cli = json.loads(CliRunner().invoke(main, args).stdout)
     api = client.get("/search", params={"q": "催收 上门", "limit": 3, "facet": "year"}).json()
     assert {**api, "seconds": 0} == {**cli, "seconds": 0}
+
+
+def test_an_unexpected_failure_is_a_json_500(sample_index: Path, monkeypatch):
+    client = TestClient(create_app(sample_index), raise_server_exceptions=False)
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Searcher, "search", broken)
+    assert error_of(client.get("/search", params={"q": "网贷"}), 500) == "internal error: RuntimeError: boom"
+    assert client.get("/stats").status_code == 200
