@@ -95,14 +95,18 @@ class _SearchCommand(click.Command):
     that is not an option at all (``-短信``) gets the ``--`` rule as hint."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes args
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
             name = exc.option_name
             if name.isascii():
                 raise
-            word = next((a for a in args if a.startswith(name)), name)
-            query = " ".join(a for a in args if not a.startswith("--") or a == word)
+            word = next((a for a in given if a.startswith(name)), name)
+            # The query as it would have been with the '-' words taken as words.
+            lenient = click.Context(self, ignore_unknown_options=True, resilient_parsing=True)
+            click.Command.parse_args(self, lenient, given)
+            query = " ".join(lenient.params.get("query") or (word,))
             raise click.UsageError(
                 f"{clean(word)!r} is not an option. A query word that starts with '-' goes after `--` "
                 f"(zhsearch search -- {clean(query)}) or inside quotes.",

@@ -263,7 +263,7 @@ class Searcher:
                 reader.close()
             self._reader, self._ranker = fresh, ranker
             self._fold_cache: dict[int, str] = {}
-            self._req_cache: dict[Requirement, np.ndarray] = {}
+            self._req_cache: dict[tuple[Requirement, bool], np.ndarray] = {}
         return self._reader, self._ranker
 
     # -- queries

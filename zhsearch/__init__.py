@@ -42,10 +42,16 @@ _EXPORTS: dict[str, str] = {
     "ArticleNotFoundError": "zhsearch.corpus.errors",
     "OptionError": "zhsearch.corpus.errors",
     "WordListError": "zhsearch.corpus.errors",
+    "ConfigError": "zhsearch.corpus.errors",
     "build_index": "zhsearch.indexer.build",
     "check_index": "zhsearch.indexer.build",
     "IndexReport": "zhsearch.indexer.build",
     "CheckReport": "zhsearch.indexer.build",
+    "Skipped": "zhsearch.indexer.build",
+    "Progress": "zhsearch.indexer.build",
+    "remove": "zhsearch.indexer.build",
+    "RemoveReport": "zhsearch.indexer.build",
+    "watch": "zhsearch.indexer.watch",
     "Searcher": "zhsearch.search.searcher",
     "Hit": "zhsearch.search.searcher",
     "Results": "zhsearch.search.searcher",
@@ -57,6 +63,11 @@ _EXPORTS: dict[str, str] = {
     "stats": "zhsearch.search.searcher",
     "evaluate": "zhsearch.search.evaluation",
     "EvalReport": "zhsearch.search.evaluation",
+    "complete": "zhsearch.search.searcher",
+    "Completion": "zhsearch.search.complete",
+    "config": "zhsearch.search.config",
+    "Config": "zhsearch.search.config",
+    "Setting": "zhsearch.search.config",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -78,6 +89,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from zhsearch.corpus.errors import (
         ArticleNotFoundError,
+        ConfigError,
         DiskWriteError,
         IndexDamagedError,
         IndexLockedError,
@@ -89,6 +101,29 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         ZhsearchError,
     )
     from zhsearch.corpus.model import Article, Section
-    from zhsearch.indexer.build import CheckReport, IndexReport, build_index, check_index
+    from zhsearch.indexer.build import (
+        CheckReport,
+        IndexReport,
+        Progress,
+        RemoveReport,
+        Skipped,
+        build_index,
+        check_index,
+        remove,
+    )
+    from zhsearch.indexer.watch import watch
+    from zhsearch.search.complete import Completion
+    from zhsearch.search.config import Config, Setting, config
     from zhsearch.search.evaluation import EvalReport, evaluate
-    from zhsearch.search.searcher import Hit, IndexStats, Results, Searcher, SectionRef, related, search, show, stats
+    from zhsearch.search.searcher import (
+        Hit,
+        IndexStats,
+        Results,
+        Searcher,
+        SectionRef,
+        complete,
+        related,
+        search,
+        show,
+        stats,
+    )
