@@ -203,6 +203,7 @@ def build_index(
                     _remove_new(target, entries_before)
                 raise
             if fresh:
+                _keep_config(target, workdir)
                 _swap_in(workdir, target)
             else:
                 write_meta(
@@ -797,9 +798,14 @@ def remove(
             except BaseException:
                 writer.cancel()
                 raise
-            _commit(writer, ix, [])
-            settings = replace(meta.settings(), user_dict=recorded_user_dict(ix.schema))
-            write_meta(target, settings, created=meta.created, generation=ix.latest_generation())
+            try:
+                _commit(writer, ix, [])
+                settings = replace(meta.settings(), user_dict=recorded_user_dict(ix.schema))
+                write_meta(target, settings, created=meta.created, generation=ix.latest_generation())
+            except OSError as exc:
+                if exc.errno in _DISK_ERRNOS:
+                    raise _disk_error(exc, target, 0) from None
+                raise
     seconds = time.perf_counter() - started
     return RemoveReport(str(target), len(sources), len(articles), len(docs), seconds, tuple(sources))
 
@@ -956,6 +962,16 @@ def _modes_of(target: Path) -> tuple[int | None, int | None]:
     except OSError:
         return None, None
     return dir_mode, file_mode_of(target)
+
+
+# A config file kept in the index directory (see ``search.config``).
+INDEX_CONFIG = "zhsearch.toml"
+
+
+def _keep_config(old: Path, new: Path) -> None:
+    """Carry the index's own config file over to the index replacing it."""
+    if (old / INDEX_CONFIG).is_file() and not (old / SAMPLE_MARKER).exists():
+        shutil.copy2(old / INDEX_CONFIG, new / INDEX_CONFIG)
 
 
 def _swap_in(new: Path, target: Path) -> None:

@@ -94,7 +94,7 @@ def watch(
             debounce=debounce_ms,
             step=step_ms,
             stop_event=stop_event,
-            raise_interrupt=False,
+            raise_interrupt=True,
         ):
             run()
     except KeyboardInterrupt:
