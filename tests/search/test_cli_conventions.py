@@ -138,7 +138,7 @@ def test_every_command_prints_typed_records(sample_index: Path, args: list[str],
 def test_index_and_remove_print_typed_records(tmp_path: Path, articles_dir: Path):
     index_dir = str(tmp_path / "index")
     built = records(run("index", str(articles_dir), "--index", index_dir, "--json"))
-    assert built[0]["type"] == "index" and built[0]["articles"] == 39
+    assert built[0]["type"] == "index" and built[0]["articles"] == len(list(articles_dir.iterdir()))
     gone = records(run("remove", str(articles_dir / "wd-001.txt"), "--index", index_dir, "--json"))
     assert gone[0]["type"] == "remove" and gone[0]["files_removed"] == 1
 
@@ -260,7 +260,8 @@ def test_an_unchanged_reindex_reports_no_speed(tmp_path: Path, articles_dir: Pat
     first = run("index", str(articles_dir), "--index", index_dir)
     assert re.search(r"in [\d.]+ s \([\d.]+ MB/s\)\.", first.stdout)
     again = run("index", str(articles_dir), "--index", index_dir)
-    assert "MB/s" not in again.stdout and "39 files unchanged since the last run." in again.stdout
+    n = len(list(articles_dir.iterdir()))
+    assert "MB/s" not in again.stdout and f"{n} files unchanged since the last run." in again.stdout
     data = records(run("index", str(articles_dir), "--index", index_dir, "--json"))[0]
     assert data["mb_per_s"] == 0 and data["bytes_indexed"] == 0 and data["bytes"] > 0
 
