@@ -77,6 +77,20 @@ _END_MARKERS = frozenset(
     }
 )
 
+# A line that ends the article: what follows is the page's.
+_END_LINE = re.compile(
+    r"^[\s\-—–_=~·.]*(?:END|The End|完|全文完|本文完)[\s\-—–_=~·.]*$|^[（(【\[]\s*(?:完|全文完|END)\s*[）)】\]]$", re.I
+)
+# Lines that are the page talking, not the article.
+_BOILERPLATE_LINE = re.compile(
+    r"^(?:(?:免责)?声明[:：]|版权声明|(?:长按|扫描|扫码|识别)[^。]{0,12}(?:二维码|关注)|点击(?:上方|下方|关注|阅读原文)|"
+    r"(?:关注|订阅)(?:我们|公众号)|阅读原文$|分享到[:：]?|转载请注明)"
+)
+_FOOTER_LINE = re.compile(r"版权所有|Copyright|All Rights Reserved|ICP备|ICP证|©", re.I)
+# Text at least this long before a related-articles marker makes the marker
+# the end of the article; earlier markers head a sidebar.
+_MIN_BODY_BEFORE_MARKER = 80
+
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _ENCODING_ALIASES = {
     "gb2312": "gb18030",
@@ -113,7 +127,8 @@ _SITE_LIKE = re.compile(
 )
 _BYLINE = re.compile(
     r"^(?:(?:来源|出处|作者|文|撰文|记者|编辑|责任编辑|责编|审核|校对|发布者|发布人|发布时间|发表时间|发表于|发布于|"
-    r"更新时间|时间|日期|发布日期|浏览|浏览次数|阅读|阅读量|点击|点击数|字号|分类|栏目|提问者|回答者|楼主)"
+    r"更新时间|时间|日期|发布日期|浏览|浏览次数|阅读|阅读量|点击|点击数|字号|分类|栏目|提问者|回答者|楼主|"
+    r"本文来源|文章来源|稿件来源|原文链接|原标题|本文作者|文章作者)"
     r"\s*[:：]?\s*|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})"
 )
 _BYLINE_FIELDS = re.compile(
@@ -195,14 +210,15 @@ def _page_meta(tree: Any) -> tuple[dict[str, Any], str, list[str]]:
 
 
 _CRUMB = re.compile(r"crumb|position|location|(?:^|\s)pt(?:\s|$)|path|daohang|weizhi|mianbao", re.I)
+_CRUMB_TAGS = frozenset({"div", "nav", "p", "span", "ol", "ul"})
 _CRUMB_SEPARATORS = re.compile(r"\s*[>›»/＞→]\s*|\s{2,}")
 _NOT_CATEGORIES = frozenset({"首页", "主页", "论坛", "正文", "查看内容", "当前位置", "返回首页"})
 
 
 def _breadcrumb_category(tree: Any, site: str | None) -> str | None:
     """The last section a breadcrumb (首页 > 财经 > 正文) links to."""
-    for el in tree.iter("div", "nav", "p", "span", "ol", "ul"):
-        if not _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+    for el in _CRUMB_CANDIDATES(tree):
+        if el.tag not in _CRUMB_TAGS or not _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
             continue
         text = el.text_content().split("：", 1)[-1].split(":", 1)[-1]
         names = [" ".join(n.split()) for n in _CRUMB_SEPARATORS.split(text)]
@@ -266,10 +282,11 @@ def _related_teasers(tree: Any) -> list[str]:
         if len(text) > 12 or _squash(text) not in RELATED_MARKERS:
             continue
         container = el.getparent()
+        after = set(el.xpath("following::a[position() <= 60]"))
         for _ in range(3):
             if container is None:
                 break
-            links = [" ".join(a.text_content().split()) for a in container.iter("a")]
+            links = [" ".join(a.text_content().split()) for a in container.iter("a") if a in after]
             links = [t for t in links if 4 <= len(t) <= 60]
             if links:
                 for t in links:
@@ -292,11 +309,33 @@ _FORUM_POST = re.compile(r"^(?:postmessage_\d+|read_tpc|post_message_\d+|post_co
 _FORUM_POST_CLASS = re.compile(r"(?:^|\s)(?:d_post_content|t_f|postbody|post_message|j_d_post_content)(?:\s|$)")
 
 
+def _xpath(expression: str) -> Any:
+    from lxml import etree
+
+    return etree.XPath(expression)
+
+
+# Prefilters in XPath (C speed); the regular expressions then decide.
+_FORUM_CANDIDATES = _xpath(
+    '//*[starts-with(@id, "postmessage_") or @id = "read_tpc" or starts-with(@id, "post_message_")'
+    ' or starts-with(@id, "post_content_") or contains(@class, "t_f") or contains(@class, "post_content")'
+    ' or contains(@class, "postbody") or contains(@class, "post_message")]'
+)
+_CRUMB_CANDIDATES = _xpath(
+    "//*[@class or @id][contains(translate(concat(@class, ' ', @id), 'CRUMBPOSITINLAHDWEZ', 'crumbpositinlahdwez'),"
+    " 'crumb') or contains(concat(@class, ' ', @id), 'osition') or contains(concat(@class, ' ', @id), 'ocation')"
+    " or contains(concat(@class, ' ', @id), 'path') or contains(concat(@class, ' ', @id), 'daohang')"
+    " or contains(concat(@class, ' ', @id), 'weizhi') or contains(concat(@class, ' ', @id), 'mianbao')"
+    " or contains(concat(' ', @class, ' ', @id, ' '), ' pt ')]"
+)
+
+
 def _first_post(tree: Any) -> Any | None:
     posts = [
         el
-        for el in tree.iter("div", "td", "article", "section")
-        if _FORUM_POST.match(el.get("id") or "") or _FORUM_POST_CLASS.search(el.get("class") or "")
+        for el in _FORUM_CANDIDATES(tree)
+        if el.tag in ("div", "td", "article", "section")
+        and (_FORUM_POST.match(el.get("id") or "") or _FORUM_POST_CLASS.search(el.get("class") or ""))
     ]
     # An element nested in another post body is the same post.
     posts = [p for p in posts if not any(q is not p and p in q.iterdescendants() for q in posts)]
@@ -332,13 +371,93 @@ def _post_blocks(post: Any) -> list[Block]:
     return [Block(p.strip()) for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
 
 
-def _trafilatura_blocks(tree: Any) -> tuple[list[Block], dict[str, Any]]:
-    """Main-text blocks and trafilatura's metadata (date by htmldate)."""
+# An element whose text is mostly link text is navigation (a menu, a link
+# list, 上一篇/下一篇), whatever the page's layout (old pages lay out with
+# tables, which trafilatura keeps whole).
+_LINK_DENSITY = 0.6
+_PRUNE_TAGS = frozenset({"td", "div", "ul", "ol", "table", "tr", "nav", "p", "section", "aside", "dl", "span", "font"})
+
+
+def _prune_link_lists(tree: Any) -> None:
+    """Remove the elements made of links (with at least two)."""
+    doomed = []
+    skip: set[Any] = set()
+    for el in tree.iter(*_PRUNE_TAGS):
+        if el in skip:
+            continue
+        links = [a for a in el.iter("a")]
+        if len(links) < 2:
+            continue
+        text = _squash(el.text_content())
+        if not text:
+            continue
+        linked = sum(len(_squash(a.text_content())) for a in links)
+        if linked / len(text) >= _LINK_DENSITY:
+            doomed.append(el)
+            skip.update(el.iterdescendants())
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
+
+
+def _source_headings(tree: Any) -> list[tuple[str, str, str]]:
+    """``(tag, heading, the text after it)`` for the page's ``<h2>``–``<h6>``."""
+    found = []
+    for el in tree.iter("h2", "h3", "h4", "h5", "h6"):
+        heading = " ".join(el.text_content().split())
+        if not heading or len(heading) > MAX_TITLE_CHARS:
+            continue
+        after = ""
+        for piece in el.xpath("following::text()[normalize-space()]")[:8]:
+            after += _squash(str(piece))
+            if len(after) >= 16:
+                break
+        if len(after) >= 8:
+            found.append((el.tag, heading, after[:16]))
+    return found
+
+
+def _restore_headings(blocks: list[Block], headings: list[tuple[str, str, str]]) -> list[Block]:
+    """Put back headings extraction dropped (trafilatura drops some, e.g. in
+    WeChat articles) before the paragraph that follows them on the page."""
+    present = {_squash(b.text) for b in blocks}
+    starts = {_squash(b.text)[:16]: i for i, b in reversed(list(enumerate(blocks))) if b.style is None}
+    inserts: dict[int, list[Block]] = {}
+    for tag, heading, after in headings:
+        if _squash(heading) in present or (i := starts.get(after)) is None:
+            continue
+        inserts.setdefault(i, []).append(Block(heading, tag))
+    if not inserts:
+        return blocks
+    out: list[Block] = []
+    for i, block in enumerate(blocks):
+        out.extend(inserts.get(i, ()))
+        out.append(block)
+    return out
+
+
+def _find_date(page: str) -> str | None:
+    """The page's publication date by htmldate, when neither its meta tags
+    nor a byline gave one (htmldate reads URLs, time elements, text)."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(page, original_date=True, extensive_search=True, outputformat="%Y-%m-%d")
+    except (ValueError, TypeError):  # htmldate rejects some malformed pages
+        return None
+    return _iso_date(found) if found else None
+
+
+def _trafilatura_blocks(tree: Any) -> list[Block]:
+    """The main text's blocks."""
     import trafilatura
 
+    _prune_link_lists(tree)
+    headings = _source_headings(tree)
     doc = trafilatura.bare_extraction(
         tree,
-        with_metadata=True,
+        with_metadata=False,
+        fast=FAST,
         include_comments=False,
         include_tables=True,
         include_images=False,
@@ -346,18 +465,11 @@ def _trafilatura_blocks(tree: Any) -> tuple[list[Block], dict[str, Any]]:
         deduplicate=False,
     )
     if doc is None or doc.body is None:
-        return [], {}
-    meta: dict[str, Any] = {}
-    if doc.date:
-        meta["date"] = _iso_date(doc.date)
-    if doc.author:
-        meta["author"] = doc.author
-    if doc.categories:
-        meta["category"] = doc.categories[0]
+        return []
     blocks: list[Block] = []
     for el in doc.body:
         blocks.extend(_element_blocks(el))
-    return blocks, meta
+    return _restore_headings(blocks, headings)
 
 
 def _element_blocks(el: Any) -> list[Block]:
@@ -368,11 +480,24 @@ def _element_blocks(el: Any) -> list[Block]:
     if tag == "list":
         return [Block(_text(item)) for item in el.iter("item")]
     if tag == "table":
-        rows = []
+        if info := _info_table(el):
+            return [Block(json.dumps(info, ensure_ascii=False), _INFO_STYLE)]
+        rows: list[Block] = []
         for row in el.iter("row"):
-            cells = [_text(c) for c in row.iter("cell")]
-            if any(cells):
-                rows.append(Block(" ".join(c for c in cells if c)))
+            cells = list(row.iter("cell"))
+            if any(child.tag in _CONTAINERS for cell in cells for child in cell):
+                # A layout table (old sites): its cells hold the paragraphs.
+                for cell in cells:
+                    if cell.text and cell.text.strip():
+                        rows.append(Block(cell.text.strip()))
+                    for child in cell:
+                        rows.extend(_element_blocks(child))
+                        if child.tail and child.tail.strip():
+                            rows.append(Block(child.tail.strip()))
+                continue
+            texts = [_text(c) for c in cells]
+            if any(texts):
+                rows.append(Block(" ".join(t for t in texts if t)))
         return rows
     if tag in ("graphic", "ref"):
         return []
@@ -381,6 +506,35 @@ def _element_blocks(el: Any) -> list[Block]:
 
 
 _H_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+FAST = True
+_CONTAINERS = frozenset({"p", "head", "list", "table", "quote"})
+# The 政府信息公开 table above a government notice: labels and values, which
+# are the notice's metadata (文号 becomes ``meta["doc_number"]``).
+_INFO_LABELS = {
+    "索引号": "index_number",
+    "文号": "doc_number",
+    "发文字号": "doc_number",
+    "发布机构": "publisher",
+    "发文机关": "publisher",
+    "发布日期": "date",
+    "成文日期": "written",
+    "主题分类": "topic",
+    "公开方式": None,
+    "名称": None,
+    "标题": None,
+}
+_INFO_STYLE = "info-table"
+
+
+def _info_table(el: Any) -> dict[str, str] | None:
+    cells = [_text(c) for c in el.iter("cell")]
+    pairs: dict[str, str] = {}
+    for label, value in zip(cells, cells[1:], strict=False):
+        key = _squash(label)
+        if key in _INFO_LABELS and value and _squash(value) not in _INFO_LABELS:
+            if (name := _INFO_LABELS[key]) is not None:
+                pairs.setdefault(name, value)
+    return pairs if len(pairs) >= 2 else None
 
 
 def _text(el: Any) -> str:
@@ -407,17 +561,13 @@ def parse_html(data: bytes, article_id: str, source: str | None = None) -> Artic
     meta, title, related = _page_meta(tree)
     post = _first_post(tree)
     if post is not None:
-        blocks, extracted = _post_blocks(post), {}
+        blocks = _post_blocks(post)
         if (poster := _post_author(post)) and "author" not in meta:
             meta["author"] = poster
-        extracted["date"] = None
     else:
-        blocks, extracted = _trafilatura_blocks(tree)
+        blocks = _trafilatura_blocks(tree)
     blocks = _clean_blocks(blocks, title, meta)
-    for key, value in extracted.items():
-        if value and key not in meta and not (key == "author" and value.lower() in _NOT_NAMES):
-            meta[key] = _strip_role(value) if key == "author" else value
-    if "date" not in meta and (date := _iso_date(text[: len(text) // 2]) if post is not None else None):
+    if "date" not in meta and (date := _find_date(text)):
         meta["date"] = date
     if related:
         meta["related"] = related
@@ -435,13 +585,34 @@ def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list
     and everything from a related-articles or comments marker on."""
     squashed_title = _squash(title)
     out: list[Block] = []
+    body = 0
+    in_sidebar = False
     for block in blocks:
         text = clean_text(block.text).strip()
         squashed = _squash(text)
         if not squashed:
             continue
-        if squashed in RELATED_MARKERS or squashed in _END_MARKERS or _squash(text.split("（")[0]) in _END_MARKERS:
-            break
+        marker = squashed in RELATED_MARKERS or squashed in _END_MARKERS or _squash(text.split("（")[0]) in _END_MARKERS
+        if marker or (_END_LINE.match(text) and body):
+            if body >= _MIN_BODY_BEFORE_MARKER or not marker:
+                break
+            in_sidebar = True  # a teaser list above the article: skip its titles
+            continue
+        if in_sidebar:
+            if len(text) <= 40 and not _ends_sentence(text):
+                continue
+            in_sidebar = False
+        if block.style == _INFO_STYLE:
+            info = json.loads(text)
+            if date := _iso_date(info.get("date", "")):
+                meta.setdefault("date", date)
+            if info.get("publisher"):
+                meta.setdefault("author", info["publisher"])
+            if info.get("doc_number"):
+                meta.setdefault("doc_number", info["doc_number"])
+            continue
+        if len(text) <= _MAX_BYLINE and (_BOILERPLATE_LINE.match(text) or _FOOTER_LINE.search(text)):
+            continue
         if squashed == squashed_title and not out:
             continue
         if len(text) <= _MAX_BYLINE and _BYLINE.match(text) and not _ends_sentence(text):
@@ -450,6 +621,7 @@ def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list
         if squashed in ("最佳答案", "楼主", "沙发", "板凳", "正文"):
             continue
         out.append(Block(text, block.style))
+        body += len(squashed)
     return out
 
 

@@ -33,7 +33,11 @@ def reason(path: Path, data: bytes) -> str:
 def test_sample_contract_docx(articles_dir: Path):
     a = read(articles_dir / "contract-001.docx")
     assert a.title == "个人借款合同（示范文本）"
-    assert (a.meta["author"], a.meta["date"], a.meta["category"]) == ("清河市金融消费者权益保护中心", "2024-06-03", "合同范本")
+    assert (a.meta["author"], a.meta["date"], a.meta["category"]) == (
+        "清河市金融消费者权益保护中心",
+        "2024-06-03",
+        "合同范本",
+    )
     clause = next(s for s in a.sections if s.heading == "第四条 还款方式")
     assert clause.path == ("第二章 还款", "第四条 还款方式")
     # The table is text, a row a line, cells in order.
@@ -114,7 +118,10 @@ def zip_bytes(parts: dict[str, bytes]) -> bytes:
     ("data", "expected"),
     [
         (b"", "empty file: no title and no text"),
-        (packages.OLE_MAGIC + b"\x00" * 504, "not a Word .docx file: an OLE file (an old Word 97-2003 .doc renamed?); save it as .docx"),
+        (
+            packages.OLE_MAGIC + b"\x00" * 504,
+            "not a Word .docx file: an OLE file (an old Word 97-2003 .doc renamed?); save it as .docx",
+        ),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not a Word .docx file (not a ZIP package)"),
         (b"just some text", "not a Word .docx file (not a ZIP package)"),
         (zip_bytes({"hello.txt": b"hi"}), "not a Word .docx file (the package has no word/document.xml)"),
@@ -126,7 +133,10 @@ def test_bad_docx(tmp_path: Path, data: bytes, expected: str):
 
 def test_truncated_docx(tmp_path: Path, articles_dir: Path):
     data = (articles_dir / "contract-001.docx").read_bytes()
-    assert reason(tmp_path / "cut.docx", data[: len(data) // 2]) == "truncated or damaged Word .docx file (not a complete ZIP package)"
+    assert (
+        reason(tmp_path / "cut.docx", data[: len(data) // 2])
+        == "truncated or damaged Word .docx file (not a complete ZIP package)"
+    )
 
 
 def test_zip_bomb_and_huge_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -182,14 +192,19 @@ def pdf_bytes(pages: list[list[str]], images_only: bool = False) -> bytes:
 
 
 def test_scanned_pdf_has_no_text_layer(tmp_path: Path):
-    assert reason(tmp_path / "scan.pdf", pdf_bytes([[], []], images_only=True)) == "no text layer (a scanned image?); OCR it first"
+    assert (
+        reason(tmp_path / "scan.pdf", pdf_bytes([[], []], images_only=True))
+        == "no text layer (a scanned image?); OCR it first"
+    )
 
 
 def test_encrypted_pdf(tmp_path: Path):
     import pypdf
 
     def encrypted(user: str, owner: str) -> bytes:
-        reader = pypdf.PdfReader(io.BytesIO(pdf_bytes([["保密文件", "第一条 本文件仅供内部使用。", "第二条 不得外传。"]])))
+        reader = pypdf.PdfReader(
+            io.BytesIO(pdf_bytes([["保密文件", "第一条 本文件仅供内部使用。", "第二条 不得外传。"]]))
+        )
         writer = pypdf.PdfWriter(clone_from=reader)
         writer.encrypt(user_password=user, owner_password=owner, algorithm="AES-128")
         out = io.BytesIO()
@@ -289,7 +304,10 @@ def test_bad_epub(tmp_path: Path):
     assert reason(tmp_path / "drm.epub", make_epub(tmp_path / "x.epub", drm=True).read_bytes()) == (
         "DRM-protected (encrypted) EPUB e-book; its text can't be read"
     )
-    assert reason(tmp_path / "bad.epub", b"PK\x03\x04garbage") == "truncated or damaged EPUB e-book (not a complete ZIP package)"
+    assert (
+        reason(tmp_path / "bad.epub", b"PK\x03\x04garbage")
+        == "truncated or damaged EPUB e-book (not a complete ZIP package)"
+    )
     assert reason(tmp_path / "txt.epub", b"not a book") == "not a EPUB e-book (not a ZIP package)"
 
 

@@ -210,3 +210,47 @@ def test_cli_indexes_and_finds_a_page(tmp_path: Path, articles_dir: Path):
     assert "§ 第二章 催收行为 › 第四条" in result.stdout
     result = runner.invoke(main, ["search", '"版权所有"', "--index", index_dir])
     assert result.exit_code == 1
+
+
+def test_government_info_table_is_metadata(articles_dir: Path):
+    a = read(articles_dir / "gov-001.html")
+    assert (a.meta["doc_number"], a.meta["author"]) == ("清金发〔2024〕12号", "清河市金融工作局")
+    assert "索引号" not in a.text.replace(" ", "")
+    assert a.text.startswith("各区县金融工作部门")
+
+
+def test_table_layout_page_without_its_link_lists(tmp_path: Path):
+    links = "".join(f'<tr><td>·<a href="l{i}.asp">栏目{i}的名字</a></td></tr>' for i in range(6))
+    page = (
+        '<html><head><meta charset="utf-8"><title>借条怎么写才有效--法律常识--某某服务站</title></head><body>'
+        f"<table><tr><td width=180><table><tr><td><b>热门文章</b></td></tr>{links}</table></td>"
+        "<td><table><tr><td><font size=4><b>借条怎么写才有效</b></font></td></tr>"
+        "<tr><td>发布时间：2023-6-12　作者：社区法律顾问</td></tr>"
+        "<tr><td><p>借条应当写明出借人和借款人的姓名、借款金额、借款日期和还款日期，由借款人签名并按手印。</p>"
+        "<p>金额最好同时写大写和小写，避免日后被涂改。利息有约定的要写清楚年利率。</p></td></tr>"
+        '<tr><td>上一篇：<a href="a.asp">欠条和借条的区别</a><br>下一篇：<a href="b.asp">民间借贷利息</a></td></tr>'
+        "</table></td></tr></table><p>某某服务站 版权所有 电话：0000-1234567</p></body></html>"
+    )
+    path = tmp_path / "old.html"
+    path.write_text(page, encoding="utf-8")
+    a = read(path)
+    assert a.title == "借条怎么写才有效"
+    assert (a.meta["author"], a.meta["date"]) == ("社区法律顾问", "2023-06-12")
+    assert a.text == (
+        "借条应当写明出借人和借款人的姓名、借款金额、借款日期和还款日期，由借款人签名并按手印。\n"
+        "金额最好同时写大写和小写，避免日后被涂改。利息有约定的要写清楚年利率。"
+    )
+
+
+def test_article_ends_at_end_marks_and_drops_page_chatter(tmp_path: Path):
+    body = "".join(f"<p>第{i}段正文，讲的是停息挂账需要本人和银行协商，不需要交钱给中介。</p>" for i in range(3))
+    page = (
+        f"<html><head><title>停息挂账要交钱吗</title></head><body><article><h1>停息挂账要交钱吗</h1>{body}"
+        "<p>长按识别二维码，关注我们</p><p>— END —</p><p>精选留言</p><p>说得太对了，我差点被骗。</p>"
+        "</article></body></html>"
+    )
+    path = tmp_path / "end.html"
+    path.write_text(page, encoding="utf-8")
+    a = read(path)
+    assert a.text.count("停息挂账需要本人") == 3
+    assert "二维码" not in a.text and "END" not in a.text and "差点被骗" not in a.text
