@@ -141,9 +141,10 @@ _MAX_RELATED = 20
 
 
 def _clean_title(raw: str, site_name: str | None, h1: str | None) -> str:
-    """``raw`` without the site-name parts (``正文 - 财经频道 - 某某网``)."""
+    """``raw`` without the site-name parts (``正文 - 财经频道 - 某某网``) and
+    prefixes such as ``(2 条消息)``: the page's ``<h1>`` when ``raw`` holds it."""
     raw = " ".join(raw.split())
-    if h1 and raw.startswith(h1) and len(h1) >= 4:
+    if h1 and h1 in raw and len(h1) >= 4:
         return h1
     parts = _TITLE_SEPARATORS.split(raw)
     while len(parts) > 1:

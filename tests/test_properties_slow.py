@@ -112,7 +112,9 @@ BYTES = st.one_of(
         st.binary(max_size=200),
     ).map(b"".join),
 )
-SUFFIXES = st.sampled_from([".txt", ".md", ".jsonl", ".TXT", ".markdown", ".ndjson", ".pdf", ""])
+SUFFIXES = st.sampled_from(
+    [".txt", ".md", ".jsonl", ".TXT", ".markdown", ".ndjson", ".pdf", ".html", ".HTM", ".docx", ".epub", ""]
+)
 _UNCLEAN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 

@@ -254,3 +254,15 @@ def test_article_ends_at_end_marks_and_drops_page_chatter(tmp_path: Path):
     a = read(path)
     assert a.text.count("停息挂账需要本人") == 3
     assert "二维码" not in a.text and "END" not in a.text and "差点被骗" not in a.text
+
+
+def test_title_is_the_h1_inside_a_decorated_title(tmp_path: Path):
+    path = tmp_path / "q.html"
+    path.write_text(
+        "<html><head><title>(2 条消息) 征信有逾期还能贷款吗？ - 某乎</title></head><body><h1>征信有逾期还能贷款吗？</h1>"
+        "<p>两年前信用卡逾期过三次，每次十几天，后来都还清了，现在申请房贷会不会被拒。</p></body></html>",
+        encoding="utf-8",
+    )
+    a = read(path)
+    assert a.title == "征信有逾期还能贷款吗？"
+    assert a.text.startswith("两年前信用卡逾期过三次")
