@@ -37,11 +37,6 @@ from typing import Any
 
 from zhsearch.corpus.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 INDEX_CONFIG = "zhsearch.toml"
 USER_CONFIG = "config.toml"
 KEYS = ("index", "synonyms", "user_dict", "limit", "color")
@@ -95,13 +90,22 @@ def read_config_file(path: str | os.PathLike[str], *, in_index: bool = False) ->
     """The settings in one TOML file, paths made absolute; a missing file
     has none.  Raises :class:`ConfigError` naming the file and the problem."""
     p = Path(path).expanduser()
+    if p.exists() and not p.is_file():  # a directory, a FIFO that would block
+        raise ConfigError(f"config file {p} is not a regular file")
     try:
-        with open(p, "rb") as f:
-            raw = tomllib.load(f)
+        f = open(p, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return {}
-    except IsADirectoryError:
-        raise ConfigError(f"config file {p} is a directory") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    # Imported only when there is a file: most runs have none (cold start).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with f:
+            raw = tomllib.load(f)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

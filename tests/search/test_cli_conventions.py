@@ -88,6 +88,17 @@ def test_every_command_has_examples_in_its_help():
             assert re.match(rf"\s*(\w+=\S+ )?zhsearch {name}\b", line), (name, line)
 
 
+def test_every_command_is_in_the_readme_reference():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    synopsis = readme.split("## Command line", 1)[1].split("```", 2)[1]
+    for name in main.commands:
+        assert f"\nzhsearch {name} " in synopsis, name
+        for param in main.commands[name].params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt not in ("--help", "--json", "--format"):
+                    assert opt in synopsis, (name, opt)
+
+
 def test_search_help_mentions_pinyin_did_you_mean_and_the_double_dash_rule():
     text = " ".join(run("search", "--help").stdout.split())
     assert "pinyin" in text and "did you mean" in text and "`--`" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,14 @@ def test_an_index_config_survives_a_rebuild(tmp_path: Path, articles_dir: Path):
     (index_dir / "zhsearch.toml").write_text("limit = 1\n")
     assert run("index", str(articles_dir / "wd-001.txt"), "--index", str(index_dir), "--rebuild").exit_code == 0
     assert (index_dir / "zhsearch.toml").read_text() == "limit = 1\n"
+
+
+def test_a_config_path_that_is_no_file_is_an_error(places, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ZHSEARCH_CONFIG", str(places["tmp"]))
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        config()
+    fifo = places["tmp"] / "fifo.toml"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("ZHSEARCH_CONFIG", str(fifo))
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        config()  # and does not block reading it
