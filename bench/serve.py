@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import random
@@ -100,19 +101,19 @@ def free_port() -> int:
 
 
 def start_server(index: Path, workers: int, cache: bool) -> tuple[subprocess.Popen, str]:
+    """uvicorn in a child process serving ``create_app(index)`` (the app
+    ``zhsearch serve`` runs), with ``workers`` processes."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    code = (
-        "import sys, uvicorn\n"
+    appdir = Path(tempfile.mkdtemp(prefix="zhsearch-serve-app-"))
+    atexit.register(shutil.rmtree, appdir, True)
+    (appdir / "bench_app.py").write_text(
         "from zhsearch.web import create_app\n"
-        f"app = create_app({str(index)!r}, cache_entries={2048 if cache else 0})\n"
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', access_log=False)\n"
+        f"app = create_app({str(index)!r}, cache_entries={2048 if cache else 0})\n",
+        encoding="utf-8",
     )
-    if workers > 1:
-        cmd = [sys.executable, "-m", "zhsearch", "serve", "--index", str(index), "--port", str(port)]
-        cmd += ["--workers", str(workers)]
-    else:
-        cmd = [sys.executable, "-c", code]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{appdir}", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "uvicorn", "bench_app:app", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

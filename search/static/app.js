@@ -159,7 +159,7 @@
     for (const name of FACETS) {
       const counts = facets[name] || {};
       const active = state.filters[name];
-      const values = Object.keys(counts).slice(0, 12);
+      const values = Object.keys(counts).slice(0, 8); // the commonest
       for (const v of active) if (!values.includes(v)) values.unshift(v);
       if (!values.length) continue;
       const row = el("div", { class: "facet", "data-facet": name }, el("span", { class: "facet-name", text: FACET_NAMES[name] }));
