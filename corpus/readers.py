@@ -152,6 +152,38 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         os.close(fd)
 
 
+def hash_file(path: str | os.PathLike[str]) -> tuple[int, str]:
+    """``(size, SHA-1 hex digest)`` of a regular file, read in chunks (a
+    file of any size costs a megabyte of memory); :class:`ReadError` like
+    :func:`read_bytes`."""
+    import hashlib
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ReadError(str(path), "broken symbolic link (its target does not exist)") from None
+        raise ReadError(str(path), "file disappeared before it could be read") from None
+    except OSError as exc:
+        raise ReadError(str(path), _os_reason(exc, path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReadError(str(path), "is a directory")
+        if not stat.S_ISREG(mode):
+            raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
+        digest = hashlib.sha1()
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+        return size, digest.hexdigest()
+    except OSError as exc:
+        raise ReadError(str(path), _os_reason(exc, path)) from None
+    finally:
+        os.close(fd)
+
+
 def check_suffix(path: str | os.PathLike[str]) -> None:
     """Raise :class:`ReadError` unless ``path`` has a supported extension."""
     suffix = Path(path).suffix.lower()
@@ -188,6 +220,9 @@ def read_file(
     text = decode_bytes(data, str(path))
     if suffix in JSONL_SUFFIXES:
         articles, warnings = parse_jsonl(text, source)
+        if not articles:
+            lines = sum(1 for line in text.splitlines() if line.strip())
+            raise ReadError(str(path), no_articles_reason(lines, warnings))
         return FileRead(path, tuple(articles), tuple(warnings))
     art_id = _article_id(root_path, path)
     if suffix in MARKDOWN_SUFFIXES:
@@ -563,30 +598,76 @@ def parse_jsonl(text: str, source: str | None = None) -> tuple[list[Article], li
     """Parse JSON lines; bad lines become warnings ("file:line: reason")."""
     articles: list[Article] = []
     warnings: list[str] = []
-    where = source or "<jsonl>"
     for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            warnings.append(f"{where}:{lineno}: malformed JSON ({exc.msg}); line skipped")
-            continue
-        except ValueError as exc:  # an integer of more than 4300 digits
-            warnings.append(f"{where}:{lineno}: unreadable JSON ({exc}); line skipped")
-            continue
-        except RecursionError:
-            warnings.append(f"{where}:{lineno}: JSON nested too deeply; line skipped")
-            continue
-        try:
-            article, note = _record_article(record, source, lineno)
-        except ValueError as exc:
-            warnings.append(f"{where}:{lineno}: {exc}; line skipped")
-            continue
-        if note:
-            warnings.append(f"{where}:{lineno}: {note}")
-        articles.append(article)
+        article, notes = _jsonl_line(line, source, lineno)
+        warnings.extend(notes)
+        if article is not None:
+            articles.append(article)
     return articles, warnings
+
+
+def stream_jsonl(path: str | os.PathLike[str], digest: Any = None) -> Iterator[tuple[Article | None, list[str]]]:
+    """Read a large JSON-lines file one line at a time: ``(article or None,
+    warnings)`` per line, holding one line in memory, never the file.
+    ``digest`` (a ``hashlib`` object) is updated with every byte read.
+
+    The whole-file checks of :func:`read_file` (encoding detection, binary
+    content) need the whole file, so a streamed file must be UTF-8, as JSON
+    text is by definition; a line that is not is skipped with a warning.
+    Raises :class:`ReadError` if the file cannot be opened or read."""
+    where = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ReadError(where, _os_reason(exc, path)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ReadError(where, "not a regular file (a FIFO, socket or device)")
+        with os.fdopen(fd, "rb", buffering=1 << 20, closefd=False) as f:
+            for lineno, raw in enumerate(f, 1):
+                if digest is not None:
+                    digest.update(raw)
+                if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield None, [f"{where}:{lineno}: not UTF-8 ({exc.reason} at byte {exc.start}); line skipped"]
+                    continue
+                yield _jsonl_line(line, where, lineno)
+    except OSError as exc:
+        raise ReadError(where, _os_reason(exc, path)) from None
+    finally:
+        os.close(fd)
+
+
+def no_articles_reason(lines: int, warnings: list[str]) -> str:
+    """Why a JSON-lines file yields nothing to index (its skip reason)."""
+    if not lines:
+        return "empty file: no JSON lines"
+    if not warnings:
+        return "no articles in it"
+    return f"no valid article in its {lines} non-blank lines (first problem: {warnings[0]})"
+
+
+def _jsonl_line(line: str, source: str | None, lineno: int) -> tuple[Article | None, list[str]]:
+    """One JSON line as an article (``None`` if it is blank or bad) and its warnings."""
+    where = source or "<jsonl>"
+    if not line.strip():
+        return None, []
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, [f"{where}:{lineno}: malformed JSON ({exc.msg}); line skipped"]
+    except ValueError as exc:  # an integer of more than 4300 digits
+        return None, [f"{where}:{lineno}: unreadable JSON ({exc}); line skipped"]
+    except RecursionError:
+        return None, [f"{where}:{lineno}: JSON nested too deeply; line skipped"]
+    try:
+        article, note = _record_article(record, source, lineno)
+    except ValueError as exc:
+        return None, [f"{where}:{lineno}: {exc}; line skipped"]
+    return article, [f"{where}:{lineno}: {note}"] if note else []
 
 
 def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Article, str | None]:

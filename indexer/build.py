@@ -25,7 +25,17 @@ from typing import Any, Protocol
 import numpy as np
 from zhsearch.corpus.errors import DiskWriteError, IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
 from zhsearch.corpus.model import Article
-from zhsearch.corpus.readers import check_suffix, discover, path_problem, read_bytes, read_file
+from zhsearch.corpus.readers import (
+    JSONL_SUFFIXES,
+    check_suffix,
+    discover,
+    hash_file,
+    no_articles_reason,
+    path_problem,
+    read_bytes,
+    read_file,
+    stream_jsonl,
+)
 from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
 from zhsearch.indexer.codec import PACKED, ZhCodec, pack_stored
 from zhsearch.indexer.merge import merge_for_commit
@@ -280,7 +290,12 @@ def check_index(
         except ReadError:
             continue  # never indexed, and not worth a line
         try:
-            data = read_bytes(file)
+            if _streamed(file):
+                data = b""
+                hexdigest = hash_file(file)[1]
+            else:
+                data = read_bytes(file)
+                hexdigest = hashlib.sha1(data).hexdigest()
         except ReadError as exc:
             if source in known:
                 changed.append(source)
@@ -288,11 +303,17 @@ def check_index(
                 unindexable.append(Skipped(source, exc.reason))
             continue
         if source in known:
-            if known[source] != hashlib.sha1(data).hexdigest():
+            if known[source] != hexdigest:
                 changed.append(source)
             continue
         try:
-            articles = read_file(file, root, data=data).articles
+            if _streamed(file):
+                first = next((a for a, _ in stream_jsonl(file) if a is not None), None)
+                if first is None:
+                    raise ReadError(source, "no articles in it")
+                articles = [first]
+            else:
+                articles = list(read_file(file, root, data=data).articles)
         except ReadError as exc:
             unindexable.append(Skipped(source, exc.reason))
             continue
@@ -364,6 +385,9 @@ class _FileOutcome:
     skip: str = ""  # why the file, read, yields nothing to index
     warnings: tuple[str, ...] = ()
     articles: tuple[tuple[str, int, int, int], ...] = ()
+    # Documents a streamed file wrote and then gave up (a later duplicate
+    # id, or the file failed midway): ``(segment, first document, documents)``.
+    dropped: tuple[tuple[int, int, int], ...] = ()
 
 
 _Analysed = list[tuple[str, list[dict[str, Any]], SectionTerms]]
@@ -499,12 +523,84 @@ class _PartWriter:
         self.writer.is_closed = True
 
 
+# JSON-lines files from this size on are read a line at a time and their
+# articles written as they come (segments flushed midway), so memory stays
+# bounded on a file of any size; smaller ones are read whole, which lets the
+# encoding be detected from all of it.
+STREAM_BYTES = 16_000_000
+
+
+def _streamed(file: Path) -> bool:
+    if file.suffix.lower() not in JSONL_SUFFIXES:
+        return False
+    try:
+        return file.stat().st_size >= STREAM_BYTES
+    except OSError:
+        return False
+
+
+def _stream_file(
+    order: int,
+    file: Path,
+    known_digest: str | None,
+    settings: Settings,
+    out: _PartWriter,
+    keep: ArticleFilter | None = None,
+) -> _FileOutcome:
+    """Index a large JSON-lines file as it is read (see ``STREAM_BYTES``);
+    never raises (the reason goes in the outcome)."""
+    source = str(file)
+    try:
+        nbytes, hexdigest = hash_file(file)
+    except ReadError as exc:
+        return _FileOutcome(order, source, unreadable=exc.reason)
+    if known_digest == hexdigest:
+        return _FileOutcome(order, source, nbytes=nbytes, digest=hexdigest, unchanged=True)
+    digest = hashlib.sha1()
+    placed: dict[str, tuple[str, int, int, int]] = {}
+    dropped: list[tuple[int, int, int]] = []
+    warnings: list[str] = []
+    lines = valid = 0
+    try:
+        for article, notes in stream_jsonl(file, digest):
+            lines += 1 if article is not None or notes else 0
+            warnings.extend(notes)
+            if article is None:
+                continue
+            valid += 1
+            if keep is not None and not keep(article.id):
+                continue
+            earlier = placed.pop(article.id, None)
+            if earlier is not None:
+                warnings.append(f"{source}: duplicate article id {article.id!r}; the later one wins")
+                dropped.append(earlier[1:])
+            words: dict[str, set[str]] = {}
+            docs, texts = _documents(article, source, hexdigest)
+            terms = analyze_sections(article.title, texts, settings, words)
+            placed[article.id] = (article.id, *out.add(article.id, docs, terms), len(docs))
+            out.add_words(words)
+            out.maybe_flush()
+        if digest.hexdigest() != hexdigest:
+            raise ReadError(source, "file changed while it was being read; run the command again")
+    except ReadError as exc:
+        dropped.extend(p[1:] for p in placed.values())
+        return _FileOutcome(order, source, unreadable=exc.reason, dropped=tuple(dropped))
+    outcome = _FileOutcome(order, source, nbytes=nbytes, digest=hexdigest, dropped=tuple(dropped))
+    if not valid:
+        return replace(outcome, skip=no_articles_reason(lines, warnings))
+    return replace(outcome, warnings=tuple(warnings), articles=tuple(placed.values()))
+
+
 def _run_part(part: int, tasks: list[_Task], settings: Settings, ix, emit, keep: ArticleFilter | None = None) -> None:
     """Index a share of the files, reporting each file and then the new
     segments through ``emit``."""
     out = _PartWriter(ix, part)
     try:
         for order, root, file, known_digest in tasks:
+            if _streamed(file):
+                outcome = _stream_file(order, file, known_digest, settings, out, keep)
+                emit(("file", part, replace(outcome, part=part)))
+                continue
             lexicon: dict[str, set[str]] = {}
             outcome, analysed = _analyse_file(order, root, file, known_digest, settings, lexicon, keep)
             placed = tuple(
@@ -680,6 +776,10 @@ def _update(
             assert item is not None
             source = item.source
             seen.add(source)
+            for segment, first_doc, count in item.dropped:
+                seg = new_segments[item.part][segment]
+                for docnum in range(first_doc, first_doc + count):
+                    seg.delete_document(docnum)
             if item.unreadable or item.skip:
                 # Gone, unreadable or unparsable now: its old articles go
                 # too, so the index matches what can be read (and --check
@@ -820,10 +920,10 @@ def _size(path: Path) -> int:
 def _unchanged_size(file: Path, digest: str) -> int | None:
     """The size of ``file`` if its content hash is still ``digest``."""
     try:
-        data = read_bytes(file)
+        size, found = hash_file(file)
     except ReadError:
         return None  # the worker reports why
-    return len(data) if hashlib.sha1(data).hexdigest() == digest else None
+    return size if found == digest else None
 
 
 def _filekey(source: str, digest: str) -> str:

@@ -592,6 +592,28 @@ class SegmentPostings:
             self._blocks.popitem(last=False)
         return block
 
+    def live_terms(self, name: str, alive: np.ndarray) -> np.ndarray:
+        """The keys of field ``name``'s terms that occur in a section
+        ``alive`` (one flag per section of this segment) holds: a deleted
+        section's terms stay in the file until the segment is rewritten."""
+        info = self._fields.get(name)
+        if info is None or not info["n_terms"]:
+            return np.zeros(0, dtype=np.uint64)
+        keys = self._array(name, "keys")
+        if alive.all():
+            return keys
+        live = np.zeros(len(keys), dtype=bool)
+        for b in range(-(-len(keys) // self._tpb)):
+            docs, _, starts = self._block(name, b)
+            total = np.cumsum(docs, dtype=np.int64)
+            # Section numbers are delta-coded within each term: subtract
+            # the running sum up to the term's first posting.
+            before = np.concatenate(([0], total))[starts[:-1]]
+            absolute = total - np.repeat(before, np.diff(starts))
+            hit = alive[absolute].astype(np.int64)
+            live[b * self._tpb : b * self._tpb + len(starts) - 1] = np.add.reduceat(hit, starts[:-1]) > 0
+        return keys[live]
+
     def verify(self) -> list[str]:
         """Check every array, block and compressed part against its
         checksum; what is damaged (empty: nothing)."""

@@ -19,6 +19,7 @@ query terms: ``--category 網貸逾期`` selects 网贷逾期.
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import fnmatch
 import re
@@ -73,9 +74,8 @@ def parse_bound(name: str, value: str | _dt.date, *, end: bool) -> int:
         if m.group(3):
             day = _dt.date(y, mo, int(m.group(3)))
         elif end:
-            day = (
-                _dt.date(y + mo // 12, mo % 12 + 1, 1) - _dt.timedelta(days=1) if 1 <= mo <= 12 else _dt.date(y, mo, 1)
-            )
+            # The month's last day, computed without the next month (9999-12 has none).
+            day = _dt.date(y, mo, calendar.monthrange(y, mo)[1]) if 1 <= mo <= 12 else _dt.date(y, mo, 1)
         else:
             day = _dt.date(y, mo, 1)
     except (ValueError, OverflowError):

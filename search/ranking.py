@@ -174,6 +174,21 @@ class Ranker:
 
         return stored_column(leaf._perdoc)
 
+    @cached_property
+    def id_order(self) -> np.ndarray:
+        """Each article number's place among the article ids sorted: the
+        tie-break that does not depend on where documents were written."""
+        order = np.empty(len(self.articles), dtype=np.int64)
+        order[sorted(range(len(self.articles)), key=self.articles.__getitem__)] = np.arange(len(self.articles))
+        return order
+
+    def live_term_count(self, field: str) -> int:
+        """How many distinct terms of ``field`` live (not deleted) sections hold."""
+        parts = [
+            store.live_terms(field, self.alive[offset : offset + store.n_docs]) for store, offset in self._stores
+        ]
+        return len(np.unique(np.concatenate(parts))) if parts else 0
+
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
         return self._article_numbers.get(article_id, -1)
@@ -358,7 +373,8 @@ class Ranker:
 
         Articles are ordered by score; with ``article_key`` (one number per
         article, e.g. its date) by that key, largest first, then by score.
-        Remaining ties go to the lower document number, so the order is stable.
+        Remaining ties go to the article id (in code point order), so an
+        index updated incrementally ranks like the same index rebuilt.
         ``spread`` is the share of an article's other sections' scores added
         to its best section's.
         """
@@ -380,10 +396,11 @@ class Ranker:
             totals = np.zeros(len(self.articles), dtype=np.float32)
             np.add.at(totals, arts, cs)
             best_scores = best_scores + spread * (totals[arts[first]] - best_scores)
+        by_id = self.id_order[arts[first]]
         if article_key is None:
-            rank = np.lexsort((best_docs, -best_scores))
+            rank = np.lexsort((by_id, -best_scores))
         else:
-            rank = np.lexsort((best_docs, -best_scores, -article_key[arts[first]].astype(np.int64)))
+            rank = np.lexsort((by_id, -best_scores, -article_key[arts[first]].astype(np.int64)))
         page = rank[start:stop]
         return total, [(int(best_docs[i]), float(best_scores[i])) for i in page]
 

@@ -319,6 +319,8 @@ class Searcher:
         facet_names = check_facets(facets)
         sort = check_sort(sort)
         parsed = self.parse(query)
+        # Every later stage (pinyin, suggestions) sees the query as cut.
+        query = parsed.raw
         notices = [*self.notices, *parsed.notices]
         qplan = plan(parsed, self.settings, self.synonyms)
         if qplan.empty:
@@ -656,7 +658,7 @@ class Searcher:
         """Counts, size and build settings of the index."""
         reader, ranker = self._current()
         articles = len(np.unique(ranker.doc_article[ranker.alive]))
-        terms = len(ranker.lexicon("body"))
+        terms = ranker.live_term_count("body")
         size = sum(p.stat().st_size for p in Path(self.index_dir).iterdir() if p.is_file())
         return IndexStats(
             index_dir=str(self.index_dir),
