@@ -387,7 +387,7 @@ class Ranker:
         seen[arts] = True
         total = int(np.count_nonzero(seen))
         if article_key is None and not spread:
-            return total, self._top_by_score(cand, cs, arts, start, stop)
+            return total, self._top_by_score(cand, cs, arts, start, stop, self.id_order)
         order = np.argsort(-cs, kind="stable")
         cand, cs, arts = cand[order], cs[order], arts[order]
         _, first = np.unique(arts, return_index=True)
@@ -406,7 +406,7 @@ class Ranker:
 
     @staticmethod
     def _top_by_score(
-        cand: np.ndarray, cs: np.ndarray, arts: np.ndarray, start: int, stop: int
+        cand: np.ndarray, cs: np.ndarray, arts: np.ndarray, start: int, stop: int, id_order: np.ndarray
     ) -> list[tuple[int, float]]:
         """Ranks ``start`` to ``stop`` of the articles by best section score,
         from the matching sections ``cand`` (increasing), their scores and
@@ -421,8 +421,8 @@ class Ranker:
                 pick = np.flatnonzero(cs >= cut)
             else:
                 pick = np.arange(len(cand))
-            # By score, then document number (``cand`` is increasing).
-            pick = pick[np.lexsort((pick, -cs[pick]))]
+            # By score, then article id, then document number (``cand`` is increasing).
+            pick = pick[np.lexsort((pick, id_order[arts[pick]], -cs[pick]))]
             _, first = np.unique(arts[pick], return_index=True)
             if len(first) >= stop or len(pick) == len(cand):
                 break
