@@ -26,10 +26,11 @@ without waiting for the query being worked on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,7 +38,6 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from zhsearch.corpus.errors import (
     ArticleNotFoundError,
@@ -140,10 +140,11 @@ class IndexHandle:
     """The app's one :class:`Searcher`, reopened when the index is replaced,
     and the answers it gave for the current commit.
 
-    The Searcher's caches are not shared between threads, so it is used by
-    one worker thread at a time, under a lock; the event loop itself only
-    hands out answers already known for the current commit, and the page's
-    files, so those never wait behind a slow query.
+    The Searcher's caches are not shared between threads, so one worker
+    thread does all its work, in the order asked (first come, first served);
+    the event loop itself only hands out answers already known for the
+    current commit, and the page's files, so those never wait behind a slow
+    query.
     """
 
     def __init__(self, index_dir: str | os.PathLike[str] | None, cache_entries: int = CACHE_ENTRIES) -> None:
@@ -151,7 +152,7 @@ class IndexHandle:
         self._searcher: Any = None
         self._stamp: tuple[int, int] | None = None
         self._stale = False
-        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhsearch-searcher")
         # Replaced, never changed in place, when the commit changes: the
         # event loop reads it while a worker thread fills it.
         self._cache: dict[tuple[Any, ...], bytes] = {}
@@ -177,41 +178,38 @@ class IndexHandle:
         body = self._cache.get(key) if version is not None and version == self._version else None
         hit = body is not None
         if body is None:
-            body, hit = await run_in_threadpool(self._answer, key, answer)
+            body, hit = await self._in_worker(self._answer, key, answer)
         if hit:
             self.hits += 1
         else:
             self.misses += 1
         return Response(body, media_type="application/json", headers={"X-Cache": "hit" if hit else "miss"})
 
+    async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
     def _answer(self, key: tuple[Any, ...], answer: Callable[[Any], Any]) -> tuple[bytes, bool]:
-        with self._lock:
-            searcher = self.get()
-            version = (self._stamp, searcher.generation())
-            if version != self._version:
-                if self._version is not None:
-                    self.warm()
-                self._cache, self._version = {}, version
-            body = self._cache.get(key)
-            if body is not None:  # asked again while this request waited
-                return body, True
-            body = to_json(answer(searcher))
-            if self._cache_entries:
-                if len(self._cache) >= self._cache_entries:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[key] = body
-            return body, False
+        searcher = self.get()
+        version = (self._stamp, searcher.generation())
+        if version != self._version:
+            if self._version is not None:
+                self.warm()
+            self._cache, self._version = {}, version
+        body = self._cache.get(key)
+        if body is not None:  # asked again while this request waited
+            return body, True
+        body = to_json(answer(searcher))
+        if self._cache_entries:
+            if len(self._cache) >= self._cache_entries:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = body
+        return body, False
 
     async def run(self, fn: Callable[[Any], Any]) -> Any:
-        """``fn(searcher)`` in a worker thread, with the Searcher to itself."""
+        """``fn(searcher)`` in the worker thread."""
+        return await self._in_worker(lambda: fn(self.get()))
 
-        def call() -> Any:
-            with self._lock:
-                return fn(self.get())
-
-        return await run_in_threadpool(call)
-
-    def get(self):  # -> Searcher; call with the lock held
+    def get(self):  # -> Searcher; only in the worker thread
         from zhsearch.search.searcher import Searcher
 
         stamp = _meta_stamp(self.index_dir)
@@ -229,12 +227,11 @@ class IndexHandle:
 
         def prepare() -> None:
             try:
-                with self._lock:
-                    self.get().complete("zh")
+                self.get().complete("zh")
             except Exception:  # noqa: BLE001 - a query will report what is wrong
                 pass
 
-        threading.Thread(target=prepare, name="zhsearch-warm", daemon=True).start()
+        self._worker.submit(prepare)
 
     def invalidate(self) -> None:
         """Reopen the index before the next query (its files changed under it)."""
