@@ -711,7 +711,9 @@ Examples:
   zhsearch serve --index /tmp/demo --port 9000"""
 )
 @_index_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: this machine only).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: this machine only)."
+)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
 def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:

@@ -145,3 +145,28 @@ def test_index_watch_stops_cleanly_on_ctrl_c(docs: Path, tmp_path: Path):
     assert proc.returncode == 0, err
     assert err.decode().splitlines() == [f"Watching {docs}; Ctrl-C stops.", "Stopped watching."]
     assert ids(index_dir, "标记词丁") == {"new.txt"}
+
+
+def test_watch_ignores_the_index_inside_the_watched_folder(docs: Path):
+    index_dir = docs / "index"  # the index's own writes must not trigger runs
+    stop = threading.Event()
+    reports: list = []
+    thread = threading.Thread(
+        target=watch,
+        args=([docs], index_dir),
+        kwargs={"on_report": reports.append, "stop_event": stop, "debounce_ms": 400, "step_ms": 100},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        assert wait_until(lambda: len(reports) >= 1)
+        time.sleep(2.0)
+        assert len(reports) == 1 and reports[0].articles == 3
+        (docs / "more.txt").write_text("再一篇\n\n斑马。\n", encoding="utf-8")
+        assert wait_until(lambda: len(reports) >= 2)
+        time.sleep(1.5)
+        assert len(reports) == 2
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert ids(index_dir, "斑马") == {"more.txt"}
