@@ -279,6 +279,10 @@ def check_index(
         problems.append(served)
     unindexable: list[Skipped] = []
     files = _collect(path_list, target, unindexable)
+    if problems and not (served and len(problems) == 1):
+        # Damaged files: the comparison with PATHS cannot be trusted (and
+        # may not be possible); the remedy is a rebuild either way.
+        return CheckReport(index_dir=str(target), files=len(files), damage=tuple(problems))
     with ix.reader() as reader:
         known = _known_files(reader)
     missing: list[str] = []
