@@ -75,8 +75,8 @@
       state.q = q;
       state.page = 1;
     }
-    suggest(input.value);
     if (!state.q) {
+      suggest(input.value);
       render(null);
       history.replaceState(null, "", location.pathname);
       return;
@@ -90,7 +90,10 @@
     for (const f of FACETS) p.append("facet", f);
     let data;
     try {
-      const response = await fetch("search?" + p.toString(), { signal: controller.signal });
+      // The search is asked first, the completions after: the server answers in order.
+      const pending = fetch("search?" + p.toString(), { signal: controller.signal });
+      suggest(input.value);
+      const response = await pending;
       data = await response.json();
       if (!response.ok) throw new Error(data.error || response.statusText);
     } catch (err) {
