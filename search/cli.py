@@ -243,6 +243,15 @@ Examples:
     default=None,
     help="A jieba user dictionary to segment with; recorded in the index (changing it needs --rebuild).",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Build the shards as tasks on this Dask scheduler (tcp://HOST:8786); DIR must be on storage the workers share.",
+)
+@click.option(
+    "--shards", default=0, type=click.IntRange(0, 999), help="Split the index into N shards (default: as it is, or 4)."
+)
 @_output_options
 def index(
     paths: tuple[str, ...],
@@ -253,6 +262,8 @@ def index(
     check: bool,
     watch: bool,
     user_dict: str | None,
+    cluster: str | None,
+    shards: int,
     as_json: bool,
     fmt: str,
 ) -> None:
@@ -270,6 +281,10 @@ def index(
     cfg = _config(index_dir, user_dict=user_dict)
     index_dir, user_dict = _index_of(cfg), cfg["user_dict"]
     if check or watch:
+        if cluster or shards:
+            raise click.UsageError(
+                f"--{'check' if check else 'watch'} works on an unsharded index; leave out --cluster/--shards"
+            )
         if rebuild:
             raise click.UsageError(f"--{'check changes nothing' if check else 'watch updates'}; leave out --rebuild")
         if check:
@@ -279,8 +294,9 @@ def index(
         return click.echo("Stopped watching.", err=True)
     with _ProgressBar(enabled=fmt == "text") as bar:
         report = build_index(
-            paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, user_dict=user_dict, progress=bar.update
-        )
+            paths, index_dir, rebuild=rebuild, wait=wait, jobs=jobs, user_dict=user_dict, progress=bar.update,
+            shards=shards, cluster=cluster,
+        )  # fmt: skip
     _print_index_report(report, fmt)
     if report.skipped:
         nothing = report.files_indexed == 0 and report.files_unchanged == 0
@@ -508,6 +524,12 @@ Examples:
     help="The jieba user dictionary the index was built with (checked; the index's own copy is used).",
 )
 @click.option("--no-correct", is_flag=True, help="Show the results of the query as typed, never of a correction.")
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
+)
 @_index_option
 @_output_options
 def search(
@@ -518,6 +540,7 @@ def search(
     synonyms: str | None,
     user_dict: str | None,
     no_correct: bool,
+    cluster: str | None,
     as_json: bool,
     fmt: str,
     **options: Any,
@@ -529,7 +552,7 @@ def search(
     cfg = _config(index_dir, limit=limit, synonyms=synonyms, user_dict=user_dict, color=color)
     results = run_search(
         " ".join(query), _index_of(cfg), limit=cfg["limit"], synonyms=cfg["synonyms"], user_dict=cfg["user_dict"],
-        correct=not no_correct, **options,
+        correct=not no_correct, cluster=cluster, **options,
     )  # fmt: skip
     for notice in results.notices:
         click.echo(f"zhsearch: {clean(notice)}", err=True)
@@ -727,6 +750,42 @@ def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:
 
     index_dir = _index_of(_config(index_dir))
     run_serve(index_dir, host, port, workers=workers, ready=lambda url: click.echo(f"Serving {url} (Ctrl-C to stop)"))
+
+
+@main.command(
+    "cluster",
+    epilog="""\b
+Examples:
+  zhsearch cluster --workers 2                 # scheduler at tcp://127.0.0.1:8786
+  zhsearch index laws/ --cluster tcp://127.0.0.1:8786 --shards 4 --index /tmp/laws-sharded""",
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the scheduler listens on.")
+@click.option("--port", default=8786, show_default=True, type=click.IntRange(0, 65535), help="Scheduler port.")
+def cluster_command(workers: int, threads: int, host: str, port: int) -> None:
+    """Start a local Dask cluster (a scheduler and WORKERS worker
+    processes) to build and search sharded indexes on; Ctrl-C stops it.
+    On several machines, run `dask scheduler` and `dask worker
+    tcp://HOST:8786` instead."""
+    import signal
+
+    from zhsearch.search.cluster import cluster as start_cluster
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    running = start_cluster(workers, host=host, port=port, threads=threads)
+    click.echo(f"Dask scheduler at {running.scheduler_address} with {workers} workers (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.close()
+    click.echo("Stopped the cluster.", err=True)
 
 
 # ---------------------------------------------------------------------------

@@ -90,9 +90,12 @@ def write_corpus(folder: Path, n: int = 120, seed: int = 7) -> tuple[Path, list[
 @pytest.fixture(scope="module")
 def dask_cluster():
     # Two worker processes, one thread each, on loopback; shared by the module.
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -297,3 +300,27 @@ def test_missing_shard_is_named_not_silent(corpus, sharded: Path, tmp_path: Path
         assert res.partial and res.missing == ("shard-02",)
         assert any("shard-02 could not be searched" in n for n in res.notices)
         assert 0 < res.total < whole.search("逾期").total
+
+
+def test_cli_sharded_index_and_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dask_cluster) -> None:
+    from click.testing import CliRunner
+    from zhsearch.indexer import shards
+    from zhsearch.search.cli import main
+
+    runner = CliRunner()
+    target = str(tmp_path / "ix")
+    address = dask_cluster.scheduler.address
+    done = runner.invoke(main, ["index", str(ARTICLES), "--cluster", address, "--shards", "2", "--index", target])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"Indexed {len(list(ARTICLES.iterdir()))} articles")
+    assert len(read_manifest(target).shards) == 2
+    found = runner.invoke(main, ["search", "停息挂账", "-n", "1", "--index", target, "--cluster", address])
+    local = runner.invoke(main, ["search", "停息挂账", "-n", "1", "--index", target])
+    assert found.exit_code == local.exit_code == 0, found.output
+    assert "停息挂账" in found.output and found.output.splitlines()[2:] == local.output.splitlines()[2:]
+    refused = runner.invoke(main, ["index", str(ARTICLES), "--shards", "3", "--index", target])
+    assert refused.exit_code == 2 and "has 2 shards, not 3" in refused.output
+    monkeypatch.setattr(shards, "CONNECT_TIMEOUT", 1)
+    unreachable = runner.invoke(main, ["search", "征信", "--index", target, "--cluster", "tcp://127.0.0.1:9"])
+    assert unreachable.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.output
+    assert "dask worker" in runner.invoke(main, ["cluster", "--help"]).output
