@@ -116,6 +116,11 @@ def serve(path: str, options: dict[str, Any], method: str, args: tuple, kwargs: 
             stats = searcher.statistics(query)
             probed = ranker.stats(probes)
             return replace(stats, doc_frequencies={**probed.doc_frequencies, **stats.doc_frequencies})
+        if method == "pinyin":
+            from zhsearch.search.pinyin import part
+
+            query, reading, stats = args
+            return part(query, ranker, reading, stats)
         if method == "frequencies":
             return ranker.stats(args[0]).doc_frequencies
         if method == "lexicon":
@@ -359,6 +364,23 @@ class ClusterSearcher:
             self._pinyin = PinyinIndex.build(_CombinedView(self, {}))  # type: ignore[arg-type]
         return self._pinyin
 
+    def _pinyin_read(self, query: str):  # -> search.pinyin.Reading | None
+        """A pinyin query read against every shard's words, as one index
+        reads it: the candidate words' frequencies are fetched in one round."""
+        from zhsearch.search.pinyin import read
+
+        index = self._pinyin_index()
+        asked: list[tuple[str, str]] = []
+
+        class _Recorder:
+            def doc_frequency(self, field_name: str, text: str) -> int:
+                asked.append((field_name, text))
+                return 0
+
+        read(query, index, _Recorder())  # type: ignore[arg-type]
+        known = self._frequencies(list(dict.fromkeys(asked))) if asked else {}
+        return read(query, index, _CombinedView(self, known))  # type: ignore[arg-type]
+
     def _probes(self, query: str) -> list[tuple[str, str]]:
         """The terms did-you-mean asks about first: the query's bigrams and words."""
         from zhsearch.search.pinyin import _HAN_WORD
@@ -404,7 +426,13 @@ class ClusterSearcher:
         facet_names = check_facets(facets)
         sort = check_sort(sort)
         self._refresh()
+        from zhsearch.search import pinyin
+
+        spelled = bool(pinyin.query_parts(query))
+        reading = self._pinyin_read(query) if spelled else None
         probes = self._probes(query) if query.strip() else []
+        if reading is not None:
+            probes += [(t.field, t.text) for t in reading.scoring()]
         failed: dict[int, str] = {}
         parts = []
         for part in self._round("statistics", (query, probes)):
@@ -414,6 +442,16 @@ class ClusterSearcher:
                 parts.append(part)
         stats = CollectionStats.merged(parts) if parts else None
         asked = [s.shard for s in self.manifest.shards if s.shard not in failed]
+        given = None
+        if spelled:
+            pieces = []
+            for shard, piece in zip(asked, self._round("pinyin", (query, reading, stats), shards=asked), strict=True):
+                if isinstance(piece, _Failed):
+                    failed[shard] = piece.reason
+                else:
+                    pieces.append(piece)
+            given = pinyin.shared(reading, pieces)
+            asked = [k for k in asked if k not in failed]
         kwargs = dict(
             options,
             snippets=snippets,
@@ -421,6 +459,7 @@ class ClusterSearcher:
             sort=sort,
             stats=stats,
             suggestions=False,
+            pinyin_shared=given,
             limit=page * limit,
             page=1,
         )
@@ -433,10 +472,10 @@ class ClusterSearcher:
         results = _merge(query, answers, page, limit, sort)
         suggestion = None
         if stats is not None and query.strip():
-            from zhsearch.search.pinyin import query_parts
             from zhsearch.search.suggest import suggest
 
-            if not query_parts(query) or not any(r.notices and "as pinyin" in " ".join(r.notices) for _, r in answers):
+            # As on one index: no suggestion when the query was read as pinyin.
+            if given is None or not (given.words_matched or given.titles):
                 suggestion = suggest(query, _CombinedView(self, stats.doc_frequencies), self.settings, results.total)  # type: ignore[arg-type]
         missing = tuple(shard_name(k) for k in sorted(failed))
         notices = list(results.notices)
@@ -515,14 +554,25 @@ class ClusterSearcher:
         )
 
 
+def _walk_order(hit: Any) -> tuple:
+    """Where a hit's article comes in a build's walk (directories sorted,
+    a directory's files before its subdirectories, then the line of a
+    JSON-lines file): the order of articles in one index built fresh, which
+    breaks its ties of score."""
+    parts = Path(hit.source or "").parts
+    path = tuple((1, p) for p in parts[:-1]) + ((0, parts[-1]),) if parts else ()
+    line = hit.meta.get("line", 0)
+    return path, line if isinstance(line, int) else 0
+
+
 def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int, sort: str) -> Results:
-    """One page of the shards' answers merged: by score (ties: shard
-    order, then each shard's own order), or by date, newest first."""
+    """One page of the shards' answers merged: by score (ties: the order
+    the articles were indexed in), or by date, newest first."""
     ranked = []
     for shard, res in answers:
         scores = res.scores or tuple(h.score for h in res.hits)
         for i, (hit, score) in enumerate(zip(res.hits, scores, strict=True)):
-            key: tuple = (-score, shard, i)
+            key: tuple = (-score, _walk_order(hit), shard, i)
             if sort == "date":
                 key = (-date_number(hit.meta.get("date")), *key)
             ranked.append((key, hit, score))

@@ -320,11 +320,17 @@ def spell(text: str, settings=None) -> dict[str, str]:
 @dataclass(frozen=True)
 class PinyinMatch:
     """What a pinyin query found: per-section scores (0: no match), the
-    words it was read as, and whether titles spelled it."""
+    words it was read as, whether titles spelled it, and the best score
+    over the whole collection (what matches as typed is lifted above)."""
 
     scores: np.ndarray
     reading: Reading | None
     titles: int
+    top: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.top < 0:
+            object.__setattr__(self, "top", float(self.scores.max()) if len(self.scores) else 0.0)
 
     @property
     def text(self) -> str:
@@ -334,31 +340,99 @@ class PinyinMatch:
         return f"spelled by {self.titles} title{'s' if self.titles != 1 else ''}"
 
 
-def search(query: str, ranker: Ranker) -> PinyinMatch | None:
+@dataclass(frozen=True)
+class PinyinShared:
+    """What a pinyin query's scores depend on beyond one shard of an index:
+    the reading (from every shard's words), whether the words matched
+    anywhere, the best word score before titles lift theirs, how many titles
+    spell it, and the best score in the end.  A shard given these scores
+    like one index over every article (see ``search.cluster``)."""
+
+    reading: Reading | None
+    words_matched: bool
+    found_max: float
+    titles: int
+    top: float
+
+
+@dataclass(frozen=True)
+class PinyinPart:
+    """One shard's share of :class:`PinyinShared`."""
+
+    words_matched: bool
+    found_max: float
+    titled_max: float | None  # best word score among sections of titled articles
+    titles: int
+
+
+def _found(query: str, ranker: Ranker, words: Reading | None, stats) -> tuple[np.ndarray, bool]:
+    """Scores of sections with words for most of the reading's pieces."""
+    parts = query_parts(query)
+    found = np.zeros(ranker.n_docs, dtype=np.float32)
+    if words is None:
+        return found, False
+    found = ranker.score(words.scoring(), stats=stats)
+    have = np.zeros(len(ranker.articles), dtype=np.int32)
+    for piece in words.pieces:
+        docs = ranker.docs_with([(f, w) for w, _ in piece for f in TEXT_FIELDS]) & ranker.alive
+        have[np.unique(ranker.doc_article[docs])] += 1
+    share = max(MIN_PIECES_SHARE[mode] for mode, _ in parts)
+    need = math.ceil(share * len(words.pieces))
+    found = np.where(have[ranker.doc_article] >= need, found, np.float32(0))
+    return found, bool((found > 0).any())
+
+
+def _titled(query: str, ranker: Ranker) -> list[int]:
+    parts = query_parts(query)
+    return ranker.pinyin.titles_matching(parts) if sum(len(p[1]) for p in parts) >= MIN_TITLE_LETTERS else []
+
+
+def part(query: str, ranker: Ranker, words: Reading | None, stats=None) -> PinyinPart:
+    """This shard's share of what a pinyin query's scores depend on."""
+    found, matched = _found(query, ranker, words, stats)
+    titled = _titled(query, ranker)
+    in_title = np.isin(ranker.doc_article, titled) if titled else None
+    titled_max = float(found[in_title].max()) if in_title is not None and in_title.any() else None
+    return PinyinPart(matched, float(found.max()) if len(found) else 0.0, titled_max, len(titled))
+
+
+def shared(words: Reading | None, parts: list[PinyinPart]) -> PinyinShared:
+    """The collection's :class:`PinyinShared` from its shards' parts."""
+    matched = any(p.words_matched for p in parts)
+    found_max = np.float32(max((p.found_max for p in parts), default=0.0)) if matched else np.float32(0)
+    lift = np.float32(found_max + 1.0)
+    titled = [np.float32(p.titled_max if matched else 0.0) for p in parts if p.titled_max is not None]
+    titles = sum(p.titles for p in parts)
+    top = float(max(titled) + lift) if titled else float(found_max)
+    return PinyinShared(words if matched else None, matched, float(found_max), titles, top)
+
+
+def search(query: str, ranker: Ranker, stats=None, given: PinyinShared | None = None) -> PinyinMatch | None:
     """Score a pinyin query: sections of articles whose title spells it
     first, then sections with words for most of its pieces; ``None`` when
-    the query does not look like pinyin or nothing matches."""
+    the query does not look like pinyin or nothing matches.  ``stats`` and
+    ``given`` are the collection's, for a shard of a larger index."""
     parts = query_parts(query)
     if not parts:
         return None
-    index = ranker.pinyin
-    found = np.zeros(ranker.n_docs, dtype=np.float32)
-    words = read(query, index, ranker)
-    if words is not None:
-        found = ranker.score(words.scoring())
-        have = np.zeros(len(ranker.articles), dtype=np.int32)
-        for piece in words.pieces:
-            docs = ranker.docs_with([(f, w) for w, _ in piece for f in TEXT_FIELDS]) & ranker.alive
-            have[np.unique(ranker.doc_article[docs])] += 1
-        share = max(MIN_PIECES_SHARE[mode] for mode, _ in parts)
-        need = math.ceil(share * len(words.pieces))
-        found = np.where(have[ranker.doc_article] >= need, found, np.float32(0))
-        if not (found > 0).any():
+    if given is None:
+        words = read(query, ranker.pinyin, ranker)
+        found, matched = _found(query, ranker, words, stats)
+        if not matched:
             words = None
-    titled = index.titles_matching(parts) if sum(len(p[1]) for p in parts) >= MIN_TITLE_LETTERS else []
+        lift = found.max() + 1.0
+    else:
+        words = given.reading
+        found, _ = _found(query, ranker, words, stats)
+        lift = np.float32(given.found_max) + 1.0
+    titled = _titled(query, ranker)
     if titled:
         in_title = np.isin(ranker.doc_article, titled)
-        found = np.where(in_title, found + np.float32(found.max() + 1.0), found)
-    if not (found > 0).any():
+        found = np.where(in_title, found + np.float32(lift), found)
+    if given is None:
+        if not (found > 0).any():
+            return None
+        return PinyinMatch(found, words, len(titled))
+    if not given.words_matched and not given.titles:
         return None
-    return PinyinMatch(found, words, len(titled))
+    return PinyinMatch(found, words, given.titles, given.top)

@@ -289,6 +289,7 @@ class Searcher:
         sort: str = "score",
         stats: ranking.CollectionStats | None = None,
         suggestions: bool = True,
+        pinyin_shared: pinyin.PinyinShared | None = None,
         correct: bool = True,
     ) -> Results:
         """Articles matching ``query``, best first, ``limit`` per ``page``.
@@ -307,8 +308,8 @@ class Searcher:
 
         ``stats`` are the collection statistics to score with (default: this
         index's own): a shard of a sharded index is given the sums over all
-        shards (see :meth:`statistics`).  ``suggestions=False`` skips the
-        did-you-mean check.
+        shards (see :meth:`statistics`), and for a pinyin query
+        ``pinyin_shared``.  ``suggestions=False`` skips the did-you-mean check.
         """
         started = time.perf_counter()
         if not isinstance(query, str):
@@ -343,10 +344,10 @@ class Searcher:
             # term reaches; give them a floor so they still rank.
             scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
         reading = None
-        spelled = pinyin.search(query, ranker) if pinyin.query_parts(query) else None
+        spelled = pinyin.search(query, ranker, stats, pinyin_shared) if pinyin.query_parts(query) else None
         if spelled is not None:
             # Anything matched as typed outranks anything matched through pinyin.
-            scores = np.where(scores > 0, scores + spelled.scores.max(), spelled.scores)
+            scores = np.where(scores > 0, scores + np.float32(spelled.top), spelled.scores)
             reading = spelled.reading
             notices.append(f"read {query.strip()!r} as pinyin: {spelled.text}")
         key = ranker.columns.date if sort == "date" else None

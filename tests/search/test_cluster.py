@@ -30,6 +30,7 @@ from zhsearch.corpus.errors import ZhsearchError  # noqa: E402
 from zhsearch.indexer.build import build_index  # noqa: E402
 from zhsearch.indexer.shards import read_manifest, shard_of  # noqa: E402
 from zhsearch.search.cluster import ClusterResults, ClusterSearcher  # noqa: E402
+from zhsearch.search.pinyin import spell  # noqa: E402
 from zhsearch.search.searcher import Searcher  # noqa: E402
 
 ARTICLES = Path(__file__).resolve().parents[2] / "corpus" / "articles"
@@ -129,6 +130,11 @@ def test_sharded_search_equals_one_index(corpus, sharded: Path, dask_cluster) ->
     assert len(manifest.shards) == SHARDS and manifest.generation == 1
     assert len({shard_of(f"wiki-{i:04d}", SHARDS) for i in range(120)}) == SHARDS
     extra = ['"征信"', "信用卡 -逾期", "title:网贷", "催收 AND 投诉", "网代逾期", "停息挂帐", "債務 協商"]
+    # Pinyin: the titles of a few articles spelled in full and as initials.
+    with Searcher(single) as one:
+        titles = [one.article(f"wiki-{i:04d}").title for i in range(0, 120, 17)]
+    spelled = [spell(t) for t in titles]
+    extra += [s["words"] for s in spelled] + [s["initials"] for s in spelled] + ["wangdai yuqi", "zzyzx"]
     with Searcher(sharded, cluster=dask_cluster) as many, Searcher(single) as one:
         assert isinstance(many, ClusterSearcher)
         for q in [*queries, *extra]:
