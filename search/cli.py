@@ -757,7 +757,7 @@ def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:
     epilog="""\b
 Examples:
   zhsearch cluster --workers 2                 # scheduler at tcp://127.0.0.1:8786
-  zhsearch index laws/ --cluster tcp://127.0.0.1:8786 --shards 4 --index /tmp/laws-sharded""",
+  zhsearch cluster --workers 4 --port 9786     # then: zhsearch index ... --cluster tcp://127.0.0.1:9786""",
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
