@@ -554,25 +554,14 @@ class ClusterSearcher:
         )
 
 
-def _walk_order(hit: Any) -> tuple:
-    """Where a hit's article comes in a build's walk (directories sorted,
-    a directory's files before its subdirectories, then the line of a
-    JSON-lines file): the order of articles in one index built fresh, which
-    breaks its ties of score."""
-    parts = Path(hit.source or "").parts
-    path = tuple((1, p) for p in parts[:-1]) + ((0, parts[-1]),) if parts else ()
-    line = hit.meta.get("line", 0)
-    return path, line if isinstance(line, int) else 0
-
-
 def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int, sort: str) -> Results:
-    """One page of the shards' answers merged: by score (ties: the order
-    the articles were indexed in), or by date, newest first."""
+    """One page of the shards' answers merged: by score, or by date,
+    newest first; ties go to the article id, as on one index."""
     ranked = []
     for shard, res in answers:
         scores = res.scores or tuple(h.score for h in res.hits)
         for i, (hit, score) in enumerate(zip(res.hits, scores, strict=True)):
-            key: tuple = (-score, _walk_order(hit), shard, i)
+            key: tuple = (-score, hit.id, shard, i)
             if sort == "date":
                 key = (-date_number(hit.meta.get("date")), *key)
             ranked.append((key, hit, score))
