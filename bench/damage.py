@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -99,7 +100,7 @@ def main() -> None:
             ids = list(s._current()[1].articles)
             titles = [s.article(a).title for a in ids]
         queries = titles[: args.queries]
-        before = {
+        before: dict[str, Any] = {
             "ids": ids,
             "search": answers(pristine, queries),
             "show": None,

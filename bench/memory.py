@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +79,7 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_index(paths: list[Path], index_dir: Path, jobs: int) -> dict[str, float]:
+def run_index(paths: list[Path], index_dir: Path, jobs: int) -> dict[str, Any]:
     """Index ``paths`` in a child process; wall time and memory peaks."""
     cmd = [sys.executable, "-m", "zhsearch", "index", *map(str, paths), "--index", str(index_dir), "--jobs", str(jobs)]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -118,7 +119,7 @@ def main() -> None:
         big = work / "large.jsonl"
         print(f"[memory] writing {args.mb:.0f} MB of JSON lines to {big}", file=sys.stderr)
         size, n = make_jsonl(source, big, args.mb)
-        rows = []
+        rows: list[tuple[str, float, dict[str, Any]]] = []
         for label, path in (("zhwiki-qa corpus.jsonl (anchor)", source), (f"{size / 1e6:,.0f} MB .jsonl", big)):
             index_dir = work / f"index-{len(rows)}"
             shutil.rmtree(index_dir, ignore_errors=True)

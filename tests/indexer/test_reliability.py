@@ -429,3 +429,51 @@ def test_an_acknowledged_update_survives_a_power_loss(docs: Path, tmp_path: Path
         assert [h.id for h in s.search("个性化分期").hits] == ["c.txt"]
         assert not s.search("上门").notices
     assert check_index([docs], tmp_path / "after" / "index").ok
+
+
+def _can_mount_tmpfs() -> bool:
+    import shutil as _shutil
+    import subprocess
+
+    if not _shutil.which("unshare") or not _shutil.which("mount"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True, timeout=20
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and mount (root) for a small tmpfs")
+def test_a_really_full_tmpfs(docs: Path, tmp_path: Path):
+    """The same on a real, small file system (no patching): the update that
+    does not fit fails with the message, leaves nothing, and the index works."""
+    import subprocess
+    import sys
+
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "long.txt").write_text("长文章\n\n" + "".join(f"第{i}段，催收与协商的记录。\n\n" for i in range(60_000)))
+    script = f"""
+set -e
+mount -t tmpfs -o size=7m tmpfs {mount}
+Z="{sys.executable} -m zhsearch"
+$Z index {docs} --index {mount}/index --jobs 1 > /dev/null
+ls -a {mount}/index > {tmp_path}/before.txt
+set +e
+$Z index {docs} {big} --index {mount}/index --jobs 1 > /dev/null 2> {tmp_path}/err.txt
+echo $? > {tmp_path}/rc.txt
+set -e
+ls -a {mount}/index > {tmp_path}/after.txt
+$Z search 上门走访 --index {mount}/index > {tmp_path}/search.txt
+"""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "rc.txt").read_text().strip() == "2"
+    err = (tmp_path / "err.txt").read_text()
+    assert "no space left on device (needed about" in err and "internal error" not in err, err
+    assert (tmp_path / "after.txt").read_text() == (tmp_path / "before.txt").read_text()
+    assert "a.txt" in (tmp_path / "search.txt").read_text()
