@@ -511,7 +511,7 @@ class ClusterSearcher:
                 if not isinstance(part, _Failed):
                     typed, fixed = typed + part[0], fixed + part[1]
             if fixed > typed and fixed >= CLEARLY_MORE * typed:
-                return replace(
+                return replace(  # type: ignore[call-arg]  # mypy misses the fields a frozen subclass inherits
                     better,
                     query=query,
                     corrected=suggestion,

@@ -279,9 +279,14 @@ def test_incremental_update_touches_one_shard(dask_cluster, tmp_path: Path) -> N
     assert build_index([docs], target, cluster=dask_cluster).files_unchanged == len(list(docs.iterdir()))
     assert read_manifest(target) == before  # nothing changed: no new generation
     changed = docs / "md-001.md"
+    old_dir = target / before.shards[shard_of("md-001.md", 3)].path
+    files_before = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in old_dir.iterdir()}
     changed.write_text(changed.read_text(encoding="utf-8") + "\n补充说明：蝴蝶效应。\n", encoding="utf-8")
     report = build_index([docs], target, cluster=dask_cluster)
     after = read_manifest(target)
+    # The update hard-linked the shard into a new directory: the one the
+    # previous manifest names is exactly as it was (a reader may be on it).
+    assert {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in old_dir.iterdir()} == files_before
     assert report.files_indexed == 1 and after.generation == before.generation + 1
     moved = [s.shard for s, t in zip(before.shards, after.shards, strict=True) if s.path != t.path]
     assert moved == [shard_of("md-001.md", 3)]
