@@ -66,8 +66,9 @@ def cached_index(name: str, corpus: Path, jobs: int) -> Path:
     """The zhsearch index of ``corpus`` for the current code, built if needed."""
     target = OUT / f"{name}-index-{code_key()}"
     for old in OUT.glob(f"{name}-index-*"):
-        if old != target:
+        if old.is_dir() and old != target:
             shutil.rmtree(old, ignore_errors=True)
+            old.with_name(old.name + ".lock").unlink(missing_ok=True)
     t0 = time.perf_counter()
     report = build_index([corpus], target, jobs=jobs)
     print(

@@ -7,8 +7,16 @@ title, heading and body, so sections matching more of them rank higher.
 
 Syntax for those who want it:
 
-* ``"exact phrase"`` (also “…” and 「…」) — the characters in this order;
+* ``"exact phrase"`` (ASCII quotes) — the characters in this order;
   matched on character bigrams, so segmentation can't break it; required.
+* “…”, 「…」, 『…』 (typographic quotes) mark a term the way people quote for
+  emphasis (劳动法上的“三期”): it counts more (``EMPHASIS_WEIGHT``) and is
+  highlighted whole, but is not required.
+
+When the required parts (phrases, ``AND``) match nothing, the searcher runs
+the relaxed query (see :func:`relaxed`) and says so in a notice; words the
+question cut into something the index never saw (醉|驾会) are re-cut into
+words it holds (see :func:`repair_cuts`).
 * ``-word`` / ``-"phrase"`` / ``NOT word`` — articles containing it are left out.
 * ``a AND b`` — both required; ``a OR b`` — either (the default anyway).
 * ``title:词``, ``heading:词``, ``body:词`` — look in one field only.
@@ -20,7 +28,8 @@ or an unknown field falls back to plain terms and adds a notice saying so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from zhsearch.indexer.analysis import (
     CJK_CLASS,
@@ -44,6 +53,10 @@ FIELD_NAMES = frozenset(TEXT_FIELDS)
 GRAM_WEIGHT = 1.0
 # Weight of a quoted phrase's bigrams (the phrase is also required).
 PHRASE_GRAM_WEIGHT = 1.0
+# How much more a term in typographic quotes counts than plain text.
+EMPHASIS_WEIGHT = 1.5
+# Longest word looked for when re-cutting a word the index doesn't hold.
+REPAIR_MAX_CHARS = 4
 
 _QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "”": "”"}
 _LEX = re.compile(
@@ -68,6 +81,9 @@ class Clause:
     field: str | None = None
     required: bool = False
     excluded: bool = False
+    emphasis: bool = False
+    # The terms to search free text for, when re-cut (None: its own cut).
+    words: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,8 @@ def parse(text: str, settings: Settings | None = None) -> ParsedQuery:
         if c.phrase:
             phrases.append(c.text)
         else:
+            if c.emphasis:
+                phrases.append(c.text)
             for t in free_terms(c.text, settings):
                 if t not in terms:
                     terms.append(t)
@@ -178,7 +196,11 @@ def _clauses(text: str, notices: list[str]) -> list[Clause]:
             if end < 0:
                 notices.append("unbalanced quote ignored; searched the words as plain text")
                 continue
-            add(text[pos:end], phrase=True)
+            if opener == '"' or negate or pending_field or join == "AND":
+                add(text[pos:end], phrase=True)
+            elif text[pos:end].strip():
+                # Typographic quotes in a question are emphasis, not a filter.
+                clauses.append(Clause(text[pos:end], emphasis=True))
             pos = end + 1
         else:
             add(m.group("word"), phrase=False)
@@ -275,8 +297,8 @@ class Plan:
         return not self.scoring and not self.required
 
 
-def _term_scores(term: str, field_name: str | None, group: int) -> list[ScoreTerm]:
-    return [ScoreTerm(f, term, FIELD_WEIGHTS[f], group) for f in _fields(field_name)]
+def _term_scores(term: str, field_name: str | None, group: int, boost: float = 1.0) -> list[ScoreTerm]:
+    return [ScoreTerm(f, term, FIELD_WEIGHTS[f] * boost, group) for f in _fields(field_name)]
 
 
 def query_grams(parsed: ParsedQuery) -> list[str]:
@@ -318,15 +340,16 @@ def plan(parsed: ParsedQuery, settings: Settings | None = None, synonyms: Synony
             if clause.field is None:
                 scoring.extend(_gram_scores(clause.text, PHRASE_GRAM_WEIGHT))
             continue
-        terms = free_terms(clause.text, settings)
+        terms = list(clause.words) if clause.words is not None else free_terms(clause.text, settings)
         first_group = group
+        boost = EMPHASIS_WEIGHT if clause.emphasis else 1.0
         for t in terms:
-            scoring.extend(_term_scores(t, clause.field, group))
+            scoring.extend(_term_scores(t, clause.field, group, boost))
             group += 1
             if clause.required:
                 required.append(Requirement(any_of=tuple((f, t) for f in _fields(clause.field))))
         if clause.field is None and terms:
-            scoring.extend(_gram_scores(clause.text, GRAM_WEIGHT))
+            scoring.extend(_gram_scores(clause.text, GRAM_WEIGHT * boost))
         if synonyms is not None:
             for _, _, entry in synonyms.matches(fold(clause.text)):
                 # The synonym stands for the first query word inside the entry.
@@ -354,3 +377,94 @@ def _synonym_scores(
         masks.append(req)
     weight = SYNONYM_WEIGHT / len(words)
     return [ScoreTerm(f, w, FIELD_WEIGHTS[f] * weight, group, like, within) for w in words for f in _fields(field_name)]
+
+
+# --------------------------------------------------------------------------
+# Second chances
+
+
+def relaxed(parsed: ParsedQuery) -> ParsedQuery | None:
+    """The query with nothing required: phrases become emphasised terms and
+    ``AND`` becomes ``OR`` (exclusions and fields stay); ``None`` if nothing
+    was required."""
+    if not any(c.required or (c.phrase and not c.excluded) for c in parsed.clauses):
+        return None
+    clauses = tuple(
+        c
+        if c.excluded
+        else Clause(c.text, False, c.field, False, False, emphasis=c.emphasis or c.phrase, words=c.words)
+        for c in parsed.clauses
+    )
+    return replace(parsed, clauses=clauses)
+
+
+def repair_cuts(
+    parsed: ParsedQuery, known: Callable[[str], bool], settings: Settings | None = None
+) -> tuple[ParsedQuery, tuple[str, ...]]:
+    """Re-cut free-text words the index doesn't hold into words it holds.
+
+    jieba may cut a question 醉|驾会|坐牢 where the articles say 醉驾: a word
+    ``known`` rejects is replaced by the known words (two to
+    ``REPAIR_MAX_CHARS`` characters, longest first, not overlapping) that
+    overlap it in the question's text.  Returns the repaired query and the
+    free-text words of two or more characters that match nothing even so
+    (for a notice).
+    """
+    stop = stopwords()
+    unmatched: list[str] = []
+    clauses = list(parsed.clauses)
+    added: list[str] = []
+    changed = False
+    for i, c in enumerate(clauses):
+        if c.excluded or c.phrase or c.field is not None or c.words is not None:
+            continue
+        folded = fold(c.text)
+        spans = [(w, a, b) for w, a, b in word_spans(folded, settings) if w not in stop] or list(
+            word_spans(folded, settings)
+        )
+        words: list[str] = []
+        for w, a, b in spans:
+            if known(w):
+                words.append(w)
+                continue
+            found = _known_around(folded, a, b, known, stop)
+            if found:
+                changed = True
+                words.extend(x for x in found if x not in words)
+                added.extend(found)
+            else:
+                words.append(w)
+                if len(w) > 1 and is_cjk(w):  # a lone character is no news; pinyin has its own
+                    unmatched.append(w)
+        if changed:
+            clauses[i] = replace(c, words=tuple(dict.fromkeys(words)))
+    if not changed:
+        return parsed, tuple(dict.fromkeys(unmatched))
+    terms = tuple(dict.fromkeys((*parsed.terms, *added)))
+    return replace(parsed, clauses=tuple(clauses), terms=terms), tuple(dict.fromkeys(unmatched))
+
+
+def _known_around(folded: str, start: int, end: int, known: Callable[[str], bool], stop: frozenset[str]) -> list[str]:
+    """Known words of the text overlapping ``[start, end)``, longest first,
+    not overlapping each other, within its run of ideographs."""
+    lo, hi = start, end
+    while lo > 0 and is_cjk(folded[lo - 1]) and start - lo < REPAIR_MAX_CHARS - 1:
+        lo -= 1
+    while hi < len(folded) and is_cjk(folded[hi]) and hi - end < REPAIR_MAX_CHARS - 1:
+        hi += 1
+    cands = [
+        (a, b)
+        for n in range(REPAIR_MAX_CHARS, 1, -1)
+        for a in range(lo, hi - n + 1)
+        if a < end and a + n > start
+        for b in (a + n,)
+        if is_cjk(folded[a:b]) and all(is_cjk(ch) for ch in folded[a:b])
+    ]
+    taken: list[tuple[int, int]] = []
+    for a, b in cands:
+        if any(a < y and x < b for x, y in taken):
+            continue
+        w = folded[a:b]
+        if w not in stop and known(w):
+            taken.append((a, b))
+    return [folded[a:b] for a, b in sorted(taken)]

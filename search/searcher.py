@@ -39,7 +39,17 @@ from zhsearch.search import pinyin, ranking
 from zhsearch.search import related as related_terms
 from zhsearch.search.complete import Completer, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort
-from zhsearch.search.query import ParsedQuery, Plan, Requirement, parse, phrase_pattern, plan, query_grams
+from zhsearch.search.query import (
+    ParsedQuery,
+    Plan,
+    Requirement,
+    parse,
+    phrase_pattern,
+    plan,
+    query_grams,
+    relaxed,
+    repair_cuts,
+)
 from zhsearch.search.ranking import Ranker
 from zhsearch.search.snippets import DEFAULT_WIDTH, Snippet, make_snippet
 from zhsearch.search.suggest import suggest
@@ -310,6 +320,11 @@ class Searcher:
         index's own): a shard of a sharded index is given the sums over all
         shards (see :meth:`statistics`), and for a pinyin query
         ``pinyin_shared``.  ``suggestions=False`` skips the did-you-mean check.
+
+        When the required parts (ASCII-quoted phrases, ``AND``) match no
+        article at all, the relaxed query runs instead (``query.relaxed``) and
+        a notice says so; not with ``stats``, where only the caller knows
+        whether some other shard has them.
         """
         started = time.perf_counter()
         if not isinstance(query, str):
@@ -324,6 +339,11 @@ class Searcher:
         query = parsed.raw
         notices = [*self.notices, *parsed.notices]
         qplan = plan(parsed, self.settings, self.synonyms)
+        unmatched: tuple[str, ...] = ()
+        if not qplan.empty:
+            _, ranker = self._current()
+            parsed, unmatched = self._repaired(ranker, parsed, stats)
+            qplan = plan(parsed, self.settings, self.synonyms)
         if qplan.empty:
             if any(c.excluded for c in parsed.clauses):
                 notices.append("the query only excludes words; add a word to search for")
@@ -332,17 +352,21 @@ class Searcher:
             else:
                 notices.append("empty query: type some words to search for")
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
-        _, ranker = self._current()
-        allowed = self._allowed(ranker, qplan)
         wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
-        if wanted is not None:
-            allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
-        masks = [self._requirement_docs(ranker, m) for m in qplan.masks]
-        scores = ranker.score(list(qplan.scoring), masks, stats)
-        if qplan.required and allowed is not None:
-            # Required clauses (phrases, AND) may match sections no scored
-            # term reaches; give them a floor so they still rank.
-            scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
+        unfiltered, allowed, scores = self._scored(ranker, qplan, wanted, stats)
+        # A shard (``stats`` given) can't tell whether another shard has the
+        # required parts: there the caller decides on the relaxed query.
+        nothing = stats is None and qplan.required and not ranker.matching(scores, unfiltered).any()
+        loose = relaxed(parsed) if nothing else None
+        if loose is not None:
+            # Nothing in the index has every required part: rather than no
+            # results, the articles with some of the words, and a notice.
+            loose_plan = plan(loose, self.settings, self.synonyms)
+            _, loose_allowed, loose_scores = self._scored(ranker, loose_plan, wanted, stats)
+            if ranker.matching(loose_scores, loose_allowed).any():
+                required = [c.text for c in parsed.clauses if (c.required or c.phrase) and not c.excluded]
+                notices.append(f"no article has all of {' + '.join(required)}; showing articles with some of the words")
+                parsed, qplan, allowed, scores = loose, loose_plan, loose_allowed, loose_scores
         reading = None
         spelled = pinyin.search(query, ranker, stats, pinyin_shared) if pinyin.query_parts(query) else None
         if spelled is not None:
@@ -350,6 +374,8 @@ class Searcher:
             scores = np.where(scores > 0, scores + np.float32(spelled.top), spelled.scores)
             reading = spelled.reading
             notices.append(f"read {query.strip()!r} as pinyin: {spelled.text}")
+        elif unmatched:
+            notices.append(f"no article contains {', '.join(unmatched)}")
         key = ranker.columns.date if sort == "date" else None
         total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit, key)
         keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
@@ -410,16 +436,53 @@ class Searcher:
         scored with: one shard's part of the statistics that
         ``search(..., stats=...)`` takes (summed with
         :meth:`CollectionStats.merged`)."""
+        _, ranker = self._current()
         parsed = self.parse(query)
+        # Every word a shard's re-cut could ask about (any free-text word
+        # and the words around it), so all shards re-cut alike.
+        asked: dict[str, None] = {}
+        repair_cuts(parsed, lambda w: bool(asked.setdefault(w, None)), self.settings)
+        parsed, _ = self._repaired(ranker, parsed)
         qplan = plan(parsed, self.settings, self.synonyms)
+        loose = relaxed(parsed)
+        scoring = qplan.scoring + (plan(loose, self.settings, self.synonyms).scoring if loose is not None else ())
         terms: dict[tuple[str, str], None] = {}
-        for t in qplan.scoring:
+        for t in scoring:
             terms[(t.field, t.text)] = None
             if t.like:
                 terms[(t.field, t.like)] = None
         terms.update(dict.fromkeys(("body", t) for t in parsed.terms))
-        _, ranker = self._current()
+        terms.update(dict.fromkeys((f, w) for w in asked for f in TEXT_FIELDS))
         return ranker.stats(terms)
+
+    def _repaired(
+        self, ranker: Ranker, parsed: ParsedQuery, stats: ranking.CollectionStats | None = None
+    ) -> tuple[ParsedQuery, tuple[str, ...]]:
+        """``parsed`` with mis-cut words re-cut into words the index (or the
+        collection ``stats`` describe) holds, and the free-text words that
+        match nothing anyway."""
+        dfs = stats.doc_frequencies if stats is not None else {}
+
+        def known(word: str) -> bool:
+            return any(dfs.get((f, word), ranker.doc_frequency(f, word)) for f in TEXT_FIELDS)
+
+        return repair_cuts(parsed, known, self.settings)
+
+    def _scored(
+        self, ranker: Ranker, qplan: Plan, wanted: np.ndarray | None, stats: ranking.CollectionStats | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+        """The sections a plan allows (``None``: all), before and after the
+        filters ``wanted``, and their scores."""
+        allowed = unfiltered = self._allowed(ranker, qplan)
+        if wanted is not None:
+            allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
+        masks = [self._requirement_docs(ranker, m) for m in qplan.masks]
+        scores = ranker.score(list(qplan.scoring), masks, stats)
+        if qplan.required and allowed is not None:
+            # Required clauses (phrases, AND) may match sections no scored
+            # term reaches; give them a floor so they still rank.
+            scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
+        return unfiltered, allowed, scores
 
     def _rechoose(self, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""

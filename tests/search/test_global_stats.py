@@ -42,5 +42,6 @@ def test_halves_with_global_stats_score_like_one_index(halves, sample_index: Pat
             assert got == want, query
             # Without the global statistics each half scores by its own.
             local = {h.id: h.score for h in a.search(query, limit=50, snippets=False).hits}
-            differs += any(local[k] != want[k] for k in local)
+            # (a half without the phrase falls back to its words: other articles)
+            differs += any(want.get(k) != v for k, v in local.items())
     assert differs >= len(QUERIES) - 1

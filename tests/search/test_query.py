@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from zhsearch.indexer.analysis import fold
-from zhsearch.search.query import Clause, parse, phrase_pattern, plan
+from zhsearch.search.query import Clause, parse, phrase_pattern, plan, relaxed, repair_cuts
 
 
 def test_free_text_question_drops_question_words_and_punctuation():
@@ -33,14 +33,51 @@ def test_only_question_words_still_searches_them():
     assert parse("什么").terms == ("什么",)
 
 
-@pytest.mark.parametrize("quoted", ['"上门走访"', "“上门走访”", "「上门走访」"])
+@pytest.mark.parametrize("quoted", ['"上门走访"', 'AND "上门走访"'])
 def test_quoted_phrase(quoted: str):
     parsed = parse(f"网贷 {quoted}")
     assert parsed.phrases == ("上门走访",)
     assert parsed.terms == ("网贷",)
-    assert Clause("上门走访", phrase=True) in parsed.clauses
+    assert any(c.text == "上门走访" and c.phrase for c in parsed.clauses)
     assert parsed.notices == ()
-    assert len(plan(parsed).required) == 1
+    assert len(plan(parsed).required) == (2 if "AND" in quoted else 1)
+
+
+@pytest.mark.parametrize("quoted", ["“三期”", "「三期」", "『三期』"])
+def test_typographic_quotes_are_emphasis_not_a_filter(quoted: str):
+    parsed = parse(f"劳动法上的{quoted}指的是什么")
+    assert Clause("三期", emphasis=True) in parsed.clauses
+    assert "三期" in parsed.phrases  # highlighted whole
+    qplan = plan(parsed)
+    assert qplan.required == ()
+    plain = {t.text: t.boost for t in plan(parse("劳动法 三期")).scoring if t.field == "body"}
+    boosted = {t.text: t.boost for t in qplan.scoring if t.field == "body"}
+    assert boosted["三期"] > plain["三期"] and boosted["劳动法"] == plain["劳动法"]
+
+
+def test_relaxed_turns_requirements_into_emphasis():
+    parsed = parse('"上门走访" AND 网贷 -征信')
+    loose = relaxed(parsed)
+    assert loose is not None
+    assert [(c.text, c.required, c.phrase, c.excluded) for c in loose.clauses] == [
+        ("上门走访", False, False, False),
+        ("网贷", False, False, False),
+        ("征信", False, False, True),
+    ]
+    assert plan(loose).required == () and len(plan(loose).excluded) == 1
+    assert relaxed(parse("上门走访 网贷")) is None
+
+
+def test_repair_cuts_prefers_words_the_index_holds():
+    parsed = parse("醉驾会坐牢吗")
+    assert "驾会" in parsed.terms  # jieba cuts 醉|驾会|坐牢|吗
+    index_words = {"醉驾", "坐牢", "拘役"}
+    repaired, unmatched = repair_cuts(parsed, index_words.__contains__)
+    assert repaired.clauses[0].words == ("醉驾", "坐牢")
+    assert unmatched == ()
+    assert {t.text for t in plan(repaired).scoring if t.field == "body"} == {"醉驾", "坐牢"}
+    _, unmatched = repair_cuts(parsed, {"坐牢"}.__contains__)
+    assert unmatched == ("驾会",)
 
 
 def test_minus_excludes_a_word():
