@@ -184,15 +184,20 @@ def measure_rankings(
     import ir_measures
     from ir_measures import RR, R, Success, nDCG
 
-    names = {RR @ k: "mrr", Success @ 1: "success_at_1", R @ k: "recall", nDCG @ k: "ndcg", R @ depth: "recall_deep"}
+    wanted = [(RR @ k, "mrr"), (Success @ 1, "success_at_1"), (R @ k, "recall"), (nDCG @ k, "ndcg")]
+    wanted.append((R @ depth, "recall_deep"))
+    names: dict[object, list[str]] = {}
+    for measure, name in wanted:  # R@k and R@depth are one measure when k == depth
+        names.setdefault(measure, []).append(name)
     qrels = {q: {d: int(g) for d, g in docs.items()} for q, docs in judgments.items()}
     # trec_eval orders a run by score: give rank r the score -r.
     run = {q: {d: float(-r) for r, d in enumerate(dict.fromkeys(ids), 1)} for q, ids in rankings.items() if ids}
-    out = {q: dict.fromkeys(names.values(), 0.0) for q in qrels}
+    out = {q: {name: 0.0 for _, name in wanted} for q in qrels}
     if run:
         for m in ir_measures.iter_calc(list(names), qrels, run):
             if m.query_id in out:
-                out[m.query_id][names[m.measure]] = float(m.value)
+                for name in names[m.measure]:
+                    out[m.query_id][name] = float(m.value)
     return out
 
 

@@ -53,6 +53,8 @@ FIELD_NAMES = frozenset(TEXT_FIELDS)
 GRAM_WEIGHT = 1.0
 # Weight of a quoted phrase's bigrams (the phrase is also required).
 PHRASE_GRAM_WEIGHT = 1.0
+# A word of one ideograph (税, 房, 有, 会) counts this much of a longer word.
+SINGLE_CHAR_WEIGHT = 0.5
 # How much more a term in typographic quotes counts than plain text.
 EMPHASIS_WEIGHT = 1.5
 # Longest word looked for when re-cutting a word the index doesn't hold.
@@ -298,6 +300,8 @@ class Plan:
 
 
 def _term_scores(term: str, field_name: str | None, group: int, boost: float = 1.0) -> list[ScoreTerm]:
+    if len(term) == 1 and is_cjk(term):
+        boost *= SINGLE_CHAR_WEIGHT
     return [ScoreTerm(f, term, FIELD_WEIGHTS[f] * boost, group) for f in _fields(field_name)]
 
 

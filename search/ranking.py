@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from zhsearch.indexer.schema import FIELD_WEIGHTS
 
 if TYPE_CHECKING:
     from zhsearch.search.filters import ArticleColumns
@@ -43,6 +45,14 @@ FIELD_B = {"title": 0.3, "heading": 0.3, "body": 0.75, "grams": 0.75}
 ARTICLE_SPREAD = 0.0
 # Exponent of the share of distinct query words a section matches.
 COORD_POWER = 0.5
+# Words count toward the coordination share by their rarity, not one each.
+COORD_IDF = True
+# Evidence from an article's work (the law it is an article of, see
+# Ranker.article_groups): weight of the mean of its best GROUP_BEST scores.
+GROUP_WEIGHT = 0.7
+GROUP_BEST = 3
+# Share of the title weight left to a title that several articles share.
+SHARED_TITLE_WEIGHT = 0.1
 
 # Section choice: weight of the proximity of the question's bigrams in a
 # section (0 turns it off) and the window it is measured in, in characters.
@@ -219,6 +229,30 @@ class Ranker:
         return ArticleColumns.read(self)
 
     @cached_property
+    def article_groups(self) -> np.ndarray:
+        """A group number per article: articles whose titles differ only in
+        a trailing part number (``… 第十二条``, ``… Article 3``) belong to one
+        work; every other article is a group of its own."""
+        return group_keys(self.columns.title)
+
+    @cached_property
+    def has_groups(self) -> bool:
+        """Whether some articles share a work (see :attr:`article_groups`)."""
+        return len(self.articles) > 0 and int(np.bincount(self.article_groups).max()) > 1
+
+    @cached_property
+    def title_weights(self) -> np.ndarray:
+        """Per section, how much its title counts: ``SHARED_TITLE_WEIGHT``
+        where the article's title (its part number aside) is shared with
+        other articles, 1 elsewhere.  A shared title names the work, not the
+        article: its words are evidence for the group, which
+        :func:`group_evidence` counts once for all its articles."""
+        groups = self.article_groups
+        sizes = np.bincount(groups)
+        per_article = np.where(sizes[groups] > 1, np.float32(SHARED_TITLE_WEIGHT), np.float32(1.0))
+        return per_article[self.doc_article].astype(np.float32)
+
+    @cached_property
     def pinyin(self) -> PinyinIndex:
         """The index's Chinese words by pinyin, built for the first pinyin query."""
         from zhsearch.search.pinyin import PinyinIndex
@@ -318,11 +352,13 @@ class Ranker:
         # Coordination: how many groups matched each section, counted once
         # per group (``last`` is the group that counted a section last).
         coord = bool(COORD_POWER) and len(groups) > 1
-        if coord:
-            matched = np.zeros(self.n_docs, dtype=np.uint16)
-            last = np.full(self.n_docs, -1, dtype=np.int32)
         group_row = {g: i for i, g in enumerate(sorted(groups))}
         n = self.n_alive if stats is None else stats.sections
+        if coord:
+            matched = np.zeros(self.n_docs, dtype=np.float32)
+            last = np.full(self.n_docs, -1, dtype=np.int32)
+            weights = self._coordination_weights(terms, group_row, n, stats)
+            found = np.zeros(len(groups), dtype=bool)
         for t in terms:
             ids, tfs = self.postings(t.field, t.text)
             if not len(ids):
@@ -338,19 +374,54 @@ class Ranker:
             b = FIELD_B.get(t.field, B)
             avg = self.avg_length[t.field] if stats is None else stats.avg_length(t.field)
             norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / avg)
-            scores[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
+            part = (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
+            if t.field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
+                part *= self.title_weights[ids]
+            scores[ids] += part
             if coord and t.group in group_row:
                 row = group_row[t.group]
                 new = ids[last[ids] != row]
-                matched[new] += 1
+                matched[new] += weights[row]
                 last[new] = row
+                found[row] = True
         if coord:
             # Every scored section, also one only ungrouped terms matched
-            # (its share is 0).
+            # (its share is 0).  Words matched nowhere don't count.
             hit = np.flatnonzero(scores)
-            share = matched[hit].astype(np.float32) / np.float32(len(groups))
+            total = float(weights[found].sum()) or 1.0
+            share = matched[hit] / np.float32(total)
             scores[hit] *= share**COORD_POWER
         return scores
+
+    def _coordination_weights(
+        self, terms: list[ScoreTerm], group_row: dict[int, int], n: int, stats: CollectionStats | None
+    ) -> np.ndarray:
+        """What each query word counts for in the coordination share: 1, or
+        with ``COORD_IDF`` its rarity times its boost in the body (other
+        fields only for a word not searched in the body), so matching or
+        missing a common single character moves the share little."""
+        weights = np.ones(len(group_row), dtype=np.float32)
+        if not COORD_IDF:
+            return weights
+        body_seen = np.zeros(len(group_row), dtype=bool)
+        weights[:] = 0.0
+        for t in terms:
+            row = group_row.get(t.group)
+            if row is None:
+                continue
+            df = self._df(t.field, t.text, stats)
+            if not df:
+                continue
+            idf = bm25_idf(n, df)
+            if t.like:
+                idf = min(idf, self.idf(t.field, t.like, stats) or idf)
+            w = idf * t.boost / FIELD_WEIGHTS.get(t.field, 1.0)
+            if t.field == "body":
+                weights[row] = max(weights[row] if body_seen[row] else 0.0, w)
+                body_seen[row] = True
+            elif not body_seen[row]:
+                weights[row] = max(weights[row], w)
+        return weights
 
     def matching(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
         """Mask of the sections a query matched (live, scored, allowed)."""
@@ -386,7 +457,8 @@ class Ranker:
         seen = np.zeros(len(self.articles), dtype=bool)
         seen[arts] = True
         total = int(np.count_nonzero(seen))
-        if article_key is None and not spread:
+        grouped = bool(GROUP_WEIGHT) and self.has_groups
+        if article_key is None and not spread and not grouped:
             return total, self._top_by_score(cand, cs, arts, start, stop, self.id_order)
         order = np.argsort(-cs, kind="stable")
         cand, cs, arts = cand[order], cs[order], arts[order]
@@ -396,6 +468,8 @@ class Ranker:
             totals = np.zeros(len(self.articles), dtype=np.float32)
             np.add.at(totals, arts, cs)
             best_scores = best_scores + spread * (totals[arts[first]] - best_scores)
+        if grouped:
+            best_scores = best_scores + group_evidence(best_scores, self.article_groups[arts[first]], GROUP_WEIGHT)
         by_id = self.id_order[arts[first]]
         if article_key is None:
             rank = np.lexsort((by_id, -best_scores))
@@ -445,6 +519,44 @@ class Ranker:
             return np.zeros(0, dtype=np.int64)
         order, starts = self._article_sections
         return order[starts[article] : starts[article + 1]]
+
+
+_PART_NUMBER = re.compile(
+    r"\s*(?:第[0-9零〇一二两三四五六七八九十百千]+[条章节款编篇]?(?:之[0-9一二三四五六七八九十]+)?"
+    r"|(?:article|art\.|section|§)\s*\d+[a-z]?)\s*$",
+    re.I,
+)
+
+
+def group_keys(titles: list[str]) -> np.ndarray:
+    """Group numbers for titles: equal once a trailing part number is cut."""
+    numbers: dict[str, int] = {}
+    out = np.empty(len(titles), dtype=np.int32)
+    for i, title in enumerate(titles):
+        stem = _PART_NUMBER.sub("", title)
+        key = stem if stem and stem != title else f"\0{i}"
+        out[i] = numbers.setdefault(key, len(numbers))
+    return out
+
+
+def group_evidence(scores: np.ndarray, groups: np.ndarray, weight: float, best: int | None = None) -> np.ndarray:
+    """What the rest of its work says for each article: ``weight`` times the
+    mean of the ``best`` highest scores among the articles of its group
+    (itself included, missing ones count 0), so the right article of the
+    right law outranks a lone match in an unrelated one.  ``scores`` and
+    ``groups`` are per candidate article."""
+    if not len(scores):
+        return scores
+    best = GROUP_BEST if best is None else best
+    order = np.lexsort((-scores, groups))
+    g = groups[order]
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    pos = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    keep = order[pos < best]
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    sums = np.zeros(len(uniq), dtype=np.float64)
+    np.add.at(sums, inverse[keep], scores[keep])
+    return (weight * sums[inverse] / best).astype(scores.dtype)
 
 
 def _open_postings(leaf):  # -> indexer.postings.SegmentPostings

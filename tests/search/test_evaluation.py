@@ -161,6 +161,8 @@ def test_graded_metrics_computed_by_hand():
     assert got["q"]["recall_deep"] == pytest.approx(2 / 3)  # x and y in the top 3
     assert got["q"]["ndcg"] == pytest.approx(dcg_at_2 / ideal_at_2)
     assert got["empty"] == {"mrr": 0, "success_at_1": 0, "recall": 0, "ndcg": 0, "recall_deep": 0}
+    same = measure_rankings(judged, {"q": ["n", "y", "x"]}, k=2, depth=2)["q"]
+    assert same["recall"] == same["recall_deep"] == pytest.approx(1 / 3)
 
 
 def test_several_relevant_articles_and_qrels(index_dir: Path, tmp_path: Path):
