@@ -29,7 +29,7 @@ from zhsearch.indexer.postings import GRAM_FIELD, WORD_FIELDS
 SCHEMA_VERSION = 4
 
 TEXT_FIELDS = WORD_FIELDS
-FIELD_WEIGHTS = {"title": 2.0, "heading": 0.5, "body": 1.0}
+FIELD_WEIGHTS = {"title": 2.0, "heading": 1.5, "body": 1.0}
 __all__ = ["GRAM_FIELD", "TEXT_FIELDS", "FIELD_WEIGHTS", "SCHEMA_VERSION", "make_schema"]
 
 

@@ -51,6 +51,8 @@ COORD_IDF = True
 # Ranker.article_groups): weight of the mean of its best GROUP_BEST scores.
 GROUP_WEIGHT = 0.7
 GROUP_BEST = 3
+# Score share of a section that only single-character query words matched.
+SINGLE_ONLY_WEIGHT = 0.5
 # Share of the title weight left to a title that several articles share.
 SHARED_TITLE_WEIGHT = 0.1
 
@@ -354,11 +356,12 @@ class Ranker:
         coord = bool(COORD_POWER) and len(groups) > 1
         group_row = {g: i for i, g in enumerate(sorted(groups))}
         n = self.n_alive if stats is None else stats.sections
+        single = any(len(t.text) == 1 and _is_cjk_char(t.text) for t in terms)
+        content = np.zeros(self.n_docs, dtype=bool) if single and SINGLE_ONLY_WEIGHT != 1.0 else None
         if coord:
             matched = np.zeros(self.n_docs, dtype=np.float32)
             last = np.full(self.n_docs, -1, dtype=np.int32)
             weights = self._coordination_weights(terms, group_row, n, stats)
-            found = np.zeros(len(groups), dtype=bool)
         for t in terms:
             ids, tfs = self.postings(t.field, t.text)
             if not len(ids):
@@ -378,17 +381,27 @@ class Ranker:
             if t.field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
                 part *= self.title_weights[ids]
             scores[ids] += part
+            if content is not None and (len(t.text) > 1 or not _is_cjk_char(t.text)):
+                content[ids] = True
             if coord and t.group in group_row:
                 row = group_row[t.group]
                 new = ids[last[ids] != row]
                 matched[new] += weights[row]
                 last[new] = row
-                found[row] = True
+        if content is not None:
+            # Sections that only single characters matched (年, 有) rank
+            # below those matching a word or bigram of the question.
+            # Whether a longer word matched anywhere is decided on the
+            # collection's statistics, so shards agree.
+            longer = any(self._df(t.field, t.text, stats) for t in terms if len(t.text) > 1 or not _is_cjk_char(t.text))
+            if longer:
+                scores[~content & (scores > 0)] *= np.float32(SINGLE_ONLY_WEIGHT)
         if coord:
             # Every scored section, also one only ungrouped terms matched
-            # (its share is 0).  Words matched nowhere don't count.
+            # (its share is 0).  With COORD_IDF, words found nowhere (weight
+            # 0) don't count.
             hit = np.flatnonzero(scores)
-            total = float(weights[found].sum()) or 1.0
+            total = float(weights.sum()) or 1.0
             share = matched[hit] / np.float32(total)
             scores[hit] *= share**COORD_POWER
         return scores
@@ -519,6 +532,10 @@ class Ranker:
             return np.zeros(0, dtype=np.int64)
         order, starts = self._article_sections
         return order[starts[article] : starts[article + 1]]
+
+
+def _is_cjk_char(text: str) -> bool:
+    return len(text) == 1 and "\u3400" <= text <= "\u9fff"
 
 
 _PART_NUMBER = re.compile(

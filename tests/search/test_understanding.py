@@ -69,3 +69,37 @@ def test_notice_names_the_words_that_matched_nothing(searcher: Searcher):
     assert ids(results) == ["nianjia.txt"]
     assert "no article contains 房东" in results.notices
     assert not any("no article" in n for n in searcher.search("年休假").notices)
+
+
+def test_single_characters_cannot_outrank_a_matching_content_word(make_index, monkeypatch):
+    from zhsearch.search import query, ranking
+
+    index_dir = make_index(
+        {
+            "nianjia.txt": "职工休假\n\n职工连续工作一年以上的，享受带薪年休假。\n",
+            "xianfa.txt": "修正案\n\n年年有预算，有监督，有审计，有报告，年有年的安排。\n",
+            "other.txt": "其他\n\n职工的工作安排。\n",
+        }
+    )
+    with Searcher(index_dir) as s:
+        assert ids(s.search("年 有 年休假"))[0] == "nianjia.txt"
+        # A single character still counts when nothing longer matches.
+        assert ids(s.search("年 有"))[0] == "xianfa.txt"
+        monkeypatch.setattr(ranking, "SINGLE_ONLY_WEIGHT", 1.0)
+        monkeypatch.setattr(ranking, "COORD_IDF", False)
+        monkeypatch.setattr(query, "SINGLE_CHAR_WEIGHT", 1.0)
+        assert ids(s.search("年 有 年休假"))[0] == "xianfa.txt"  # what the weighting prevents
+
+
+def test_articles_of_one_work_share_evidence():
+    import numpy as np
+    from zhsearch.search.ranking import group_evidence, group_keys
+
+    titles = ["商标法 第六条", "商标法 第七条", "商标法实施条例 第三条", "商标法 第八条之一", "Wiki", "Act Article 3"]
+    assert group_keys(titles).tolist() == [0, 0, 1, 0, 2, 3]
+    scores = np.array([5.0, 4.0, 6.0, 3.0, 1.0], dtype=np.float32)
+    groups = np.array([0, 0, 1, 0, 2])
+    bonus = group_evidence(scores, groups, 0.6, best=3)
+    assert bonus.tolist() == pytest.approx([2.4, 2.4, 1.2, 2.4, 0.2])  # 0.6 x (best three) / 3
+    # The right article of the right law now outranks a lone match elsewhere.
+    assert (scores + bonus)[0] > (scores + bonus)[2]
