@@ -12,7 +12,10 @@ Only a paragraph that *opens* with the number followed by a space, a colon
 or a bracketed title counts (``第三条 为了……``, ``第三条：``, ``第三条【目的】``);
 ``第三条规定的……`` is a sentence citing a clause.  A document needs at least
 :data:`MIN_CLAUSES` of them, so an article that happens to start one
-paragraph with a clause number keeps its own structure.
+paragraph with a clause number keeps its own structure.  Contracts numbered
+``1.1`` / ``2.3.1`` count the same way: a paragraph opening with such a
+number that reads as a sentence (a short line is a heading) is a clause,
+when a document has at least :data:`MIN_NUMBERED` of them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ _CLAUSE = re.compile(
     r"[\s\u3000]*(?P<rest>.*)$",
     re.S,
 )
+# Contracts and rules numbered 1.1, 2.3.1 …: a paragraph opening with such a
+# number and reading as a sentence (a short line is a heading) is a clause.
+_NUMBERED = re.compile(r"^\s*(?P<label>\d{1,2}(?:[.．]\d{1,3}){1,3})(?![\d.．])[\s\u3000]*(?P<rest>\S.*)$", re.S)
 MIN_CLAUSES = 2
+MIN_NUMBERED = 3
 # A clause line this short without a sentence end is the clause's title
 # (``第一条 租赁物``, the contract style), not its text.
 _MAX_TITLE = 30
@@ -47,6 +54,9 @@ def clause_start(line: str) -> ClauseStart | None:
     """The clause ``line`` opens, or ``None`` when it does not open one."""
     m = _CLAUSE.match(line)
     if not m:
+        n = _NUMBERED.match(line)
+        if n and _is_sentence(n["rest"]):
+            return ClauseStart(n["label"].replace("．", "."), n["rest"].strip())
         return None
     label, rest = m["label"], m["rest"].strip()
     if m["bracket"]:
@@ -59,10 +69,19 @@ def clause_start(line: str) -> ClauseStart | None:
 def has_clauses(lines: Iterable[str], minimum: int = MIN_CLAUSES) -> bool:
     """Whether enough paragraphs of a document open a clause to make clauses
     its structure."""
-    found = 0
+    found = numbered = 0
     for line in lines:
         if _CLAUSE.match(line):
             found += 1
             if found >= minimum:
                 return True
+        elif (n := _NUMBERED.match(line)) and _is_sentence(n["rest"]):
+            numbered += 1
+            if numbered >= MIN_NUMBERED:
+                return True
     return False
+
+
+def _is_sentence(text: str) -> bool:
+    text = text.strip()
+    return len(text) > _MAX_TITLE or bool(re.search(r"[。；;！!？?]$", text))

@@ -112,3 +112,25 @@ def test_html_law_is_split_by_clause(articles_dir: Path):
     # The 项 under a clause belong to it.
     assert listing.text.splitlines()[0] == "催收人员不得有下列行为："
     assert "（四）冒充司法机关、政府部门工作人员。" in listing.text
+
+
+def test_contract_numbered_1_1_clauses_are_sections_under_their_headings():
+    text = (
+        "房屋租赁合同\n\n1. 租赁物\n\n1.1 甲方将位于某市某路的房屋出租给乙方居住使用。\n\n1.2 房屋面积以产权证记载为准。\n\n"
+        "2. 租金\n\n2.1 每月租金三千元，乙方应于每月五日前支付。\n\n续：支付方式为银行转账。\n\n"
+        "2.2 逾期支付租金超过十五日的，甲方有权解除合同。\n"
+    )
+    article = parse_text(text, "c.txt")
+    assert article is not None
+    assert [(s.path, s.text) for s in article.sections if s.text] == [
+        (("1. 租赁物", "1.1"), "甲方将位于某市某路的房屋出租给乙方居住使用。"),
+        (("1. 租赁物", "1.2"), "房屋面积以产权证记载为准。"),
+        (("2. 租金", "2.1"), "每月租金三千元，乙方应于每月五日前支付。\n续：支付方式为银行转账。"),
+        (("2. 租金", "2.2"), "逾期支付租金超过十五日的，甲方有权解除合同。"),
+    ]
+
+
+def test_an_article_with_two_numbered_sentences_keeps_its_sections():
+    text = "怎么还款\n\n1.1 先列出所有欠款。\n\n1.2 再按利率排序。\n\n最后逐笔还清。\n"
+    article = parse_text(text, "a.txt")
+    assert article is not None and len(article.sections) == 1
