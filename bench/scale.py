@@ -55,7 +55,6 @@ from speed import (  # noqa: E402
     dir_size,
     median_wall,
     summary,
-    zhsearch_command,
 )
 
 GOALS = {
@@ -290,7 +289,7 @@ for _, a in s.search(q, 10).hits:
 
 
 def cold(zidx: Path, tidx: Path | None, runs: int) -> dict:
-    cli = zhsearch_command() + ["search", COLD_QUERY, "--index", str(zidx)]
+    cli = [sys.executable, "-m", "zhsearch", "search", COLD_QUERY, "--index", str(zidx)]
     out = {"zhsearch_s": median_wall(cli, runs, ok=(0, 1))}
     if tidx is not None:
         out["tantivy_s"] = median_wall([sys.executable, "-c", TANTIVY_COLD, str(tidx), COLD_QUERY], runs)
