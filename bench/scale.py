@@ -484,6 +484,10 @@ def main() -> None:
             s["cold"] = cold(zidx, tidx, args.cold_runs)
             s["zhsearch"]["warm"].pop("totals")
             r["sizes"].append(s)
+            # Each size's figures as soon as they are measured (a 16× run is long).
+            print(table(r) + "\n", flush=True)
+            if args.json:
+                Path(args.json).write_text(json.dumps(r, ensure_ascii=False, indent=2), encoding="utf-8")
             shutil.rmtree(tidx)
             if not (args.updates and k == args.updates_size):
                 shutil.rmtree(zidx)

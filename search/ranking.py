@@ -20,19 +20,16 @@ chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 
 from __future__ import annotations
 
-import bisect
 import math
-import os
 import re
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from zhsearch.indexer.schema import FIELD_WEIGHTS
+from zhsearch.indexer.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from zhsearch.search.filters import ArticleColumns
@@ -62,8 +59,6 @@ PROXIMITY_WEIGHT = 2.0
 PROXIMITY_WINDOW = 50
 # How many of an article's best-scoring sections compete on proximity.
 SECTION_CANDIDATES = 5
-
-_POSTINGS_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -124,103 +119,11 @@ def bm25_idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-class Ranker:
-    """Scores sections of one index snapshot (a Whoosh reader and the text
-    postings of its segments) with numpy."""
-
-    def __init__(self, reader, fields: tuple[str, ...]) -> None:
-        self.n_docs = reader.doc_count_all()
-        self._leaves = list(reader.leaf_readers()) if self.n_docs else []
-        # Opened now, not when first needed: a later commit may delete a
-        # segment's file, and an open one stays readable.
-        self._stores = [(_open_postings(leaf), offset) for leaf, offset in self._leaves]
-        self.lengths: dict[str, np.ndarray] = {}
-        self.avg_length: dict[str, float] = {}
-        self.length_sums: dict[str, float] = {}
-        self.alive = np.ones(self.n_docs, dtype=bool)
-        article_ids: dict[str, int] = {}
-        self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
-        for (leaf, offset), (store, _) in zip(self._leaves, self._stores, strict=True):
-            if leaf.has_deletions():
-                for docnum in leaf._perdoc.deleted_docs():
-                    self.alive[offset + docnum] = False
-            ids, local = store.articles()
-            # An article updated since keeps its number: one id, one article.
-            number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
-            self.doc_article[offset : offset + len(local)] = number[local]
-        for field in fields:
-            arr = np.zeros(self.n_docs, dtype=np.float32)
-            for store, offset in self._stores:
-                part = store.lengths(field)[: self.n_docs - offset]
-                arr[offset : offset + len(part)] = part
-            self.lengths[field] = arr
-            # Summed in float64: lengths are whole numbers, so the sum is
-            # exact and adds up across shards to the same value.
-            self.length_sums[field] = float(arr[self.alive].sum(dtype=np.float64))
-        self.articles = list(article_ids)
-        self._article_numbers = article_ids
-        self._offsets = [offset for _, offset in self._leaves]
-        # Opened now too: a snapshot holds all its files open, so a commit
-        # or rebuild may delete them (see indexer.storage) without it noticing.
-        self._stored_columns: list = [self._stored_column(leaf) for leaf, _ in self._leaves]
-        self.n_alive = int(self.alive.sum())
-        for field in fields:
-            self.avg_length[field] = max(self.length_sums[field] / self.n_alive, 1.0) if self.n_alive else 1.0
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._lexicons: dict[str, list[str]] = {}
-
-    def stored_fields(self, docnum: int) -> dict:
-        """A section's stored values, read straight from its segment's
-        stored column: every stored read of a search goes through here
-        (Whoosh's reader adds a lookup and a copy per call, which phrase
-        checks over many sections pay for)."""
-        from zhsearch.indexer.codec import unpack_stored
-
-        i = bisect.bisect_right(self._offsets, docnum) - 1
-        column = self._stored_columns[i]
-        return unpack_stored(column[docnum - self._offsets[i]]) if column is not None else {}
-
-    @staticmethod
-    def _stored_column(leaf):  # -> whoosh.columns.ColumnReader | None
-        from zhsearch.indexer.codec import stored_column
-
-        return stored_column(leaf._perdoc)
-
-    @cached_property
-    def id_order(self) -> np.ndarray:
-        """Each article number's place among the article ids sorted: the
-        tie-break that does not depend on where documents were written."""
-        order = np.empty(len(self.articles), dtype=np.int64)
-        order[sorted(range(len(self.articles)), key=self.articles.__getitem__)] = np.arange(len(self.articles))
-        return order
-
-    def live_term_count(self, field: str) -> int:
-        """How many distinct terms of ``field`` live (not deleted) sections hold."""
-        parts = [
-            store.live_terms(field, self.alive[offset : offset + store.n_docs]) for store, offset in self._stores
-        ]
-        return len(np.unique(np.concatenate(parts))) if parts else 0
-
-    def article_number(self, article_id: str) -> int:
-        """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
-        return self._article_numbers.get(article_id, -1)
-
-    def close(self) -> None:
-        for store, _ in self._stores:
-            store.close()
-
-    def lexicon(self, field: str) -> list[str]:
-        """The distinct words of a word field in the whole index, sorted."""
-        lex = self._lexicons.get(field)
-        if lex is None:
-            parts = [store.lexicon(field) for store, _ in self._stores]
-            lex = parts[0] if len(parts) == 1 else sorted(set().union(*parts))
-            self._lexicons[field] = lex
-        return lex
-
-    def doc_frequency(self, field: str, text: str) -> int:
-        """How many live sections contain ``text`` in ``field``."""
-        return len(self.postings(field, text)[0])
+class Ranker(Snapshot):
+    """Scores the sections of one index snapshot (``indexer.snapshot``) with
+    numpy: BM25F term weights, coordination, top articles.  Everything it
+    reads (postings, lengths, live sections, article numbers) comes from
+    the snapshot; nothing here knows Whoosh or the file formats."""
 
     @cached_property
     def columns(self) -> ArticleColumns:
@@ -260,44 +163,6 @@ class Ranker:
         from zhsearch.search.pinyin import PinyinIndex
 
         return PinyinIndex.build(self)
-
-    # -- postings
-    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Global doc numbers and term frequencies of ``text`` in ``field``."""
-        key = (field, text)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        parts = [(store.postings(field, text), offset) for store, offset in self._stores]
-        result = self._live(parts)
-        self._cache[key] = result
-        if len(self._cache) > _POSTINGS_CACHE:
-            self._cache.popitem(last=False)
-        return result
-
-    def gram_prefix_docs(self, field: str, char: str) -> np.ndarray:
-        """Doc numbers of the sections with a bigram starting with ``char``."""
-        from zhsearch.indexer.postings import gram_prefix_range
-
-        lo, hi = gram_prefix_range(char)
-        parts = []
-        for store, offset in self._stores:
-            if store.has_field(field):
-                for i in store.key_range(field, lo, hi):
-                    parts.append((store.postings_at(field, i), offset))
-        return np.unique(self._live(parts)[0])
-
-    def _live(self, parts) -> tuple[np.ndarray, np.ndarray]:
-        parts = [(ids + offset, tfs) for (ids, tfs), offset in parts if len(ids)]
-        if not parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        ids = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-        tfs = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
-        # Deleted documents stay in a segment's postings: they must not
-        # count, or document frequencies outgrow the live count.
-        live = self.alive[ids]
-        return (ids, tfs) if live.all() else (ids[live], tfs[live])
 
     def stats(self, terms: Iterable[tuple[str, str]] = ()) -> CollectionStats:
         """This snapshot's statistics, with the document frequencies of ``terms``."""
@@ -517,22 +382,6 @@ class Ranker:
         best = np.sort(first)[start:stop]
         return [(int(cand[pick[i]]), float(cs[pick[i]])) for i in best]
 
-    @cached_property
-    def _article_sections(self) -> tuple[np.ndarray, np.ndarray]:
-        """Live section numbers grouped by article (in docnum order), and
-        where each article's group starts."""
-        live = np.flatnonzero(self.alive)
-        order = live[np.argsort(self.doc_article[live], kind="stable")]
-        starts = np.searchsorted(self.doc_article[order], np.arange(len(self.articles) + 1))
-        return order, starts
-
-    def sections_of(self, article: int) -> np.ndarray:
-        """The live section numbers of article number ``article``, increasing."""
-        if article < 0 or article >= len(self.articles):
-            return np.zeros(0, dtype=np.int64)
-        order, starts = self._article_sections
-        return order[starts[article] : starts[article + 1]]
-
 
 def _is_cjk_char(text: str) -> bool:
     return len(text) == 1 and "\u3400" <= text <= "\u9fff"
@@ -574,32 +423,6 @@ def group_evidence(scores: np.ndarray, groups: np.ndarray, weight: float, best: 
     sums = np.zeros(len(uniq), dtype=np.float64)
     np.add.at(sums, inverse[keep], scores[keep])
     return (weight * sums[inverse] / best).astype(scores.dtype)
-
-
-def _open_postings(leaf):  # -> indexer.postings.SegmentPostings
-    """The text postings written beside a Whoosh segment."""
-    from zhsearch.corpus.errors import IndexDamagedError
-    from zhsearch.indexer.postings import SUFFIX, SegmentPostings
-    from zhsearch.indexer.storage import rebuild_hint
-
-    folder = getattr(leaf._storage, "folder", None)
-    path = Path(str(folder)) / f"{leaf._segid}{SUFFIX}"
-    try:
-        store = SegmentPostings(path)
-        # Whoosh opens some segment files only when first needed: a missing
-        # or truncated one is found now, not in the middle of a query.
-        for name, (size, _) in store.files.items():
-            if os.stat(Path(str(folder)) / name).st_size != size:
-                raise ValueError(f"{name} is {os.stat(Path(str(folder)) / name).st_size} bytes, {size} were written")
-        return store
-    except (OSError, ValueError) as exc:
-        reason = f"{path.name} is missing" if isinstance(exc, FileNotFoundError) else str(exc)
-        raise IndexDamagedError(
-            f"the index at {folder} is damaged ({reason}); {rebuild_hint(folder)}",
-            index_dir=str(folder),
-            file=path.name,
-            reason=reason,
-        ) from None
 
 
 # From this many occurrences on, the best window is found with arrays; below,
