@@ -35,9 +35,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from zhsearch.corpus.errors import (
     ArticleNotFoundError,
@@ -315,8 +318,23 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
         version=__version__,
         description="Full-text search of Chinese articles: the same operations and fields as the zhsearch library.",
         default_response_class=JSONUTF8Response,
+        # The doc page's Swagger UI comes from the swagger-ui-bundle package,
+        # not a CDN: the server works on a machine without a network.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.index = handle
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="zhsearch API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
     @app.exception_handler(ZhsearchError)
     async def library_error(request: Request, exc: ZhsearchError) -> Response:

@@ -221,7 +221,13 @@ def test_openapi_documents_every_endpoint(client: TestClient):
     assert {"/search", "/articles/{article_id}", "/related/{article_id}", "/stats", "/suggest"} <= set(paths)
     names = {p["name"] for p in paths["/search"]["get"]["parameters"]}
     assert {"q", "limit", "page", "category", "author", "tag", "since", "until", "facet", "sort"} <= names
-    assert client.get("/docs").status_code == 200
+    page = client.get("/docs")
+    assert page.status_code == 200
+    # Swagger UI is served by the app itself: no CDN, so the docs work offline.
+    assert "cdn." not in page.text and "/docs/assets/swagger-ui-bundle.js" in page.text
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
 
 
 def test_article_text_comes_back_as_data_not_markup(make_index):
