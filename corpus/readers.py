@@ -18,6 +18,7 @@ file is indexed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -123,8 +124,10 @@ def _os_reason(exc: OSError, path: str | os.PathLike[str] | None = None) -> str:
     return exc.strerror or str(exc)
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The content of a regular file; :class:`ReadError` for anything else.
+@contextlib.contextmanager
+def _regular_file(path: str | os.PathLike[str]) -> Iterator[int]:
+    """An open descriptor of a regular file; :class:`ReadError` for anything
+    else, and for any OS error while the caller reads it.
 
     The file is opened without blocking and checked after opening, so a FIFO
     or a device named ``*.txt`` (``/dev/zero``) is refused instead of hanging
@@ -144,12 +147,18 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
             raise ReadError(str(path), "is a directory")
         if not stat.S_ISREG(mode):
             raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+        yield fd
     except OSError as exc:
         raise ReadError(str(path), _os_reason(exc, path)) from None
     finally:
         os.close(fd)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The content of a regular file; :class:`ReadError` for anything else
+    (see :func:`_regular_file`)."""
+    with _regular_file(path) as fd, os.fdopen(fd, "rb", closefd=False) as f:
+        return f.read()
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[int, str]:
@@ -158,30 +167,13 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[int, str]:
     :func:`read_bytes`."""
     import hashlib
 
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise ReadError(str(path), "broken symbolic link (its target does not exist)") from None
-        raise ReadError(str(path), "file disappeared before it could be read") from None
-    except OSError as exc:
-        raise ReadError(str(path), _os_reason(exc, path)) from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise ReadError(str(path), "is a directory")
-        if not stat.S_ISREG(mode):
-            raise ReadError(str(path), "not a regular file (a FIFO, socket or device)")
+    with _regular_file(path) as fd:
         digest = hashlib.sha1()
         size = 0
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
             size += len(chunk)
         return size, digest.hexdigest()
-    except OSError as exc:
-        raise ReadError(str(path), _os_reason(exc, path)) from None
-    finally:
-        os.close(fd)
 
 
 def check_suffix(path: str | os.PathLike[str]) -> None:
