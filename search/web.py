@@ -9,7 +9,7 @@ The API mirrors the library and the CLI's ``--json`` — same names, same
 fields: ``/search`` is :meth:`Searcher.search` (a :class:`Results` with its
 hits as :meth:`Hit.as_dict`), ``/articles/{id}`` is ``show``, ``/related/{id}``,
 ``/stats`` and ``/suggest`` (:meth:`Searcher.complete`).  Library errors come
-back as ``{"error": message, "type": class name}`` with the message the CLI
+back as ``{"type": "error", "error": message, "error_type": class name}`` with the message the CLI
 prints, and a status that fits: 400 for a bad option, 404 for an unknown
 article, 503 while there is no index to read (say, mid-rebuild).
 
@@ -340,7 +340,9 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     async def library_error(request: Request, exc: ZhsearchError) -> Response:
         headers = {"Retry-After": "1"} if status_for(exc) == 503 else None
         return JSONUTF8Response(
-            {"error": str(exc), "type": type(exc).__name__}, status_code=status_for(exc), headers=headers
+            {"type": "error", "error": str(exc), "error_type": type(exc).__name__},
+            status_code=status_for(exc),
+            headers=headers,
         )
 
     @app.exception_handler(OSError)
@@ -354,18 +356,22 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     async def internal_error(request: Request, exc: Exception) -> Response:
         # As the CLI says it: one line, no traceback to the client.
         message = f"internal error: {type(exc).__name__}: {exc}"
-        return JSONUTF8Response({"error": message, "type": "InternalError"}, status_code=500)
+        return JSONUTF8Response({"type": "error", "error": message, "error_type": "InternalError"}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return JSONUTF8Response(
-            {"error": str(exc.detail), "type": "HTTPError"}, status_code=exc.status_code, headers=exc.headers
+            {"type": "error", "error": str(exc.detail), "error_type": "HTTPError"},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-        return JSONUTF8Response({"error": f"invalid parameter {problems}", "type": "OptionError"}, status_code=400)
+        return JSONUTF8Response(
+            {"type": "error", "error": f"invalid parameter {problems}", "error_type": "OptionError"}, status_code=400
+        )
 
     app.add_middleware(_SecurityHeaders)
 
@@ -376,7 +382,9 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
         if name not in _STATIC or name == "index.html":
-            return JSONUTF8Response({"error": f"no static file {name!r}", "type": "HTTPError"}, status_code=404)
+            return JSONUTF8Response(
+                {"type": "error", "error": f"no static file {name!r}", "error_type": "HTTPError"}, status_code=404
+            )
         return Response(files[name], media_type=_STATIC[name], headers={"Cache-Control": "no-cache"})
 
     @app.get("/search", summary="Search the articles (Searcher.search)")

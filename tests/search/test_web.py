@@ -39,7 +39,8 @@ def error_of(response: httpx.Response, status: int) -> str:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"error", "type"}
+    # An error is a record like the others: its "type" says what it is.
+    assert set(body) == {"type", "error", "error_type"} and body["type"] == "error"
     return body["error"]
 
 
