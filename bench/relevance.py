@@ -198,8 +198,8 @@ def anchor_rows(system: str, questions: list[Question], run: Callable[[str], lis
     return rows
 
 
-def zhsearch_rows(questions: list[Question], index: Path) -> list[str]:
-    report = evaluate(questions, index, k=K, depth=DEPTH)
+def zhsearch_rows(questions: list[Question], index: Path, synonyms: Path | None = None) -> list[str]:
+    report = evaluate(questions, index, k=K, depth=DEPTH, synonyms=synonyms)
     metrics = list(report.groups) if len(report.groups) > 1 else []
     rows = []
     for m in (*metrics, report.overall):
@@ -218,7 +218,7 @@ def zhsearch_rows(questions: list[Question], index: Path) -> list[str]:
 def bench(name: str, corpus: Path, questions: list[Question], args) -> None:
     index = cached_index(name, corpus, args.jobs)
     t0 = time.perf_counter()
-    rows = zhsearch_rows(questions, index)
+    rows = zhsearch_rows(questions, index, args.synonyms)
     print(f"{name}: zhsearch, {len(questions)} questions in {time.perf_counter() - t0:.1f} s")
     if not args.no_anchors:
         t0 = time.perf_counter()
@@ -239,6 +239,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions of each set (quick checks)")
     ap.add_argument("--no-anchors", action="store_true", help="zhsearch only")
     ap.add_argument("--jobs", type=int, default=0, help="indexing processes (0: one per core)")
+    ap.add_argument("--synonyms", type=Path, default=None, help="a synonym file for zhsearch's queries (measure a thesaurus)")
     args = ap.parse_args()
     data = Path(args.data)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -233,12 +233,14 @@ def evaluate(
     snippets: bool = True,
     qrels: str | os.PathLike[str] | Mapping[str, Mapping[str, int]] | None = None,
     depth: int = DEPTH,
+    synonyms: str | os.PathLike[str] | None = None,
 ) -> EvalReport:
     """Run every question against the index and score the rankings.
 
     Each question is searched as a user would (``k`` results, snippets),
     which is what the latency measures, and once more ``depth`` deep
-    without snippets for Recall@depth.
+    without snippets for Recall@depth.  ``synonyms`` is a synonym file used
+    for every question, as ``search --synonyms`` would.
     """
     if isinstance(queries, (str, os.PathLike)):
         questions = read_questions(queries, qrels)
@@ -247,7 +249,7 @@ def evaluate(
     rankings: dict[str, list[str]] = {}
     runs: list[tuple[Question, bool | None, float, bool]] = []
     misses: list[tuple[str, str, str | None]] = []
-    with Searcher(index_dir) as searcher:
+    with Searcher(index_dir, synonyms=synonyms) as searcher:
         for q in questions:
             t0 = time.perf_counter()
             results = searcher.search(q.query, limit=k, snippets=snippets)

@@ -93,6 +93,15 @@ def test_evaluate_accepts_question_objects(index_dir: Path):
     assert report.misses == ()
 
 
+def test_evaluate_with_a_synonym_file(index_dir: Path, tmp_path: Path):
+    # 资信 is in no article; as a synonym of 征信 it finds the one about 征信.
+    question = [Question("x-1", "资信", "b.txt", 0)]
+    assert evaluate(question, index_dir).overall.mrr == 0.0
+    synonyms = tmp_path / "synonyms.txt"
+    synonyms.write_text("征信 资信\n", encoding="utf-8")
+    assert evaluate(question, index_dir, synonyms=synonyms).overall.mrr == 1.0
+
+
 def test_format_table(index_dir: Path, queries_file: Path):
     table = format_table(evaluate(queries_file, index_dir))
     lines = table.splitlines()
