@@ -239,7 +239,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions of each set (quick checks)")
     ap.add_argument("--no-anchors", action="store_true", help="zhsearch only")
     ap.add_argument("--jobs", type=int, default=0, help="indexing processes (0: one per core)")
-    ap.add_argument("--synonyms", type=Path, default=None, help="a synonym file for zhsearch's queries (measure a thesaurus)")
+    ap.add_argument(
+        "--synonyms", type=Path, default=None, help="a synonym file for zhsearch's queries (measure a thesaurus)"
+    )
     args = ap.parse_args()
     data = Path(args.data)
     OUT.mkdir(parents=True, exist_ok=True)
