@@ -55,6 +55,7 @@ from speed import (  # noqa: E402
     dir_size,
     median_wall,
     summary,
+    time_queries,
 )
 
 GOALS = {
@@ -231,18 +232,8 @@ def _tantivy_query_text(q: str) -> str:
 def warm_zhsearch(index_dir: Path, passes: int) -> dict:
     from zhsearch.search.searcher import Searcher
 
-    out: dict = {}
     with Searcher(index_dir) as s:
-        for snippets in (True, False):
-            for q in QUERIES:
-                s.search(q, limit=10, snippets=snippets)
-            ms = []
-            for _ in range(passes):
-                for q in QUERIES:
-                    t0 = time.perf_counter()
-                    s.search(q, limit=10, snippets=snippets)
-                    ms.append((time.perf_counter() - t0) * 1000)
-            out["snippets" if snippets else "no_snippets"] = summary(ms)
+        out = time_queries(lambda q, snippets: s.search(q, limit=10, snippets=snippets), passes)
         out["totals"] = {q: s.search(q, limit=10, snippets=False).total for q in QUERIES}
     return out
 
@@ -254,7 +245,6 @@ def warm_tantivy(index_dir: Path, passes: int) -> dict:
     ix = tantivy.Index.open(str(index_dir))
     searcher = ix.searcher()
     texts = {q: _tantivy_query_text(q) for q in QUERIES}
-    out: dict = {}
 
     def run(q: str, snippets: bool) -> int:
         query = ix.parse_query(texts[q], ["title", "body"])
@@ -265,17 +255,7 @@ def warm_tantivy(index_dir: Path, passes: int) -> dict:
                 gen.snippet_from_doc(searcher.doc(address)).to_html()
         return len(result.hits)
 
-    for snippets in (True, False):
-        for q in QUERIES:
-            run(q, snippets)
-        ms = []
-        for _ in range(passes):
-            for q in QUERIES:
-                t0 = time.perf_counter()
-                run(q, snippets)
-                ms.append((time.perf_counter() - t0) * 1000)
-        out["snippets" if snippets else "no_snippets"] = summary(ms)
-    return out
+    return time_queries(run, passes)
 
 
 TANTIVY_COLD = """

@@ -33,6 +33,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,21 +265,28 @@ def summary(ms: list[float]) -> dict:
     return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms), "n": len(ms)}
 
 
+def time_queries(run: Callable[[str, bool], object], passes: int) -> dict:
+    """Warm latency of ``run(query, snippets)`` over QUERIES: for snippets on
+    and off, one warm-up pass, then ``passes`` timed ones."""
+    out: dict = {}
+    for snippets in (True, False):
+        for q in QUERIES:  # warm-up pass
+            run(q, snippets)
+        ms = []
+        for _ in range(passes):
+            for q in QUERIES:
+                t0 = time.perf_counter()
+                run(q, snippets)
+                ms.append((time.perf_counter() - t0) * 1000)
+        out["snippets" if snippets else "no_snippets"] = summary(ms)
+    return out
+
+
 def warm_zhsearch(index_dir: Path, passes: int) -> dict:
     from zhsearch.search.searcher import Searcher
 
-    out: dict = {}
     with Searcher(index_dir) as s:
-        for snippets in (True, False):
-            for q in QUERIES:  # warm-up pass
-                s.search(q, limit=10, snippets=snippets)
-            ms = []
-            for _ in range(passes):
-                for q in QUERIES:
-                    t0 = time.perf_counter()
-                    s.search(q, limit=10, snippets=snippets)
-                    ms.append((time.perf_counter() - t0) * 1000)
-            out["snippets" if snippets else "no_snippets"] = summary(ms)
+        out = time_queries(lambda q, snippets: s.search(q, limit=10, snippets=snippets), passes)
         out["with_hits"] = sum(1 for q in QUERIES if s.search(q, limit=10, snippets=False).total > 0)
     # Each query the first time it is asked: a searcher that has answered
     # other queries (index open, code loaded) but not this one, so nothing
@@ -306,7 +314,6 @@ def warm_naive(index_dir: Path, passes: int) -> dict:
     ix = windex.open_dir(str(index_dir))
     parser = MultifieldParser(["title", "content"], ix.schema, group=OrGroup)
     parser.add_plugin(PlusMinusPlugin())
-    out: dict = {}
     with ix.searcher() as s:
 
         def run(q: str, snippets: bool) -> int:
@@ -316,16 +323,7 @@ def warm_naive(index_dir: Path, passes: int) -> dict:
                     hit.highlights("content")
             return len(results)
 
-        for snippets in (True, False):
-            for q in QUERIES:
-                run(q, snippets)
-            ms = []
-            for _ in range(passes):
-                for q in QUERIES:
-                    t0 = time.perf_counter()
-                    run(q, snippets)
-                    ms.append((time.perf_counter() - t0) * 1000)
-            out["snippets" if snippets else "no_snippets"] = summary(ms)
+        out = time_queries(run, passes)
         out["with_hits"] = sum(1 for q in QUERIES if run(q, False) > 0)
     return out
 
@@ -579,10 +577,13 @@ def main() -> None:
             r["build"]["naive"] = n = run_build("naive", corpus, nidx, 1)
             log(f"  {n['seconds']:.1f} s, {n['bytes'] / 1e6 / n['seconds']:.2f} MB/s")
         log(f"warm queries: {len(QUERIES)} queries, 1 warm-up + {args.passes} passes")
-        r["warm"]["zhsearch"] = warm_zhsearch(zidx, args.passes)
         if not args.no_naive:
+            # Before zhsearch is imported in this process: opening an index
+            # makes Whoosh read pickles through zhsearch's allowlist
+            # (indexer/safepickle.py), which refuses a plain Whoosh schema.
             log("warm queries on the naive index")
             r["warm"]["naive"] = warm_naive(nidx, args.passes)
+        r["warm"]["zhsearch"] = warm_zhsearch(zidx, args.passes)
         log(f"cold start: {args.cold_runs} runs each")
         compile_bytecode()
         cli = zhsearch_command() + ["search", COLD_QUERY, "--index", str(zidx)]
