@@ -13,7 +13,9 @@ The pipeline:
    (``meta.related``, as for ``.txt``).
 3. **Main text** by trafilatura, which drops navigation, footers, share bars,
    comments and scripts; dates come from htmldate through it.  On a forum
-   thread only the first post is the article (replies are comments).
+   thread only the first post is the article (replies are comments); on a
+   Q&A page the question and the accepted (else the first) answer; lists of
+   posts, comments and signatures are removed first (``corpus.threads``).
 4. **Cleaning** what extraction lets through: byline lines (作者：… 来源：…
    发布时间：…), which become metadata when the page has none, the repeated
    title, and everything from a 相关文章 marker on.
@@ -32,6 +34,7 @@ from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ReadError
 from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import _RELATED_MARKERS, MAX_TITLE_CHARS, _squash, clean_text
+from zhsearch.corpus.threads import drop_signatures, prune_posts
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
@@ -87,6 +90,10 @@ _BOILERPLATE_LINE = re.compile(
     r"(?:关注|订阅)(?:我们|公众号)|阅读原文$|分享到[:：]?|转载请注明)"
 )
 _FOOTER_LINE = re.compile(r"版权所有|Copyright|All Rights Reserved|ICP备|ICP证|©", re.I)
+# A profile's or a post's counters: 访问量：56,204 / 粉丝：1,027 / 阅读(2306) | 评论(14).
+_COUNTER_LINE = re.compile(
+    r"^[\u4e00-\u9fff]{1,6}\s*[:：]\s*[\d,.]+\s*[万千kKwW+]?$|^(?:[\u4e00-\u9fff]{1,4}\s*[（(]\s*[\d,.]+[万kKwW+]?\s*[)）]\s*[|｜·/]?\s*){2,}$"
+)
 # Text at least this long before a related-articles marker makes the marker
 # the end of the article; earlier markers head a sidebar.
 _MIN_BODY_BEFORE_MARKER = 80
@@ -128,11 +135,11 @@ _SITE_LIKE = re.compile(
 _BYLINE = re.compile(
     r"^(?:(?:来源|出处|作者|文|撰文|记者|编辑|责任编辑|责编|审核|校对|发布者|发布人|发布时间|发表时间|发表于|发布于|"
     r"更新时间|时间|日期|发布日期|浏览|浏览次数|阅读|阅读量|点击|点击数|字号|分类|栏目|提问者|回答者|楼主|"
-    r"本文来源|文章来源|稿件来源|原文链接|原标题|本文作者|文章作者)"
+    r"本文来源|文章来源|稿件来源|原文链接|原标题|本文作者|文章作者|博主)"
     r"\s*[:：]?\s*|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})"
 )
 _BYLINE_FIELDS = re.compile(
-    r"(?P<key>作者|记者|撰文|发布者|发布人|提问者|回答者|分类|栏目)\s*[:：]\s*(?P<value>[^\s|｜　:：]{1,20})"
+    r"(?P<key>作者|记者|撰文|发布者|发布人|提问者|回答者|博主|分类|栏目)\s*[:：]\s*(?P<value>[^\s|｜　:：]{1,20})"
 )
 _DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _NOT_NAMES = frozenset({"发表于", "楼主", "匿名", "匿名用户", "admin", "作者", "佚名", "本站", "小编"})
@@ -172,8 +179,17 @@ def _page_meta(tree: Any) -> tuple[dict[str, Any], str, list[str]]:
                 break
     h1s = [" ".join(el.text_content().split()) for el in tree.iter("h1")]
     h1 = next((h for h in h1s if h), None)
-    site = metas.get("og:site_name") or metas.get("sitename")
     title_el = next(iter(tree.iter("title")), None)
+    if h1 is None:
+        # Pages without an <h1> head the article with an <h2>/<h3>: the one
+        # the <title> starts with (``父亲的存折_某某的日志_某某博客``).
+        title_text = " ".join(title_el.text_content().split()) if title_el is not None else ""
+        for el in tree.iter("h2", "h3"):
+            heading = " ".join(el.text_content().split())
+            if len(heading) >= 4 and title_text.startswith(heading):
+                h1 = heading
+                break
+    site = metas.get("og:site_name") or metas.get("sitename")
     raw_title = (
         metas.get("og:title")
         or str(ld.get("headline") or "")
@@ -453,6 +469,7 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     """The main text's blocks."""
     import trafilatura
 
+    question = prune_posts(tree)
     _prune_link_lists(tree)
     headings = _source_headings(tree)
     doc = trafilatura.bare_extraction(
@@ -470,7 +487,10 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     blocks: list[Block] = []
     for el in doc.body:
         blocks.extend(_element_blocks(el))
-    return _restore_headings(blocks, headings)
+    extracted = "".join(_squash(b.text) for b in blocks)
+    # The question above a Q&A page's answer, which extraction tends to drop.
+    missing = [Block(line) for line in question if _squash(line) not in extracted]
+    return _restore_headings(missing + blocks, headings)
 
 
 def _element_blocks(el: Any) -> list[Block]:
@@ -560,6 +580,7 @@ def parse_html(data: bytes, article_id: str, source: str | None = None) -> Artic
     except (etree.ParserError, ValueError) as exc:
         raise ReadError(name, f"not an HTML page ({exc})") from None
     meta, title, related = _page_meta(tree)
+    drop_signatures(tree)
     post = _first_post(tree)
     if post is not None:
         blocks = _post_blocks(post)
@@ -612,7 +633,9 @@ def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list
             if info.get("doc_number"):
                 meta.setdefault("doc_number", info["doc_number"])
             continue
-        if len(text) <= _MAX_BYLINE and (_BOILERPLATE_LINE.match(text) or _FOOTER_LINE.search(text)):
+        if len(text) <= _MAX_BYLINE and (
+            _BOILERPLATE_LINE.match(text) or _FOOTER_LINE.search(text) or _COUNTER_LINE.match(text)
+        ):
             continue
         if squashed == squashed_title and not out:
             continue
