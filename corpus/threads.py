@@ -38,7 +38,9 @@ _ANSWER_WORD = re.compile(r"answer|huida|^ans(?:$|[-_])|[-_]ans$|reply|replies",
 _COMMENT_WORD = re.compile(r"comment|feedback|discuss|^cmt|[-_]cmt|pinglun", re.I)
 # An answer the asker or the site picked.
 _ACCEPTED_WORD = re.compile(r"accept|adopt|caina|best|good[-_]?answer|satisf", re.I)
-_ACCEPTED_BADGES = frozenset({"最佳答案", "已采纳", "采纳答案", "提问者采纳", "最佳回答", "满意答案", "已采纳的回答", "推荐答案"})
+_ACCEPTED_BADGES = frozenset(
+    {"最佳答案", "已采纳", "采纳答案", "提问者采纳", "最佳回答", "满意答案", "已采纳的回答", "推荐答案"}
+)
 _QUESTION_WORD = re.compile(r"question|^q[-_]|[-_]q$|^ask|[-_]ask|wenti|tiwen", re.I)
 _SIGNATURE_WORD = re.compile(r"(?:^|[-_])(?:sign|signature|signatures|sig|qianming)(?:$|[-_])", re.I)
 _POST_TAGS = frozenset({"div", "li", "article", "section", "table", "tr", "td", "dl", "dd"})
@@ -52,7 +54,9 @@ def _xpath(expression: str) -> Any:
     return etree.XPath(expression)
 
 
-_LOWER = "translate(concat(@class, ' ', @id, ' ', @itemprop), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_LOWER = (
+    "translate(concat(@class, ' ', @id, ' ', @itemprop), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+)
 # Prefilter in XPath (C speed); the regular expressions then decide.
 _CANDIDATES = _xpath(
     f"//*[@class or @id or @itemprop][contains({_LOWER}, 'answer') or contains({_LOWER}, 'repl')"
@@ -181,6 +185,8 @@ def _question_lines(tree: Any, answer: Any) -> list[str]:
         if lines := _element_lines(el):
             return lines
     return []
+
+
 def _element_lines(el: Any) -> list[str]:
     """Lines of text of ``el`` that read as sentences (the question's
     description, not its tags, counters and buttons)."""
@@ -199,7 +205,9 @@ def _element_lines(el: Any) -> list[str]:
         block.tail = "\n" + (block.tail or "")
         block.text = "\n" + (block.text or "")
     lines = [" ".join(line.split()) for line in el.text_content().split("\n")]
-    return [line for line in lines if len(line) >= 12 and _SENTENCE.search(line) and re.search(r"[\u4e00-\u9fff]", line)]
+    return [
+        line for line in lines if len(line) >= 12 and _SENTENCE.search(line) and re.search(r"[\u4e00-\u9fff]", line)
+    ]
 
 
 # The question's counters, tags, dates, buttons and asker.

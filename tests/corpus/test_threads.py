@@ -69,7 +69,9 @@ def test_thread_is_its_first_post_without_signatures(tmp_path: Path):
 
 def test_an_article_in_post_classes_is_not_a_thread(tmp_path: Path):
     """One ``post-meta`` and one ``post-content`` are not a list of posts."""
-    body = "".join(f"<p>第{i}段：还款计划要按月收入来定，先保证最低还款，再和银行协商分期的期数。</p>" for i in range(3))
+    body = "".join(
+        f"<p>第{i}段：还款计划要按月收入来定，先保证最低还款，再和银行协商分期的期数。</p>" for i in range(3)
+    )
     path = tmp_path / "post.html"
     path.write_text(
         "<html><head><title>还款计划怎么定</title></head><body><article class='post'>"
