@@ -519,6 +519,20 @@ class WordTokenizer(_SpanTokenizer):
         return word_spans(folded, Settings(engine=self.engine, hmm=self.hmm, user_dict=self.user_dict))
 
 
+class GramTokenizer(_SpanTokenizer):
+    """The bigram terms of :func:`gram_spans`, for the schema's ``grams``
+    field: a Whoosh query on it cuts its text as the articles were."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GramTokenizer)
+
+    def __hash__(self) -> int:
+        return hash(GramTokenizer)
+
+    def _spans(self, folded: str) -> Iterator[tuple[str, int, int]]:
+        return gram_spans(folded)
+
+
 def word_analyzer(settings: Settings | None = None) -> WordTokenizer:
     s = settings or default_settings()
     return WordTokenizer(s.engine, s.hmm, s.user_dict)

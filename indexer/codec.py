@@ -18,16 +18,37 @@ Packing was also the bottleneck of a parallel build when done in the process
 that writes the segment, so a document may bring its values already packed
 by a worker (:func:`pack_stored`) in the ``PACKED`` field; they are written
 as they are.
+
+The read side serves the text postings to Whoosh too.  They live beside
+each segment in zhsearch's own file (``indexer.postings``), not in Whoosh's
+term dictionary; :class:`TextTermsReader` answers Whoosh's questions about
+the text fields (``title``, ``heading``, ``body``, ``grams``) from that file
+— which terms, their statistics, a matcher over a term's block — and
+everything else from Whoosh's own files, and the per-document reader gives
+the fields' lengths from it.  So a plain ``whoosh.index.open_dir`` with
+Whoosh's ``QueryParser`` and ``Searcher`` finds sections by their words and
+scores them with Whoosh's own BM25F: a reference for ``search.ranking``
+(``tests/indexer/test_whoosh_reference.py``).  zhsearch itself reads the
+postings through ``indexer.snapshot``; the file is opened here only when
+Whoosh is asked about a text field.
 """
 
 from __future__ import annotations
 
+import bisect
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
+from whoosh.codec.base import FieldCursor, TermsReader
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter, W3PostingsWriter
 from whoosh.columns import VarBytesColumn
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermInfo, TermNotFound
+from zhsearch.indexer.postings import GRAM_FIELD, SUFFIX, WORD_FIELDS, SegmentPostings
 
 INLINE_LIMIT = 16
 PACKED = "packed"
@@ -83,10 +104,267 @@ def stored_column(perdoc) -> Any:
     return perdoc._cached_reader("_stored", RAW_STORED)
 
 
+# The fields whose postings are in zhsearch's own file, not Whoosh's.
+TEXT_POSTINGS_FIELDS = (*WORD_FIELDS, GRAM_FIELD)
+
+
+class _SegmentText:
+    """The text postings file of one segment, opened when first asked for
+    (zhsearch's own reading never asks: it opens the file in its snapshot).
+    A segment without one — a segment being written, or a storage that is
+    not a folder — has no text terms."""
+
+    def __init__(self, storage: Any, segment: Any) -> None:
+        folder = getattr(storage, "folder", None)
+        self._path = Path(str(folder)) / f"{segment.segment_id()}{SUFFIX}" if folder is not None else None
+        self._store: SegmentPostings | None = None
+        self._opened = False
+        self._texts: dict[str, list[bytes]] = {}
+
+    def store(self, fieldname: str) -> SegmentPostings | None:
+        """The postings, if they hold field ``fieldname``."""
+        if not self._opened:
+            self._opened = True
+            if self._path is not None and self._path.exists():
+                self._store = SegmentPostings(self._path)
+        store = self._store
+        return store if store is not None and store.has_field(fieldname) else None
+
+    def index(self, fieldname: str, tbytes: bytes) -> tuple[SegmentPostings, int] | None:
+        store = self.store(fieldname)
+        if store is None:
+            return None
+        i = store.term_index(fieldname, tbytes.decode("utf-8", "surrogatepass"))
+        return (store, i) if i >= 0 else None
+
+    def texts(self, fieldname: str) -> list[bytes]:
+        """The field's terms as Whoosh orders them (UTF-8, sorted).  A word
+        field keeps its words; a bigram field's terms are rebuilt from their
+        keys, except non-CJK words there, which are stored hashed (they are
+        found by :meth:`index`, not listed)."""
+        texts = self._texts.get(fieldname)
+        if texts is None:
+            store = self.store(fieldname)
+            if store is None:
+                texts = []
+            elif fieldname in WORD_FIELDS:
+                texts = [w.encode("utf-8", "surrogatepass") for w in store.lexicon(fieldname)]
+            else:
+                texts = sorted(
+                    t.encode("utf-8", "surrogatepass")
+                    for t in map(_gram_text, store.term_keys(fieldname).tolist())
+                    if t
+                )
+            self._texts[fieldname] = texts
+        return texts
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _gram_text(key: int) -> str:
+    """The bigram-field term stored under ``key`` (see ``postings.gram_key``);
+    ``""`` for a hashed one."""
+    if key >> 63:
+        return ""
+    return chr(key) if key < 1 << 21 else chr(key >> 21) + chr(key & 0x1FFFFF)
+
+
+class _TextMatcher(ListMatcher):
+    """A term's postings decoded from its block of the postings file: section
+    numbers and frequencies, with the term's statistics for Whoosh's
+    block-quality pruning.  (Whoosh's ``ListMatcher.copy`` drops them.)"""
+
+    def copy(self):  # noqa: D102 - Whoosh's interface
+        return self.__class__(
+            self._ids,
+            self._weights,
+            self._values,
+            self._format,
+            self._scorer,
+            self._i,
+            self._all_weights,
+            term=self._term,
+            terminfo=self._terminfo,
+        )
+
+
+class _TextCursor(FieldCursor):
+    """A cursor over a text field's sorted terms (fuzzy and spelling look-ups)."""
+
+    def __init__(self, texts: list[bytes], fieldobj: Any) -> None:
+        self._texts = texts
+        self._fieldobj = fieldobj
+        self._i = 0
+
+    def first(self):  # noqa: D102 - Whoosh's interface
+        self._i = 0
+        return self.text()
+
+    def find(self, term):  # noqa: D102 - Whoosh's interface
+        if not isinstance(term, bytes):
+            term = self._fieldobj.to_bytes(term)
+        self._i = bisect.bisect_left(self._texts, term)
+        return self.text()
+
+    def next(self):  # noqa: D102 - Whoosh's interface
+        self._i += 1
+        return self.text()
+
+    def text(self):  # noqa: D102 - Whoosh's interface
+        return self._texts[self._i].decode("utf-8", "surrogatepass") if self.is_valid() else None
+
+    def term(self):  # noqa: D102 - Whoosh's interface
+        return self._texts[self._i] if self.is_valid() else None
+
+    def is_valid(self) -> bool:  # noqa: D102 - Whoosh's interface
+        return self._i < len(self._texts)
+
+
+class TextTermsReader(TermsReader):
+    """Whoosh's terms reader for a zhsearch segment: the text fields from the
+    postings file beside it, the other fields from Whoosh's term dictionary."""
+
+    def __init__(self, documents: TermsReader, text: _SegmentText) -> None:
+        self._documents = documents
+        self._text = text
+
+    def _found(self, fieldname: str, tbytes: bytes) -> tuple[SegmentPostings, int]:
+        found = self._text.index(fieldname, tbytes)
+        if found is None:
+            raise TermNotFound(f"no term {fieldname}:{tbytes!r}")
+        return found
+
+    def __contains__(self, term):
+        fieldname, tbytes = term
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            return self._text.index(fieldname, tbytes) is not None
+        return term in self._documents
+
+    def indexed_field_names(self):  # noqa: D102 - Whoosh's interface
+        ours = [f for f in TEXT_POSTINGS_FIELDS if self._text.store(f) is not None]
+        return [*self._documents.indexed_field_names(), *ours]
+
+    def cursor(self, fieldname, fieldobj):  # noqa: D102 - Whoosh's interface
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            return _TextCursor(self._text.texts(fieldname), fieldobj)
+        return self._documents.cursor(fieldname, fieldobj)
+
+    def _field_terms(self, fieldname: str, prefix: bytes = b"") -> Iterator[tuple[str, bytes]]:
+        texts = self._text.texts(fieldname)
+        return ((fieldname, t) for t in texts[bisect.bisect_left(texts, prefix) :])
+
+    def terms(self):  # noqa: D102 - Whoosh's interface
+        yield from self._documents.terms()
+        for fieldname in TEXT_POSTINGS_FIELDS:
+            yield from self._field_terms(fieldname)
+
+    def terms_from(self, fieldname, prefix):  # noqa: D102 - Whoosh's interface
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            return self._field_terms(fieldname, prefix)
+        return self._documents.terms_from(fieldname, prefix)
+
+    def items(self):  # noqa: D102 - Whoosh's interface
+        yield from self._documents.items()
+        for term in self.terms():
+            if term[0] in TEXT_POSTINGS_FIELDS:
+                yield term, self.term_info(*term)
+
+    def items_from(self, fieldname, prefix):  # noqa: D102 - Whoosh's interface
+        if fieldname not in TEXT_POSTINGS_FIELDS:
+            return self._documents.items_from(fieldname, prefix)
+        return ((term, self.term_info(*term)) for term in self._field_terms(fieldname, prefix))
+
+    def _postings(self, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, TermInfo]:
+        store, i = self._found(fieldname, tbytes)
+        ids, tfs = store.postings_at(fieldname, i)
+        lengths = store.lengths(fieldname)[ids]
+        info = TermInfo(
+            weight=float(tfs.sum()),
+            df=len(ids),
+            minlength=int(lengths.min()),
+            maxlength=int(lengths.max()),
+            maxweight=float(tfs.max()),
+            minid=int(ids[0]),
+            maxid=int(ids[-1]),
+        )
+        return ids, tfs, info
+
+    def term_info(self, fieldname, tbytes):  # noqa: D102 - Whoosh's interface
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            return self._postings(fieldname, tbytes)[2]
+        return self._documents.term_info(fieldname, tbytes)
+
+    def frequency(self, fieldname, tbytes):  # noqa: D102 - Whoosh's interface
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            found = self._text.index(fieldname, tbytes)
+            if found is None:
+                raise KeyError((fieldname, tbytes))
+            return float(found[0].postings_at(fieldname, found[1])[1].sum())
+        return self._documents.frequency(fieldname, tbytes)
+
+    def doc_frequency(self, fieldname, tbytes):  # noqa: D102 - Whoosh's interface
+        if fieldname in TEXT_POSTINGS_FIELDS:
+            found = self._text.index(fieldname, tbytes)
+            if found is None:
+                raise KeyError((fieldname, tbytes))
+            return int(found[0].doc_frequencies(fieldname)[found[1]])
+        return self._documents.doc_frequency(fieldname, tbytes)
+
+    def matcher(self, fieldname, tbytes, format_, scorer=None):  # noqa: D102 - Whoosh's interface
+        if fieldname not in TEXT_POSTINGS_FIELDS:
+            return self._documents.matcher(fieldname, tbytes, format_, scorer=scorer)
+        ids, tfs, info = self._postings(fieldname, tbytes)
+        return _TextMatcher(
+            ids.tolist(), tfs.tolist(), format=format_, scorer=scorer, term=(fieldname, tbytes), terminfo=info
+        )
+
+    def close(self) -> None:
+        self._documents.close()
+        self._text.close()
+
+
 class _DataPerDocReader(W3PerDocReader):
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._text = _SegmentText(storage, segment)
+
     def stored_fields(self, docnum):  # noqa: D102 - Whoosh's interface
         column = stored_column(self)
         return unpack_stored(column[docnum]) if column is not None else {}
+
+    def _text_lengths(self, fieldname: str) -> np.ndarray | None:
+        if fieldname not in TEXT_POSTINGS_FIELDS:
+            return None
+        store = self._text.store(fieldname)
+        return store.lengths(fieldname) if store is not None else np.zeros(0, dtype=np.uint32)
+
+    def doc_field_length(self, docnum, fieldname, default=0):  # noqa: D102 - Whoosh's interface
+        lengths = self._text_lengths(fieldname)
+        if lengths is None:
+            return super().doc_field_length(docnum, fieldname, default)
+        return int(lengths[docnum]) if docnum < len(lengths) else default
+
+    def field_length(self, fieldname):  # noqa: D102 - Whoosh's interface
+        lengths = self._text_lengths(fieldname)
+        return super().field_length(fieldname) if lengths is None else int(lengths.sum(dtype=np.int64))
+
+    def min_field_length(self, fieldname):  # noqa: D102 - Whoosh's interface
+        lengths = self._text_lengths(fieldname)
+        if lengths is None:
+            return super().min_field_length(fieldname)
+        return int(lengths.min()) if len(lengths) else 0
+
+    def max_field_length(self, fieldname):  # noqa: D102 - Whoosh's interface
+        lengths = self._text_lengths(fieldname)
+        if lengths is None:
+            return super().max_field_length(fieldname)
+        return int(lengths.max()) if len(lengths) else 0
+
+    def close(self):  # noqa: D102 - Whoosh's interface
+        super().close()
+        self._text.close()
 
 
 class _InliningPostingsWriter(W3PostingsWriter):
@@ -120,3 +398,15 @@ class ZhCodec(W3Codec):
 
     def per_document_reader(self, storage, segment):  # noqa: D102 - Whoosh's interface
         return _DataPerDocReader(storage, segment)
+
+    def terms_reader(self, storage, segment):  # noqa: D102 - Whoosh's interface
+        return TextTermsReader(super().terms_reader(storage, segment), _SegmentText(storage, segment))
+
+
+class DocumentsCodec(ZhCodec):
+    """:class:`ZhCodec` reading only what Whoosh wrote itself, not the text
+    postings: for copying a segment's documents when merging (the postings
+    are merged on their own, ``indexer.merge``)."""
+
+    def terms_reader(self, storage, segment):  # noqa: D102 - Whoosh's interface
+        return W3Codec.terms_reader(self, storage, segment)

@@ -132,12 +132,13 @@ def merge_segments(ix: Any, group: list[Any]) -> Any:
     not committed."""
     from whoosh.reading import SegmentReader
     from whoosh.writing import SegmentWriter
-    from zhsearch.indexer.codec import ZhCodec
+    from zhsearch.indexer.codec import DocumentsCodec, ZhCodec
 
     writer = SegmentWriter(ix, _lk=False, codec=ZhCodec(), compound=False)
     try:
         for seg in group:
-            reader = SegmentReader(ix.storage, ix.schema, seg)
+            # Whoosh's own terms only: the text postings are merged below.
+            reader = SegmentReader(ix.storage, ix.schema, seg, codec=DocumentsCodec())
             try:
                 _copy_documents(writer, reader, seg)
             finally:

@@ -41,11 +41,13 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("whoosh.fields", "TEXT"),
         ("whoosh.formats", "Existence"),
         ("whoosh.formats", "Positions"),
+        ("whoosh.formats", "Frequency"),
         ("whoosh.columns", "VarBytesColumn"),
         ("whoosh.analysis.tokenizers", "IDTokenizer"),
         ("whoosh.codec.whoosh3", "W3Segment"),
         ("zhsearch.indexer.codec", "ZhCodec"),
         ("zhsearch.indexer.analysis", "WordTokenizer"),
+        ("zhsearch.indexer.analysis", "GramTokenizer"),
         ("zhsearch.indexer.analysis", "UserDict"),
     }
 )

@@ -11,22 +11,26 @@ BM25F-style) and as character bigrams of the section's heading path and body
 from the article).  The title, shared by all sections of an article, is left
 out of the bigrams so a phrase picks the section that contains it.
 
-Those text postings are not Whoosh fields: they are written beside each
+Those text postings are not written by Whoosh: they are written beside each
 Whoosh segment by ``indexer.postings`` (Whoosh's per-posting Python cost is
 too high for millions of bigrams).  Whoosh holds what documents need besides:
-stored text and metadata, ids, filter keywords, dates.  The ``analysis``
-field is never filled; it carries the word analyzer, user dictionary
-included, pickled with the schema, so queries are cut like the articles were.
+stored text and metadata, ids, filter keywords, dates.  The text fields are
+in the schema all the same, with the analyzers that cut them, and
+``indexer.codec`` serves their postings to Whoosh's reader: a plain Whoosh
+query parser and searcher work on the index.  The ``analysis`` field is
+never filled; it carries the word analyzer, user dictionary included,
+pickled with the schema, so queries are cut like the articles were.
 """
 
 from __future__ import annotations
 
 from whoosh.fields import ID, STORED, TEXT, Schema
-from zhsearch.indexer.analysis import Settings, UserDict, load_user_dict, word_analyzer
+from zhsearch.indexer.analysis import GramTokenizer, Settings, UserDict, load_user_dict, word_analyzer
 from zhsearch.indexer.postings import GRAM_FIELD, WORD_FIELDS
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
-SCHEMA_VERSION = 4
+# 5: the text fields are in the schema (Whoosh can search them).
+SCHEMA_VERSION = 5
 
 TEXT_FIELDS = WORD_FIELDS
 FIELD_WEIGHTS = {"title": 2.0, "heading": 1.5, "body": 1.0}
@@ -35,6 +39,7 @@ __all__ = ["GRAM_FIELD", "TEXT_FIELDS", "FIELD_WEIGHTS", "SCHEMA_VERSION", "make
 
 def make_schema(settings: Settings) -> Schema:
     """The schema for an index analysed with ``settings``."""
+    words = word_analyzer(settings)
     return Schema(
         article=ID(sortable=True),
         # The stored values of a section (the fields below), packed by a
@@ -42,11 +47,15 @@ def make_schema(settings: Settings) -> Schema:
         # fields the schema names.
         packed=STORED(),
         section=STORED(),
-        title=STORED(),
-        body=STORED(),
+        # Text fields, read through indexer.codec: no positions (phrases
+        # are their bigrams, confirmed on the text), frequencies only.
+        title=TEXT(analyzer=words, phrase=False, stored=True),
+        heading=TEXT(analyzer=words, phrase=False),
+        body=TEXT(analyzer=words, phrase=False, stored=True),
+        grams=TEXT(analyzer=GramTokenizer(), phrase=False),
         data=STORED(),
         source=STORED(),
-        analysis=TEXT(analyzer=word_analyzer(settings)),
+        analysis=TEXT(analyzer=words),
         filekey=ID(),
     )
 
