@@ -189,6 +189,7 @@ def build_shard(job: _ShardJob):  # -> indexer.build.IndexReport
     reruns the task of a worker that died), the second run starts afresh.
     """
     from zhsearch.indexer.build import build_index
+    from zhsearch.indexer.collection import write_part
 
     target = Path(job.target)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
@@ -202,6 +203,8 @@ def build_shard(job: _ShardJob):  # -> indexer.build.IndexReport
             user_dict=job.user_dict if job.previous is None or job.rebuild else None,
             article_filter=ShardFilter(job.shard, job.shards),
         )
+        # The shard's part of the collection statistics, committed with it.
+        write_part(tmp)
         shutil.rmtree(target, ignore_errors=True)  # a copy of a build that never committed
         os.rename(tmp, target)
     finally:

@@ -121,6 +121,36 @@ class Snapshot:
         """How many live sections contain ``text`` in ``field``."""
         return len(self.postings(field, text)[0])
 
+    def doc_frequencies(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every term of ``field`` live sections hold: the sorted term keys
+        and each one's number of live sections (what :meth:`doc_frequency`
+        says of it), for a shard's part of the collection statistics."""
+        keys, dfs = [], []
+        for store, offset in self._stores:
+            if not store.has_field(field):
+                continue
+            alive = self.alive[offset : offset + store.n_docs]
+            if alive.all():
+                keys.append(np.asarray(store.term_keys(field)))
+                dfs.append(np.asarray(store.doc_frequencies(field), dtype=np.int64))
+                continue
+            # Deleted sections stay in the segment's postings until it is
+            # rewritten: count the live ones, term by term.
+            k, df, docs, _ = store.field_postings(field)
+            starts = np.zeros(len(df), dtype=np.int64)
+            if len(df) > 1:
+                np.cumsum(df[:-1], out=starts[1:])
+            live = np.add.reduceat(alive[docs].astype(np.int64), starts) if len(docs) else np.zeros(len(k), np.int64)
+            live[np.asarray(df) == 0] = 0
+            keys.append(np.asarray(k)[live > 0])
+            dfs.append(live[live > 0])
+        if not keys:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        if len(keys) == 1:
+            return keys[0], dfs[0]
+        unique, where = np.unique(np.concatenate(keys), return_inverse=True)
+        return unique, np.bincount(where, weights=np.concatenate(dfs), minlength=len(unique)).astype(np.int64)
+
     # -- postings
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Global doc numbers and term frequencies of ``text`` in ``field``."""

@@ -1,12 +1,14 @@
 """Searching a sharded index, on a Dask cluster or in this process.
 
-A query goes to every shard in two rounds, as Elasticsearch's
-``dfs_query_then_fetch`` does.  First each shard reports its collection
-statistics for the query's terms (live sections, field length sums,
-document frequencies — ``ranking.CollectionStats``); their sums are the
-statistics of the whole collection.  Then each shard searches with those
-global statistics and returns its best ``page × limit`` articles, and the
-lists are merged by score.  Since every collection-wide number a score
+A query needs the statistics of the whole collection (live sections,
+field length sums, document frequencies — ``ranking.CollectionStats``).
+Each shard's build wrote its part of them beside it (``indexer.collection``),
+so the client sums the parts for the query's terms itself and the query
+goes to the shards in one round: each shard searches with those global
+statistics and returns its best ``page × limit`` articles, and the lists
+are merged by score.  (A shard without a part, from an older build, makes
+the query take a first round in which every shard reports its statistics,
+as Elasticsearch's ``dfs_query_then_fetch`` does.)  Since every collection-wide number a score
 uses comes from the sums, a shard scores an article exactly as one index
 over all articles would: same ids, same order, same scores.  Totals and
 facet counts add up (an article lives in one shard).  Did-you-mean runs
@@ -35,9 +37,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, ZhsearchError
 from zhsearch.corpus.model import Article
 from zhsearch.indexer.analysis import UserDict, fold, load_user_dict, word_spans
+from zhsearch.indexer.collection import PART, ShardPart, term_key
 from zhsearch.indexer.schema import GRAM_FIELD, SCHEMA_VERSION, TEXT_FIELDS
 from zhsearch.indexer.shards import Manifest, connect, read_manifest, shard_name, shard_of
 from zhsearch.indexer.storage import resolve_index_dir
@@ -199,7 +203,10 @@ class _DaskShards:
 
     def _ask(self, request: tuple[int, str, str, tuple, dict], options: dict[str, Any], timeout: float) -> Any:
         shard, path, method, args, kwargs = request
-        return self._actor(shard, timeout).call(path, options, method, args, kwargs)
+        # separate_thread=False: the worker answers on its event loop, not
+        # handing the call to its actor thread and back (a GIL hand-off each
+        # way); a shard's answer takes milliseconds.
+        return self._actor(shard, timeout).call(path, options, method, args, kwargs, separate_thread=False)
 
     def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
         calls: list[Any] = []
@@ -233,6 +240,59 @@ class _DaskShards:
         self._actors.clear()
         if self._owned:
             self.client.close()
+
+
+class _Collection:
+    """The statistics of the whole sharded index, summed from the parts the
+    shards' builds wrote (``indexer.collection``): what a query is scored
+    with, found here instead of in a round to the shards.  Shaped like the
+    part of a ``Ranker`` that ``Searcher.statistics`` and did-you-mean read."""
+
+    def __init__(self, parts: list[ShardPart]) -> None:
+        self.parts = parts
+        self.sections = sum(p.sections for p in parts)
+        self.length_sums: dict[str, float] = {}
+        for p in parts:
+            for f, v in p.length_sums.items():
+                self.length_sums[f] = self.length_sums.get(f, 0.0) + v
+        self._df: dict[tuple[str, str], int] = {}
+        self._lexicons: dict[str, list[str]] = {}
+
+    def frequencies(self, terms: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Document frequencies of (field, term) pairs over all shards."""
+        out: dict[tuple[str, str], int] = {}
+        by_field: dict[str, list[str]] = {}
+        for key in dict.fromkeys(terms):
+            df = self._df.get(key)
+            if df is None:
+                by_field.setdefault(key[0], []).append(key[1])
+            else:
+                out[key] = df
+        for field_name, texts in by_field.items():
+            keys = np.fromiter((term_key(field_name, t) for t in texts), dtype=np.uint64, count=len(texts))
+            total = np.zeros(len(texts), dtype=np.int64)
+            for p in self.parts:
+                total += p.frequencies(field_name, keys)
+            for t, df in zip(texts, total.tolist(), strict=True):
+                out[(field_name, t)] = df
+        if len(self._df) > 200_000:
+            self._df.clear()
+        self._df.update(out)
+        return out
+
+    def doc_frequency(self, field: str, text: str) -> int:
+        df = self._df.get((field, text))
+        return df if df is not None else self.frequencies([(field, text)])[(field, text)]
+
+    def stats(self, terms: Iterable[tuple[str, str]] = ()) -> CollectionStats:
+        return CollectionStats(self.sections, dict(self.length_sums), self.frequencies(terms))
+
+    def lexicon(self, field: str) -> list[str]:
+        lex = self._lexicons.get(field)
+        if lex is None:
+            parts = [p.lexicon(field) for p in self.parts]
+            lex = self._lexicons[field] = parts[0] if len(parts) == 1 else sorted(set().union(*parts))
+        return lex
 
 
 class _CombinedView:
@@ -303,6 +363,16 @@ class ClusterSearcher:
         self._backend: _LocalShards | _DaskShards = _LocalShards() if cluster is None else _DaskShards(cluster)
         self._lexicons: dict[str, list[str]] = {}
         self._pinyin = None
+        self._collection = self._load_collection()
+
+    def _load_collection(self) -> _Collection | None:
+        """The shards' statistics parts summed, or ``None`` when a shard has
+        none (built by an older zhsearch): then each query asks the shards
+        for their statistics in a round of its own."""
+        try:
+            return _Collection([ShardPart(d / PART) for d in self.manifest.shard_dirs(self.index_dir)])
+        except (OSError, ValueError):
+            return None
 
     def _read_manifest(self) -> Manifest:
         manifest = read_manifest(self.index_dir)
@@ -320,6 +390,7 @@ class ClusterSearcher:
             self.manifest = manifest
             self._lexicons.clear()
             self._pinyin = None
+            self._collection = self._load_collection()
 
     # -- lifecycle
     def close(self) -> None:
@@ -342,6 +413,8 @@ class ClusterSearcher:
         return self._backend.run(requests, self._options(), self.timeout)
 
     def _frequencies(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        if self._collection is not None:
+            return self._collection.frequencies(keys)
         total = dict.fromkeys(keys, 0)
         for part in self._round("frequencies", (keys,)):
             if not isinstance(part, _Failed):
@@ -350,6 +423,8 @@ class ClusterSearcher:
         return total
 
     def _lexicon(self, field_name: str) -> list[str]:
+        if self._collection is not None:
+            return self._collection.lexicon(field_name)
         lex = self._lexicons.get(field_name)
         if lex is None:
             parts = [p for p in self._round("lexicon", (field_name,)) if not isinstance(p, _Failed)]
@@ -430,17 +505,26 @@ class ClusterSearcher:
 
         spelled = bool(pinyin.query_parts(query))
         reading = self._pinyin_read(query) if spelled else None
-        probes = self._probes(query) if query.strip() else []
-        if reading is not None:
-            probes += [(t.field, t.text) for t in reading.scoring()]
         failed: dict[int, str] = {}
-        parts = []
-        for part in self._round("statistics", (query, probes)):
-            if isinstance(part, _Failed):
-                failed[part.shard] = part.reason
-            else:
-                parts.append(part)
-        stats = CollectionStats.merged(parts) if parts else None
+        stats: CollectionStats | None
+        if self._collection is not None:
+            # The statistics come from the shards' parts: no round for them.
+            self._first.synonyms = self.synonyms
+            stats = self._first.statistics(query, self._collection)
+            if reading is not None:
+                more = self._collection.frequencies((t.field, t.text) for t in reading.scoring())
+                stats = replace(stats, doc_frequencies={**more, **stats.doc_frequencies})
+        else:
+            probes = self._probes(query) if query.strip() else []
+            if reading is not None:
+                probes += [(t.field, t.text) for t in reading.scoring()]
+            parts = []
+            for part in self._round("statistics", (query, probes)):
+                if isinstance(part, _Failed):
+                    failed[part.shard] = part.reason
+                else:
+                    parts.append(part)
+            stats = CollectionStats.merged(parts) if parts else None
         asked = [s.shard for s in self.manifest.shards if s.shard not in failed]
         given = None
         if spelled:

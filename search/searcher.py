@@ -431,12 +431,15 @@ class Searcher:
                 )
         return results
 
-    def statistics(self, query: str) -> ranking.CollectionStats:
+    def statistics(self, query: str, collection: Any = None) -> ranking.CollectionStats:
         """This index's collection statistics for the terms ``query`` is
         scored with: one shard's part of the statistics that
         ``search(..., stats=...)`` takes (summed with
-        :meth:`CollectionStats.merged`)."""
-        _, ranker = self._current()
+        :meth:`CollectionStats.merged`).  With ``collection`` (an object
+        with ``doc_frequency(field, text)`` and ``stats(terms)``, such as a
+        sharded index's summed statistics parts) they are that collection's
+        instead, and this index is not read."""
+        ranker = self._current()[1] if collection is None else collection
         parsed = self.parse(query)
         # Every word a shard's re-cut could ask about (any free-text word
         # and the words around it), so all shards re-cut alike.

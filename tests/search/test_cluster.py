@@ -151,6 +151,18 @@ def test_sharded_search_equals_one_index(corpus, sharded: Path, dask_cluster) ->
             got, want = many.search("逾期 征信", limit=5, **options), one.search("逾期 征信", limit=5, **options)
             _same(got, want, str(options))
             assert [h.rank for h in got.hits] == [h.rank for h in want.hits]
+        # One round to the shards per query: the statistics come from the
+        # parts the shards' builds wrote (a pinyin query: one round more).
+        rounds: list[str] = []
+        run = many._backend.run
+        many._backend.run = lambda requests, *a: rounds.append(requests[0][2]) or run(requests, *a)  # type: ignore[method-assign]
+        for q in queries[:5]:
+            rounds.clear()
+            assert many.search(q).total and rounds == ["search"], (q, rounds)
+        rounds.clear()
+        many.search(spelled[0]["words"])
+        assert rounds == ["pinyin", "search"]
+        many._backend.run = run  # type: ignore[method-assign]
         got = many.search("逾期", category="没有这个")
         assert got.total == 0 and "no article in the index has category '没有这个'" in got.notices
         assert many.article("wiki-0003").title == one.article("wiki-0003").title
@@ -298,6 +310,43 @@ def test_incremental_update_touches_one_shard(dask_cluster, tmp_path: Path) -> N
     with Searcher(target) as local:  # no cluster: the shards are searched in this process
         assert local.search("征信").total == Searcher(target, cluster=dask_cluster).search("征信").total
         assert "wd-002.txt" not in {h.id for h in local.search("网贷", limit=50).hits}
+    # The statistics part of the shard that lost an article counts live
+    # sections only, as the shard's own postings do.
+    _check_parts(target)
+
+
+def _check_parts(target: Path) -> None:
+    import numpy as np
+    from zhsearch.indexer.collection import FIELDS, PART, ShardPart, term_key
+    from zhsearch.indexer.storage import open_index
+    from zhsearch.search.ranking import Ranker
+
+    for d in read_manifest(target).shard_dirs(target):
+        part = ShardPart(d / PART)
+        with open_index(d).reader() as reader:
+            ranker = Ranker(reader, FIELDS)
+            assert part.sections == ranker.n_alive and part.length_sums == ranker.length_sums
+            for f in FIELDS:
+                words = ranker.lexicon(f) if f != "grams" else ["网贷", "逾期", "征信", "锟斤"]
+                keys = np.array([term_key(f, w) for w in words], dtype=np.uint64)
+                assert part.frequencies(f, keys).tolist() == [ranker.doc_frequency(f, w) for w in words], (d, f)
+            ranker.close()
+
+
+def test_shards_without_statistics_parts_are_asked_in_a_round(corpus, sharded: Path, tmp_path: Path) -> None:
+    """A sharded index built before shards kept their statistics parts (or
+    with one unreadable) is searched with a statistics round, alike."""
+    from zhsearch.indexer.collection import PART
+
+    _, queries, single = corpus
+    target = tmp_path / "index"
+    shutil.copytree(sharded, target, copy_function=os.link)
+    (target / read_manifest(target).shards[1].path / PART).unlink()
+    with Searcher(target) as many, Searcher(single) as one:
+        for q in [*queries[:8], "wangdai yuqi", "网代逾期"]:
+            got, want = many.search(q), one.search(q)
+            _same(got, want, q)
+            assert (got.suggestion, got.corrected) == (want.suggestion, want.corrected), q
 
 
 def test_missing_shard_is_named_not_silent(corpus, sharded: Path, tmp_path: Path) -> None:
