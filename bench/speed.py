@@ -578,9 +578,8 @@ def main() -> None:
             log(f"  {n['seconds']:.1f} s, {n['bytes'] / 1e6 / n['seconds']:.2f} MB/s")
         log(f"warm queries: {len(QUERIES)} queries, 1 warm-up + {args.passes} passes")
         if not args.no_naive:
-            # Before zhsearch is imported in this process: opening an index
-            # makes Whoosh read pickles through zhsearch's allowlist
-            # (indexer/safepickle.py), which refuses a plain Whoosh schema.
+            # First, as before: zhsearch's pickle allowlist now applies only
+            # to the indexes zhsearch opens (indexer/safepickle.py).
             log("warm queries on the naive index")
             r["warm"]["naive"] = warm_naive(nidx, args.passes)
         r["warm"]["zhsearch"] = warm_zhsearch(zidx, args.passes)

@@ -49,6 +49,7 @@ from whoosh.columns import VarBytesColumn
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermInfo, TermNotFound
 from zhsearch.indexer.postings import GRAM_FIELD, SUFFIX, WORD_FIELDS, SegmentPostings
+from zhsearch.indexer.safepickle import SafeLeafMatcher, SafeTermsReader
 
 INLINE_LIMIT = 16
 PACKED = "packed"
@@ -400,7 +401,23 @@ class ZhCodec(W3Codec):
         return _DataPerDocReader(storage, segment)
 
     def terms_reader(self, storage, segment):  # noqa: D102 - Whoosh's interface
-        return TextTermsReader(super().terms_reader(storage, segment), _SegmentText(storage, segment))
+        return TextTermsReader(_w3_terms_reader(self, storage, segment), _SegmentText(storage, segment))
+
+    # Reading: pickles in the segment files are read restricted (see
+    # indexer.safepickle), wherever the index is opened from.
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):  # noqa: D102 - Whoosh's interface
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        offset, length = terminfo.extent()
+        return SafeLeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
+
+def _w3_terms_reader(codec: W3Codec, storage: Any, segment: Any) -> SafeTermsReader:
+    """W3's terms reader of what Whoosh wrote, with term infos unpickled restricted."""
+    name = segment.make_filename(codec.TERMS_EXT)
+    postfile = segment.open_file(storage, codec.POSTS_EXT)
+    return SafeTermsReader(codec, storage.open_file(name), storage.file_length(name), postfile)
 
 
 class DocumentsCodec(ZhCodec):
@@ -409,4 +426,4 @@ class DocumentsCodec(ZhCodec):
     are merged on their own, ``indexer.merge``)."""
 
     def terms_reader(self, storage, segment):  # noqa: D102 - Whoosh's interface
-        return W3Codec.terms_reader(self, storage, segment)
+        return _w3_terms_reader(self, storage, segment)

@@ -23,8 +23,10 @@ still ask for files the writer no longer uses.  They are therefore deleted
 one commit late (:func:`keep_previous_generation`), and a rebuild hard-links
 the old index's files into the new directory before swapping it in.
 
-Safety and durability (see also ``indexer.binfile``): every pickle Whoosh
-reads goes through a restricted unpickler (``indexer.safepickle``); files
+Safety and durability (see also ``indexer.binfile``): every pickle read
+from an index zhsearch opens goes through a restricted unpickler
+(``indexer.safepickle``: this storage's files and :class:`ZhFileIndex`'s
+table of contents; Whoosh itself is left unpatched); files
 are opened with ``O_NOFOLLOW`` and the lock refuses a symlink; new files and
 directories take the permissions of the index they extend or replace.  A
 commit fsyncs every new segment file, then the directory, the table of
@@ -53,6 +55,7 @@ from typing import Any
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
+from whoosh.index import FileIndex
 from zhsearch.corpus.errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -60,12 +63,10 @@ from zhsearch.corpus.errors import (
     IndexNotFoundError,
     ZhsearchError,
 )
-from zhsearch.indexer import safepickle
 from zhsearch.indexer.analysis import Settings, default_settings
 from zhsearch.indexer.binfile import FormatError, fsync_dir, open_nofollow, write_file
+from zhsearch.indexer.safepickle import SafeStructFile, read_toc
 from zhsearch.indexer.schema import SCHEMA_VERSION, make_schema
-
-safepickle.install()
 
 META_FILE = "zhsearch.json"
 INDEX_NAME = "sections"
@@ -113,7 +114,22 @@ class SafeStorage(FileStorage):
 
     def open_file(self, name, **kwargs):  # noqa: D102 - Whoosh's interface
         fd = open_nofollow(self._fpath(name))
-        return StructFile(os.fdopen(fd, "rb"), name=name, **kwargs)
+        return SafeStructFile(os.fdopen(fd, "rb"), name=name, **kwargs)
+
+
+class ZhFileIndex(FileIndex):
+    """Whoosh's ``FileIndex`` whose table of contents is always read by
+    :func:`indexer.safepickle.read_toc` (the schema unpickled restricted)."""
+
+    def __init__(self, storage: SafeStorage, schema: Any = None, indexname: str = INDEX_NAME) -> None:
+        # Not Whoosh's __init__: its check that a TOC exists unpickles it freely.
+        self.storage = storage
+        self._schema = schema
+        self.indexname = indexname
+        self._read_toc()
+
+    def _read_toc(self) -> Any:
+        return read_toc(self.storage, self.indexname)
 
 
 class _NoLock:
@@ -247,12 +263,11 @@ SWAP_GRACE = 0.5
 def _drop_old_files(index_dir: Path) -> None:
     """Remove the old index's files a rebuild linked in, once readers in the
     middle of the swap have them open: a rebuilt index holds only its own."""
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC
 
-    storage = FileStorage(str(index_dir))
+    storage = SafeStorage(str(index_dir))
     try:
-        toc = TOC.read(storage, INDEX_NAME)
+        toc = read_toc(storage, INDEX_NAME)
     except Exception:  # noqa: BLE001 - nothing readable: leave everything
         return
     keep = {seg.segment_id() for seg in toc.segments}
@@ -273,11 +288,10 @@ def _link_old_files(old: Path, new: Path) -> None:
     them at the index path after it.  The next update's commit removes them
     (see :func:`keep_previous_generation`).
     """
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC
 
     try:
-        toc = TOC.read(FileStorage(str(old)), INDEX_NAME)
+        toc = read_toc(SafeStorage(str(old)), INDEX_NAME)
     except Exception:  # noqa: BLE001 - a damaged old index: nothing worth keeping
         return
     ids = {seg.segment_id() for seg in toc.segments}
@@ -337,7 +351,7 @@ def _follow_generation(new: Path, old: Path) -> None:
     except OSError:
         return
     storage = SafeStorage(str(new), file_mode_of(new))
-    toc = TOC.read(storage, INDEX_NAME)
+    toc = read_toc(storage, INDEX_NAME)
     if toc.generation > old_gen:
         return
     stale = TOC._filename(INDEX_NAME, toc.generation)
@@ -355,8 +369,21 @@ def record_generation(index_dir: Path, generation: int) -> None:
     with os.fdopen(fd, "rb") as f:
         data = json.loads(f.read().decode("utf-8"))
     data["generation"] = generation
-    text = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-    write_file(path, [text], file_mode_of(index_dir))
+    write_file(path, [_meta_bytes(data)], file_mode_of(index_dir))
+
+
+def _meta_checksum(data: dict[str, Any]) -> str:
+    """The checksum ``zhsearch.json`` carries: CRC-32 of its other keys and
+    values in a canonical form (sorted keys, ASCII, no spaces), so it does
+    not depend on the file's layout."""
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return f"crc32:{zlib.crc32(canonical.encode('ascii')):08x}"
+
+
+def _meta_bytes(data: dict[str, Any]) -> bytes:
+    data = {**{k: v for k, v in data.items() if k != "checksum"}, "checksum": _meta_checksum(data)}
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 _AT_FDCWD = -100
@@ -434,6 +461,12 @@ def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
             file=META_FILE,
             reason=str(exc),
         ) from None
+    # Written by every commit since the checksum was added; an index from
+    # before has none and is read as it is (the next update adds one).
+    if "checksum" in raw and raw["checksum"] != _meta_checksum(raw):
+        raise _damaged(
+            index_dir, META_FILE, "checksum mismatch: its content was changed or damaged after it was written"
+        )
     try:
         return IndexMeta(
             schema_version=int(raw.get("schema_version", -1)),
@@ -464,8 +497,7 @@ def write_meta(
         "updated": now,
         "generation": generation,
     }
-    text = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-    write_file(index_dir / META_FILE, [text], file_mode_of(index_dir) if mode is None else mode)
+    write_file(index_dir / META_FILE, [_meta_bytes(data)], file_mode_of(index_dir) if mode is None else mode)
 
 
 def check_compatible(index_dir: str | os.PathLike[str]) -> IndexMeta:
@@ -502,7 +534,7 @@ def open_index(index_dir: str | os.PathLike[str]):  # -> whoosh.index.Index
     # listed as the latest; like Whoosh's own reader, try again shortly.
     for attempt in range(10):
         try:
-            ix = windex.FileIndex(storage, indexname=INDEX_NAME)
+            ix = ZhFileIndex(storage)
             ix._read_toc()  # the schema and segments: damage shows here
             return ix
         except IndexDamagedError as exc:  # a refused pickle
@@ -551,8 +583,8 @@ def create_index(
     if dir_mode is not None:
         os.chmod(index_dir, dir_mode)
     storage = SafeStorage(str(index_dir), file_mode)
-    ix = windex.FileIndex.create(storage, make_schema(s), indexname=INDEX_NAME)
-    ix.storage = storage
+    windex.FileIndex.create(storage, make_schema(s), indexname=INDEX_NAME)
+    ix = ZhFileIndex(storage)
     if s.engine == "rjieba" and s.user_dict is None:
         from zhsearch.indexer.dictionary import write_dictionary
 
@@ -574,7 +606,7 @@ def commit_segments(writer, ix, segments: list) -> None:
     keep_gens = {writer.generation}
     keep_ids = {seg.segment_id() for seg in segments}
     try:
-        previous = TOC.read(ix.storage, INDEX_NAME)
+        previous = read_toc(ix.storage, INDEX_NAME)
     except Exception:  # noqa: BLE001 - an unreadable TOC: nothing to keep
         previous = None
     if previous is not None and previous.segments:

@@ -111,6 +111,98 @@ def test_a_crafted_table_of_contents_is_refused_and_runs_nothing(index_dir: Path
     assert not marker.exists()
 
 
+def _replace_toc_schema(toc: Path, pickled: bytes) -> None:
+    """Put ``pickled`` where the table of contents keeps the schema."""
+    from whoosh.filedb.structfile import StructFile
+    from whoosh.util.varints import varint
+
+    data = toc.read_bytes()
+    f = StructFile(io.BytesIO(data))
+    for read in (f.read_varint,) * 3 + (f.read_int,) * 2 + (f.read_varint,) * 3:
+        read()
+    start = f.tell()
+    f.read_string()
+    toc.write_bytes(data[:start] + varint(len(pickled)) + pickled + data[f.tell() :])
+
+
+def test_a_crafted_schema_in_the_table_of_contents_is_refused(index_dir: Path, docs: Path, tmp_path: Path):
+    """The schema is the pickle Whoosh reads first, on every open."""
+    marker = tmp_path / "pwned"
+    _replace_toc_schema(max(index_dir.glob("_sections_*.toc")), _crafted_pickle(marker))
+    for args in _commands(index_dir, docs):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "io.open" in result.output and "refused" in result.output, result.output
+    with pytest.raises(IndexDamagedError):
+        Searcher(index_dir).search("上门")
+    assert not marker.exists()
+
+
+def test_crafted_pickles_in_segment_files_are_refused(tmp_path: Path):
+    """Block data and inlined postings in Whoosh's segment files are
+    unpickled restricted too, when the segment is zhsearch's (ZhCodec)."""
+    from whoosh.codec.whoosh3 import W3TermInfo
+    from zhsearch.indexer.codec import ZhCodec
+
+    marker = tmp_path / "pwned"
+    info = W3TermInfo()
+    info._inlined = ((1,), (1.0,), ())  # what an ID field inlines
+    good = info.to_bytes()
+    assert safepickle.terminfo_from_bytes(good).inlined_postings() == info._inlined
+    evil = good[: W3TermInfo._struct.size] + _crafted_pickle(marker)
+    with pytest.raises(safepickle.UnsafePickleError):
+        safepickle.terminfo_from_bytes(evil)
+
+    block = _crafted_pickle(marker)
+
+    class File:
+        def get(self, at: int, n: int) -> bytes:
+            return block[at : at + n]
+
+    class Block:  # what a W3 leaf matcher knows of its current block
+        _dataoffset, _nextoffset, _compression, _postfile = 0, len(block), 0, File()
+
+    with pytest.raises(safepickle.UnsafePickleError):
+        safepickle._read_block_data(Block())
+    codec = ZhCodec()
+    assert codec.postings_reader.__func__ is not ZhCodec.__mro__[1].postings_reader  # type: ignore[attr-defined]
+    assert not marker.exists()
+
+
+def test_a_plain_whoosh_index_opens_beside_zhsearch(index_dir: Path, tmp_path: Path):
+    """The allowlist is zhsearch's: a plain Whoosh index in the same process
+    (a schema and stored values the allowlist would refuse) opens and reads
+    as without zhsearch, after zhsearch has searched its own index."""
+    import datetime
+
+    import whoosh.index
+    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.fields import DATETIME, KEYWORD, NUMERIC, TEXT, Schema
+    from whoosh.qparser import QueryParser
+
+    assert Searcher(index_dir).search("上门").hits
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    schema = Schema(
+        body=TEXT(analyzer=StemmingAnalyzer(), stored=True),
+        tags=KEYWORD(stored=True),
+        n=NUMERIC(stored=True),
+        when=DATETIME(stored=True),
+    )
+    when = datetime.datetime(2024, 8, 17, 9, 30)
+    ix = whoosh.index.create_in(str(plain), schema)
+    with ix.writer() as w:
+        for i in range(40):  # enough postings for a block, beside inlined ones
+            w.add_document(body=f"running dogs {i}", tags="a b", n=i, when=when)
+    ix = whoosh.index.open_dir(str(plain))
+    with ix.searcher() as s:
+        hits = s.search(QueryParser("body", ix.schema).parse("dog"), limit=None)
+        assert len(hits) == 40
+        assert hits[0]["when"] == when and isinstance(hits[0]["n"], int)
+    # And zhsearch still refuses what it refused.
+    assert Searcher(index_dir).search("上门").hits
+
+
 def test_a_crafted_stored_fields_blob_is_refused_and_runs_nothing(index_dir: Path, docs: Path, tmp_path: Path):
     marker = tmp_path / "pwned"
     column = next(index_dir.glob("*._stored*"))
@@ -235,9 +327,46 @@ def test_old_format_indexes_ask_for_a_rebuild(index_dir: Path):
     meta = index_dir / "zhsearch.json"
     data = json.loads(meta.read_text())
     data["schema_version"] = 3
+    del data["checksum"]  # which version 3 did not write
     meta.write_text(json.dumps(data))
     with pytest.raises(ZhsearchError, match="format version 3.*--rebuild"):
         Searcher(index_dir)
+
+
+def test_a_changed_zhsearch_json_fails_its_checksum(index_dir: Path, docs: Path):
+    """The metadata (format, analyzer settings, generation) is checksummed:
+    a changed value is named damage, not a silently different index."""
+    import json
+
+    meta = index_dir / "zhsearch.json"
+    data = json.loads(meta.read_text())
+    assert data["checksum"].startswith("crc32:")
+    # Reformatting keeps it valid: the checksum is over the content.
+    meta.write_text(json.dumps(data, indent=4, sort_keys=True))
+    assert Searcher(index_dir).search("上门").hits
+    data["generation"] += 1  # one digit, as a flipped byte would change it
+    meta.write_text(json.dumps(data))
+    for args in _commands(index_dir, docs):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "zhsearch.json: checksum mismatch" in result.output, result.output
+        assert "--rebuild" in result.output
+    with pytest.raises(IndexDamagedError) as caught:
+        Searcher(index_dir)
+    assert caught.value.file == "zhsearch.json"
+
+
+def test_an_index_from_before_the_checksum_opens_and_gets_one(index_dir: Path, docs: Path):
+    import json
+
+    meta = index_dir / "zhsearch.json"
+    data = json.loads(meta.read_text())
+    del data["checksum"]
+    meta.write_text(json.dumps(data))
+    assert Searcher(index_dir).search("上门").hits
+    (docs / "c.txt").write_text("新文章\n\n停息挂账的条件。\n", encoding="utf-8")
+    build_index([docs], index_dir, jobs=1)
+    assert json.loads(meta.read_text())["checksum"].startswith("crc32:")
 
 
 def test_stored_fields_are_data(index_dir: Path):

@@ -190,11 +190,11 @@ def test_leftovers_of_a_killed_rebuild_are_cleaned_up(docs: Path, tmp_path: Path
 
 
 def test_a_searcher_opening_during_a_commit_retries(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from whoosh import index as windex
+    from zhsearch.indexer import storage
 
     index_dir = tmp_path / "index"
     build_index([docs], index_dir)
-    real_index, calls = windex.FileIndex, []
+    real_index, calls = storage.ZhFileIndex, []
 
     def flaky_index(*args, **kwargs):
         calls.append(1)
@@ -202,7 +202,7 @@ def test_a_searcher_opening_during_a_commit_retries(docs: Path, tmp_path: Path, 
             raise FileNotFoundError(2, "No such file or directory", "_sections_1.toc")
         return real_index(*args, **kwargs)
 
-    monkeypatch.setattr(windex, "FileIndex", flaky_index)
+    monkeypatch.setattr(storage, "ZhFileIndex", flaky_index)
     assert ids(index_dir, "上门走访") == ["a.txt"]
     assert len(calls) == 3
 
