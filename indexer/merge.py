@@ -23,6 +23,7 @@ files it wrote belong to no segment, so the next commit removes them.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ FLOOR_POSTINGS = 500_000
 # A merge never produces a segment above this: it bounds a merge's memory
 # (about 8 bytes a posting of its largest field) and its time.
 MAX_MERGED_POSTINGS = 40_000_000
+MERGE_POOL_MB = 32
 # Postings decoded at once while merging, in blocks (of 128 terms).
 _CHUNK_BLOCKS = 256
 _SENTINEL = np.uint32(0xFFFFFFFF)
@@ -134,7 +136,9 @@ def merge_segments(ix: Any, group: list[Any]) -> Any:
     from whoosh.writing import SegmentWriter
     from zhsearch.indexer.codec import DocumentsCodec, ZhCodec
 
-    writer = SegmentWriter(ix, _lk=False, codec=ZhCodec(), compound=False)
+    # Whoosh buffers this many MB of postings (the article and file keys
+    # only: the text postings are ours) before it sorts them to disk.
+    writer = SegmentWriter(ix, _lk=False, limitmb=MERGE_POOL_MB, codec=ZhCodec(), compound=False)
     try:
         for seg in group:
             # Whoosh's own terms only: the text postings are merged below.
@@ -281,10 +285,16 @@ def _merge_field(
             ok = live[d]
             docs[pos[ok]] = new[d[ok]]
             tfs[pos] = tf
-    keep = docs != _SENTINEL
-    counts = np.add.reduceat(keep, start[:-1], dtype=np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
-    has = counts > 0
-    docs, tfs = docs[keep], tfs[keep]
+    if all(lives[i].all() for i in present):
+        # Nothing deleted (a fresh build): every place is filled, and the
+        # arrays are kept as they are rather than copied.
+        counts, has = total_df, total_df > 0
+    else:
+        keep = docs != _SENTINEL
+        counts = np.add.reduceat(keep, start[:-1], dtype=np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
+        has = counts > 0
+        docs, tfs = docs[keep], tfs[keep]
+        del keep
     lengths = (
         np.concatenate([np.asarray(s.lengths(name))[live] for s, live in zip(stores, lives, strict=True)])
         if stores
@@ -307,6 +317,8 @@ def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1) -> list[Any]:
     if len(segments) < 2:
         return segments
     groups = choose_merges(segment_sizes(ix.storage.folder, segments))
+    if groups:
+        release_memory()
     position = {id(seg): i for i, seg in enumerate(segments)}
     ordered = [[s.segment for s in g] for g in groups]
     merged = _run_merges(ix, ordered, jobs)
@@ -318,49 +330,103 @@ def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1) -> list[Any]:
     return [seg for seg in result if seg is not None]
 
 
+def release_memory() -> None:
+    """Give the memory freed since the build began back to the system
+    (glibc keeps freed heap for reuse; the merges that follow would add
+    their own on top)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _run_merges(ix: Any, groups: list[list[Any]], jobs: int) -> list[Any]:
+    """Do the merges, ``jobs`` at a time, each in a new Python process.
+
+    New interpreters, not forks: a fork of the process that has just built
+    a large index starts with all its memory resident (shared, but counted
+    in each process), and the merges come at the build's memory peak.  Not
+    ``multiprocessing``'s spawn either, which would run the caller's main
+    script again in each child.
+    """
     if jobs <= 1 or len(groups) < 2:
         return [merge_segments(ix, g) for g in groups]
-    import multiprocessing
-    import queue as queues
+    import pickle
+    import subprocess
+    import sys
+    import time
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return [merge_segments(ix, g) for g in groups]
-    ctx = multiprocessing.get_context("fork")
+    path = [p or os.getcwd() for p in sys.path]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    command = [
+        sys.executable,
+        "-c",
+        "from zhsearch.indexer.merge import _merge_child; _merge_child()",
+        str(os.getpid()),
+    ]
     results: list[Any] = [None] * len(groups)
     pending = list(range(len(groups)))
-    running: dict[int, Any] = {}
-    queue = ctx.Queue()
+    running: dict[int, subprocess.Popen[bytes]] = {}
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 i = pending.pop(0)
-                running[i] = ctx.Process(target=_merge_process, args=(ix, groups[i], i, queue), daemon=True)
-                running[i].start()
-            try:
-                kind, i, payload = queue.get(timeout=1.0)
-            except queues.Empty:
-                dead = [j for j, proc in running.items() if not proc.is_alive() and proc.exitcode]
-                if dead:
-                    raise RuntimeError(f"a merging process died (exit code {running[dead[0]].exitcode})") from None
+                proc = subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+                )
+                running[i] = proc
+                assert proc.stdin is not None
+                # Our own objects to our own child: the segments to merge.
+                proc.stdin.write(pickle.dumps((ix, groups[i])))
+                proc.stdin.close()
+            finished = [i for i, proc in running.items() if proc.poll() is not None]
+            if not finished:
+                time.sleep(0.05)
                 continue
-            running.pop(i).join()
-            if kind == "oserror":
-                raise OSError(*payload)  # e.g. no space left: the caller says so
-            if kind == "error":
-                raise RuntimeError(f"merging segments failed: {payload}")
-            results[i] = payload
+            for i in finished:
+                proc = running.pop(i)
+                out = proc.stdout.read() if proc.stdout is not None else b""
+                if proc.returncode != 0 or not out:
+                    raise RuntimeError(f"a merging process died (exit code {proc.returncode})")
+                kind, payload = pickle.loads(out)  # written by _merge_child
+                if kind == "oserror":
+                    raise OSError(*payload)  # e.g. no space left: the caller says so
+                if kind == "error":
+                    raise RuntimeError(f"merging segments failed: {payload}")
+                results[i] = payload
     finally:
         for proc in running.values():
-            proc.terminate()
-            proc.join(timeout=5)
+            proc.kill()
+            proc.wait()
     return results
 
 
-def _merge_process(ix: Any, group: list[Any], i: int, queue: Any) -> None:
+def _merge_child() -> None:
+    """A merging process (see :func:`_run_merges`): reads ``(index,
+    segments)`` from standard input, writes the outcome to standard output."""
+    import pickle
+    import sys
+
+    parent = int(sys.argv[1])
+    try:  # Linux: die with the parent (a killed build leaves no merger behind)
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    ix, group = pickle.load(sys.stdin.buffer)
     try:
-        queue.put(("merged", i, merge_segments(ix, group)))
+        outcome: tuple[str, Any] = ("merged", merge_segments(ix, group))
     except OSError as exc:
-        queue.put(("oserror", i, (exc.errno, exc.strerror or str(exc))))
+        outcome = ("oserror", (exc.errno, exc.strerror or str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
-        queue.put(("error", i, f"{type(exc).__name__}: {exc}"))
+        outcome = ("error", f"{type(exc).__name__}: {exc}")
+    sys.stdout.buffer.write(pickle.dumps(outcome))
+    sys.stdout.buffer.flush()

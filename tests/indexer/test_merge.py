@@ -156,3 +156,37 @@ def test_rebuild_into_an_existing_index_leaves_no_old_files(tmp_path: Path) -> N
     assert all(n.split(".")[0].lstrip("_") in ids for n in names if n.startswith("sections_") and "WRITELOCK" not in n)
     assert len([n for n in names if n.endswith(".toc")]) == 1
     assert sum(p.stat().st_size for p in index_dir.iterdir()) < 1.1 * size
+
+
+def test_parallel_merges_run_in_fresh_processes_and_equal_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merges with ``jobs`` > 1 run in new interpreters (not forks of a
+    builder at its memory peak); what they write equals a fresh build."""
+    import zhsearch.indexer.build as build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    index_dir = tmp_path / "index"
+    no_merges = lambda ix, segments, jobs=1: [s for s in segments if s.doc_count()]  # noqa: E731
+    monkeypatch.setattr(build, "merge_for_commit", no_merges)
+    for i in range(12):  # twelve one-file updates: twelve tiny segments
+        (docs / f"{i:02}.txt").write_text(f"文章{i}\n\n第{i}篇讲协商还款和逾期利息。\n", encoding="utf-8")
+        build_index([docs], index_dir, jobs=1)
+    assert len(segments(index_dir)) == 12
+    monkeypatch.undo()
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args, **kwargs):
+        started.append(list(args))
+        return real_popen(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    (docs / "12.txt").write_text("文章12\n\n琥珀蜂鸟。\n", encoding="utf-8")
+    build_index([docs], index_dir, jobs=2)
+    # Two groups of six, merged at once, each in a new interpreter.
+    assert len(started) == 2 and all("_merge_child" in " ".join(a) for a in started)
+    assert len(segments(index_dir)) <= 3
+    build_index([docs], tmp_path / "fresh", jobs=1)
+    assert results(index_dir) == results(tmp_path / "fresh")
