@@ -338,13 +338,13 @@ _FORUM_CANDIDATES = _xpath(
     ' or starts-with(@id, "post_content_") or contains(@class, "t_f") or contains(@class, "post_content")'
     ' or contains(@class, "postbody") or contains(@class, "post_message")]'
 )
-_CRUMB_CANDIDATES = _xpath(
-    "//*[@class or @id][contains(translate(concat(@class, ' ', @id), 'CRUMBPOSITINLAHDWEZ', 'crumbpositinlahdwez'),"
-    " 'crumb') or contains(concat(@class, ' ', @id), 'osition') or contains(concat(@class, ' ', @id), 'ocation')"
-    " or contains(concat(@class, ' ', @id), 'path') or contains(concat(@class, ' ', @id), 'daohang')"
-    " or contains(concat(@class, ' ', @id), 'weizhi') or contains(concat(@class, ' ', @id), 'mianbao')"
-    " or contains(concat(' ', @class, ' ', @id, ' '), ' pt ')]"
-)
+_ATTRIBUTED = _xpath("//*[@class or @id]")
+
+
+def _CRUMB_CANDIDATES(tree: Any) -> list[Any]:
+    """Elements whose class or id may name a breadcrumb (the XPath with
+    translate() this replaces cost more than the rest of the metadata)."""
+    return [el for el in _ATTRIBUTED(tree) if _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}")]
 
 
 def _first_post(tree: Any) -> Any | None:
@@ -396,23 +396,42 @@ _PRUNE_TAGS = frozenset({"td", "div", "ul", "ol", "table", "tr", "nav", "p", "se
 
 
 def _prune_link_lists(tree: Any) -> None:
-    """Remove the elements made of links (with at least two)."""
+    """Remove the elements made of links (with at least two).
+
+    One pass, children before parents: every element's text length, link
+    text length and link count are summed from its children's (the
+    link-density test per element would otherwise read its whole subtree)."""
+    order = [el for el in tree.iter() if isinstance(el.tag, str)]
+    text_len: dict[Any, int] = {}
+    link_len: dict[Any, int] = {}
+    links: dict[Any, int] = {}
+    for el in reversed(order):
+        own = len(_squash(el.text)) if el.text else 0
+        total, linked, count = own, 0, 0
+        for child in el:
+            if child.tail:
+                total += len(_squash(child.tail))
+            if child in text_len:
+                total += text_len[child]
+                linked += link_len[child]
+                count += links[child]
+        if el.tag == "a":
+            linked, count = total, count + 1
+        text_len[el], link_len[el], links[el] = total, linked, count
     doomed = []
-    skip: set[Any] = set()
-    for el in tree.iter(*_PRUNE_TAGS):
-        if el in skip:
+    for el in order:
+        if el.tag not in _PRUNE_TAGS or links[el] < 2 or not text_len[el]:
             continue
-        links = [a for a in el.iter("a")]
-        if len(links) < 2:
-            continue
-        text = _squash(el.text_content())
-        if not text:
-            continue
-        linked = sum(len(_squash(a.text_content())) for a in links)
-        if linked / len(text) >= _LINK_DENSITY:
+        if link_len[el] / text_len[el] >= _LINK_DENSITY:
             doomed.append(el)
-            skip.update(el.iterdescendants())
-    for el in doomed:
+    kept: list[Any] = []
+    gone: set[Any] = set()
+    for el in doomed:  # document order: an ancestor comes before its descendants
+        if any(a in gone for a in el.iterancestors()):
+            continue
+        gone.add(el)
+        kept.append(el)
+    for el in kept:
         if el.getparent() is not None:
             el.drop_tree()
 

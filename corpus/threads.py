@@ -54,26 +54,24 @@ def _xpath(expression: str) -> Any:
     return etree.XPath(expression)
 
 
-_LOWER = (
-    "translate(concat(@class, ' ', @id, ' ', @itemprop), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+# Prefilters on the raw attributes (one regular expression per element); the
+# word patterns then decide.
+_ATTRIBUTED = _xpath("//*[@class or @id or @itemprop]")
+_CANDIDATE_HINT = re.compile(
+    r"answer|repl|post|floor|comment|feedback|discuss|cmt|huida|huifu|ans|best|accept|adopt|caina|msg|message|tiezi",
+    re.I,
 )
-# Prefilter in XPath (C speed); the regular expressions then decide.
-_CANDIDATES = _xpath(
-    f"//*[@class or @id or @itemprop][contains({_LOWER}, 'answer') or contains({_LOWER}, 'repl')"
-    f" or contains({_LOWER}, 'post') or contains({_LOWER}, 'floor') or contains({_LOWER}, 'comment')"
-    f" or contains({_LOWER}, 'feedback') or contains({_LOWER}, 'discuss') or contains({_LOWER}, 'cmt')"
-    f" or contains({_LOWER}, 'huida') or contains({_LOWER}, 'huifu') or contains({_LOWER}, 'ans')"
-    f" or contains({_LOWER}, 'best') or contains({_LOWER}, 'accept') or contains({_LOWER}, 'adopt')"
-    f" or contains({_LOWER}, 'caina') or contains({_LOWER}, 'msg') or contains({_LOWER}, 'message')"
-    f" or contains({_LOWER}, 'tiezi')]"
-)
-_SIGNATURES = _xpath(
-    f"//*[@class or @id][contains({_LOWER}, 'sign') or contains({_LOWER}, 'sig') or contains({_LOWER}, 'qianming')]"
-)
-_QUESTIONS = _xpath(
-    f"//*[@class or @id][contains({_LOWER}, 'question') or contains({_LOWER}, 'q-') or contains({_LOWER}, 'q_')"
-    f" or contains({_LOWER}, 'ask') or contains({_LOWER}, 'wenti') or contains({_LOWER}, 'tiwen')]"
-)
+_SIGNATURE_HINT = re.compile(r"sig|qianming", re.I)
+_QUESTION_HINT = re.compile(r"question|q[-_]|ask|wenti|tiwen", re.I)
+
+
+def _hinted(tree: Any, hint: re.Pattern[str], tags: frozenset[str] | None = None) -> list[Any]:
+    return [
+        el
+        for el in _ATTRIBUTED(tree)
+        if (tags is None or el.tag in tags)
+        and hint.search(f"{el.get('class') or ''} {el.get('id') or ''} {el.get('itemprop') or ''}")
+    ]
 
 
 def _words(el: Any) -> list[str]:
@@ -109,7 +107,7 @@ def _accepted(el: Any) -> bool:
 
 def drop_signatures(tree: Any) -> None:
     """Remove forum signatures (the poster's motto under every post)."""
-    for el in _SIGNATURES(tree):
+    for el in _hinted(tree, _SIGNATURE_HINT):
         if _matches(el, _SIGNATURE_WORD) and el.getparent() is not None and el.tag != "body":
             el.drop_tree()
 
@@ -132,7 +130,7 @@ def prune_posts(tree: Any) -> list[str]:
     """Remove the posts that are not the article; return the question's
     description lines when the page is a Q&A page (extraction, which keeps
     the long answer, tends to drop the short question above it)."""
-    candidates = [el for el in _CANDIDATES(tree) if el.tag in _POST_TAGS and el.text_content().strip()]
+    candidates = [el for el in _hinted(tree, _CANDIDATE_HINT, _POST_TAGS) if el.text_content().strip()]
     posts = [el for el in candidates if _matches(el, _POST_WORD) or "answer" in (el.get("itemprop") or "").lower()]
     groups: dict[tuple[str, str], list[Any]] = {}
     for el in posts:
@@ -177,7 +175,7 @@ def _question_lines(tree: Any, answer: Any) -> list[str]:
     answer, its title, buttons and short meta lines left out."""
     order = {el: i for i, el in enumerate(tree.iter())}
     ancestors = set(answer.iterancestors())
-    for el in _QUESTIONS(tree):
+    for el in _hinted(tree, _QUESTION_HINT):
         if el in ancestors or order.get(el, 1 << 30) > order.get(answer, 0) or not _matches(el, _QUESTION_WORD):
             continue
         if el.tag not in _POST_TAGS and el.tag not in ("main", "header", "span", "p"):
