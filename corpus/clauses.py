@@ -35,6 +35,8 @@ _CLAUSE = re.compile(
 # number and reading as a sentence (a short line is a heading) is a clause.
 _NUMBERED = re.compile(r"^\s*(?P<label>\d{1,2}(?:[.．]\d{1,3}){1,3})(?![\d.．])[\s\u3000]*(?P<rest>\S.*)$", re.S)
 MIN_CLAUSES = 2
+# A clause section's heading: ``第十九条``, ``第三条之一``, ``第一条 租赁物``.
+CLAUSE_LABEL = re.compile(rf"^第[{_NUM}\d]+条(?:之[{_NUM}\d]+)?(?:\s|$|[【\[［])")
 MIN_NUMBERED = 3
 # A clause line this short without a sentence end is the clause's title
 # (``第一条 租赁物``, the contract style), not its text.
@@ -85,3 +87,48 @@ def has_clauses(lines: Iterable[str], minimum: int = MIN_CLAUSES) -> bool:
 def _is_sentence(text: str) -> bool:
     text = text.strip()
     return len(text) > _MAX_TITLE or bool(re.search(r"[。；;！!？?]$", text))
+
+
+# --------------------------------------------------------------------------
+# What kind of legal document, from its title
+
+# Provinces, autonomous regions and municipalities: a title opening with one
+# (or with a city, prefecture or county, ``潮州市…条例``) is local legislation.
+_PROVINCES = (
+    "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|"
+    "贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门"
+)
+_LOCAL = re.compile(
+    rf"^(?:(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
+    r"|(?!全国|国家|中华|中国)[\u4e00-\u9fff]{2,6}?(?:市|自治州|自治县|州|盟|县|经济特区))"
+)
+_NATIONAL_ISSUER = re.compile(r"^(?:中华人民共和国|全国人民代表大会|国务院|最高人民法院|最高人民检察院|中共中央)")
+_JUDICIAL = re.compile(r"^(?:最高人民法院|最高人民检察院)")
+# The document's form: the word its title ends with, before a bracketed
+# note such as （试行） or （2019年修正）.
+_FORM = re.compile(
+    r"(宪法修正案|修正案|宪法|法典|法|条例|规定|办法|细则|规则|解释|批复|决定|决议|意见|通知|答复|纪要|规范|标准)$"
+)
+_TRAILING_NOTE = re.compile(r"(?:[（(][^（()）]{1,20}[)）]|\s+)+$")
+
+
+def legal_meta(title: str) -> dict[str, str]:
+    """``doc_kind`` and ``level`` of a law, regulation or interpretation
+    from its title: ``{"doc_kind": "条例", "level": "local"}`` for
+    ``广东省失业保险条例``, ``司法解释`` for the supreme court's and
+    procuratorate's documents, ``{}`` when the title names no legal form.
+
+    Recorded for ranking and filtering to use (a national law and a
+    provincial regulation that repeats its wording answer one question at
+    different levels); the readers add it to documents made of clauses."""
+    title = _TRAILING_NOTE.sub("", title.strip())
+    form = _FORM.search(title)
+    if not form:
+        return {}
+    kind = form.group(1)
+    if kind == "法典":
+        kind = "法"
+    if _JUDICIAL.match(title) and kind not in ("法",):
+        kind = "司法解释"
+    level = "national" if _NATIONAL_ISSUER.match(title) or not _LOCAL.match(title) else "local"
+    return {"doc_kind": kind, "level": level}

@@ -25,11 +25,11 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from zhsearch.corpus.clauses import clause_start, has_clauses
+from zhsearch.corpus.clauses import CLAUSE_LABEL, clause_start, has_clauses, legal_meta
 from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ReadError
 from zhsearch.corpus.model import Article, Section
@@ -208,7 +208,8 @@ def read_file(
         data = read_bytes(path)
     source = str(path)
     if suffix in DOCUMENT_READERS:
-        return FileRead(path, (_read_document(suffix, data, _article_id(root_path, path), source),), ())
+        article = _read_document(suffix, data, _article_id(root_path, path), source)
+        return FileRead(path, (_with_legal_meta(article),), ())
     text = decode_bytes(data, str(path))
     if suffix in JSONL_SUFFIXES:
         articles, warnings = parse_jsonl(text, source)
@@ -223,7 +224,16 @@ def read_file(
         article = parse_text(text, art_id, source)
     if article is None:
         raise ReadError(str(path), "empty file: no title and no text")
-    return FileRead(path, (article,), ())
+    return FileRead(path, (_with_legal_meta(article),), ())
+
+
+def _with_legal_meta(article: Article) -> Article:
+    """A document made of 第X条 clauses gets its legal form and level from
+    its title (``meta.doc_kind``, ``meta.level``; see ``corpus.clauses``)."""
+    if "doc_kind" in article.meta or sum(1 for s in article.sections if CLAUSE_LABEL.match(s.heading)) < 2:
+        return article
+    found = legal_meta(article.title)
+    return replace(article, meta={**article.meta, **found}) if found else article
 
 
 def _article_id(root: Path, path: Path) -> str:

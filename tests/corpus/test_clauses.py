@@ -134,3 +134,27 @@ def test_an_article_with_two_numbered_sentences_keeps_its_sections():
     text = "怎么还款\n\n1.1 先列出所有欠款。\n\n1.2 再按利率排序。\n\n最后逐笔还清。\n"
     article = parse_text(text, "a.txt")
     assert article is not None and len(article.sections) == 1
+
+
+def test_legal_form_and_level_from_the_title():
+    from zhsearch.corpus.clauses import legal_meta
+
+    assert legal_meta("中华人民共和国民法典") == {"doc_kind": "法", "level": "national"}
+    assert legal_meta("广东省失业保险条例") == {"doc_kind": "条例", "level": "local"}
+    assert legal_meta("潮州市畲族文化保护条例（2021年修正）") == {"doc_kind": "条例", "level": "local"}
+    assert legal_meta("城市居民委员会组织法") == {"doc_kind": "法", "level": "national"}
+    assert legal_meta("最高人民法院关于审理民间借贷案件适用法律若干问题的规定") == {
+        "doc_kind": "司法解释",
+        "level": "national",
+    }
+    assert legal_meta("保理合同中基础合同的有效性辨析") == {}
+
+
+def test_reader_records_the_form_of_a_document_made_of_clauses(tmp_path: Path):
+    law = tmp_path / "law.md"
+    law.write_text(LAW_MD.replace("中华人民共和国示范法", "深圳经济特区示范条例"), encoding="utf-8")
+    meta = read_file(law, tmp_path).articles[0].meta
+    assert (meta["doc_kind"], meta["level"]) == ("条例", "local")
+    essay = tmp_path / "essay.md"
+    essay.write_text("# 示范条例读后感\n\n第一次读条例，我记下了三点体会。\n", encoding="utf-8")
+    assert "doc_kind" not in read_file(essay, tmp_path).articles[0].meta
