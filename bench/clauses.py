@@ -18,7 +18,14 @@ section is a relevant clause (the clause label of the section's heading);
 clause (so a chapter holding it counts); **Law@1**; **MRR@10** over
 (law, clause) pairs.  Indexing time and MB/s of each build are printed too.
 
+``--prior local=0.8,司法解释=0.9`` (repeatable) adds rows measuring a
+document-level prior: the top 30 hits re-ordered by score × the factors of
+their ``meta.level`` / ``meta.doc_kind`` (recorded by the readers from each
+law's title, ``corpus.clauses.legal_meta``).  It is a measurement only:
+zhsearch's ranking applies no such prior.
+
     python bench/clauses.py [--data DIR] [--keep DIR] [--jobs J] [--modes clauses,chapters] [--stard-limit N]
+                            [--reuse] [--prior FACTORS]
 """
 
 from __future__ import annotations
@@ -103,11 +110,39 @@ def stard_questions(data: Path, limit: int) -> list[tuple[str, str, set[tuple[st
     return out[:limit] if limit else out
 
 
-def evaluate(index: Path, questions: list[tuple[str, str, set[tuple[str, str]]]]) -> dict[str, float]:
+def parse_prior(text: str) -> dict[str, float]:
+    """``local=0.8,司法解释=0.9`` -> factors by ``meta.level`` / ``meta.doc_kind`` value."""
+    factors = {}
+    for part in filter(None, text.split(",")):
+        key, _, value = part.partition("=")
+        factors[key.strip()] = float(value)
+    return factors
+
+
+def reranked(hits: list, prior: dict[str, float] | None) -> list:
+    """The hits re-ordered by score × the prior's factor for their document
+    kind and level (the measurement of a document-level prior; zhsearch's
+    ranking itself does not apply one)."""
+    if not prior:
+        return hits
+
+    def factor(hit) -> float:
+        f = 1.0
+        for key in ("level", "doc_kind"):
+            f *= prior.get(str(hit.meta.get(key)), 1.0)
+        return f
+
+    return sorted(hits, key=lambda h: -h.score * factor(h))
+
+
+def evaluate(
+    index: Path, questions: list[tuple[str, str, set[tuple[str, str]]]], prior: dict[str, float] | None = None
+) -> dict[str, float]:
     section1 = contains1 = law1 = rr = 0.0
     with Searcher(index) as s:
         for _qid, query, relevant in questions:
-            hits = s.search(query, limit=10, snippets=False).hits
+            hits = s.search(query, limit=30 if prior else 10, snippets=False).hits
+            hits = reranked(hits, prior)[:10]
             laws = {law for law, _ in relevant}
             for rank, hit in enumerate(hits, 1):
                 if (hit.title, label(hit.section.heading) or "") in relevant:
@@ -137,6 +172,13 @@ def main() -> None:
     ap.add_argument("--modes", default="clauses,chapters")
     ap.add_argument("--stard-limit", type=int, default=0)
     ap.add_argument("--reuse", action="store_true", help="reuse indexes left in bench/out by an earlier run")
+    ap.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        help="also measure a document-level prior on the top 30: factors by meta.level / meta.doc_kind, "
+        "e.g. local=0.8,司法解释=0.9 (repeatable)",
+    )
     args = ap.parse_args()
     data = Path(args.data)
     laws = unpack(data, Path(args.keep) if args.keep else None)
@@ -157,6 +199,16 @@ def main() -> None:
         for name, questions in sets.items():
             m = evaluate(index, questions)
             rows.append((name, len(questions), mode, m))
+            if mode == "clauses":
+                for prior in args.prior:
+                    rows.append(
+                        (
+                            name,
+                            len(questions),
+                            f"clauses, prior {prior}",
+                            evaluate(index, questions, parse_prior(prior)),
+                        )
+                    )
     if builds:
         print(f"| index ({size / 2**20:.0f} MB of laws, --jobs {args.jobs}) | laws | sections | seconds | MB/s |")
         print("|---|---|---|---|---|")

@@ -25,6 +25,7 @@ The pipeline:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -474,11 +475,16 @@ def _restore_headings(blocks: list[Block], headings: list[tuple[str, str, str]])
 
 def _find_date(page: str) -> str | None:
     """The page's publication date by htmldate, when neither its meta tags
-    nor a byline gave one (htmldate reads URLs, time elements, text)."""
+    nor a byline gave one (htmldate reads URLs, time elements, text).
+
+    Not its extensive search: that hands free text to dateparser, whose
+    first calls in a process compile its locale patterns for seconds (most
+    of the CPU an indexing run of a thousand light pages spent), and on our
+    pages it found no date the plain search and the bylines missed."""
     from htmldate import find_date
 
     try:
-        found = find_date(page, original_date=True, extensive_search=True, outputformat="%Y-%m-%d")
+        found = find_date(page, original_date=True, extensive_search=False, outputformat="%Y-%m-%d")
     except (ValueError, TypeError):  # htmldate rejects some malformed pages
         return None
     return _iso_date(found) if found else None
@@ -491,16 +497,7 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     question = prune_posts(tree)
     _prune_link_lists(tree)
     headings = _source_headings(tree)
-    doc = trafilatura.bare_extraction(
-        tree,
-        with_metadata=False,
-        fast=FAST,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-        deduplicate=False,
-    )
+    doc = trafilatura.bare_extraction(tree, options=_extractor())
     if doc is None or doc.body is None:
         return []
     blocks: list[Block] = []
@@ -510,6 +507,26 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     # The question above a Q&A page's answer, which extraction tends to drop.
     missing = [Block(line) for line in question if _squash(line) not in extracted]
     return _restore_headings(missing + blocks, headings)
+
+
+@functools.cache
+def _extractor() -> Any:
+    """trafilatura's options, made once (building them costs as much as a
+    tenth of extracting a light page; trafilatura copies them before any
+    change, so one instance serves every call)."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="python",
+        fast=FAST,
+        precision=PRECISION,
+        comments=False,
+        tables=True,
+        images=False,
+        links=False,
+        dedup=False,
+        with_metadata=False,
+    )
 
 
 def _element_blocks(el: Any) -> list[Block]:
@@ -547,6 +564,7 @@ def _element_blocks(el: Any) -> list[Block]:
 
 _H_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 FAST = True
+PRECISION = False
 _CONTAINERS = frozenset({"p", "head", "list", "table", "quote"})
 # The 政府信息公开 table above a government notice: labels and values, which
 # are the notice's metadata (文号 becomes ``meta["doc_number"]``).
