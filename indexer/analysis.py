@@ -39,7 +39,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -254,6 +254,9 @@ class Settings:
     fold: str = "nfkc+lower+t2s"
     grams: int = 2
     user_dict: UserDict | None = None
+    # How short texts are cut quickly (not how: the cuts are the same), so
+    # not compared nor recorded.
+    quick: QuickCuts | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -318,42 +321,52 @@ _QUICK_CHARS = 64
 _QUICK_CALLS = 50
 
 
-class _QuickCuts:
-    """The query dictionary in use (if any) and how many cuts it has made."""
+class QuickCuts:
+    """An index's stored dictionary, cutting short texts while the full one
+    is not loaded (the cuts are the same, only the start-up cost differs),
+    and how many it has cut.  One per searcher, carried in its
+    :class:`Settings`: two indexes open in one process each cut with their
+    own."""
 
-    dictionary: QueryDictionary | None = None
-    calls = 0
+    def __init__(self, dictionary: QueryDictionary) -> None:
+        self.dictionary = dictionary
+        self.calls = 0
+
+    def segmenter(self, text: str):  # -> rjieba.Jieba | None
+        """A segmenter for ``text`` holding just its words, or ``None`` when
+        the full dictionary should cut it (long text, already loaded, or
+        this process keeps cutting)."""
+        if len(text) > _QUICK_CHARS or "rjieba" in sys.modules or self.calls >= _QUICK_CALLS:
+            return None
+        self.calls += 1
+        return self.dictionary.segmenter(text)
+
+    def __reduce__(self):
+        # A memory-mapped file does not travel to another process; there
+        # the full dictionary cuts (the same cuts).
+        return (_no_quick_cuts, ())
 
 
-def use_query_dictionary(dictionary: QueryDictionary | None) -> None:
-    """Cut short texts with ``dictionary`` while the full one is not loaded;
-    the cuts are the same, only the start-up cost differs."""
-    _QuickCuts.dictionary = dictionary
+def _no_quick_cuts() -> None:
+    return None
 
 
-def _rjieba_for(text: str, user_dict: UserDict | None):  # -> rjieba.Jieba | module
-    quick = _QuickCuts
-    if (
-        quick.dictionary is not None
-        and user_dict is None
-        and len(text) <= _QUICK_CHARS
-        and "rjieba" not in sys.modules  # the full dictionary is not loaded yet
-        and quick.calls < _QUICK_CALLS
-    ):
-        quick.calls += 1
-        return quick.dictionary.segmenter(text)
-    return _jieba("rjieba", user_dict)
+def _quick(s: Settings, text: str):  # -> rjieba.Jieba | None
+    """The quick segmenter for ``text`` under settings ``s``, if any."""
+    if s.quick is None or s.user_dict is not None or s.engine != "rjieba":
+        return None
+    return s.quick.segmenter(text)
 
 
 @cache
 def _segmenter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[...]]
+    seg = _jieba(engine, user_dict)
     if engine == "rjieba":
 
         def cut(text: str) -> list[tuple[str, int, int]]:
-            return _rjieba_for(text, user_dict).tokenize(text, "default", hmm)
+            return seg.tokenize(text, "default", hmm)
 
         return cut
-    seg = _jieba(engine, user_dict)
 
     def cut(text: str) -> list[tuple[str, int, int]]:
         return list(seg.tokenize(text, mode="default", HMM=hmm))
@@ -367,8 +380,13 @@ _PIECES = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
 def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[str, int, int]]:
     """Yield ``(term, start, end)`` for the words of already-folded text."""
     s = settings or default_settings()
-    cut = _segmenter(s.engine, s.hmm, s.user_dict)
-    for word, start, end in cut(folded):
+    quick = _quick(s, folded)
+    tokens = (
+        quick.tokenize(folded, "default", s.hmm)
+        if quick is not None
+        else _segmenter(s.engine, s.hmm, s.user_dict)(folded)
+    )
+    for word, start, end in tokens:
         if word.isalpha() or word.isdigit():
             yield word, start, end
             continue
@@ -381,9 +399,9 @@ def word_spans(folded: str, settings: Settings | None = None) -> Iterator[tuple[
 
 @cache
 def _plain_cutter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
-    if engine == "rjieba":
-        return lambda text: _rjieba_for(text, user_dict).cut(text, hmm)
     seg = _jieba(engine, user_dict)
+    if engine == "rjieba":
+        return lambda text: seg.cut(text, hmm)
     return lambda text: seg.lcut(text, HMM=hmm)
 
 
@@ -392,7 +410,10 @@ def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]
     :func:`word_spans`, counted per distinct token rather than per token
     (indexing's inner loop)."""
     s = settings or default_settings()
-    raw = Counter(_plain_cutter(s.engine, s.hmm, s.user_dict)(folded))
+    quick = _quick(s, folded)
+    raw = Counter(
+        quick.cut(folded, s.hmm) if quick is not None else _plain_cutter(s.engine, s.hmm, s.user_dict)(folded)
+    )
     counts = {w: n for w, n in raw.items() if w.isalpha() or w.isdigit()}
     if len(counts) < len(raw):
         get = counts.get
@@ -406,9 +427,9 @@ def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]
 
 @cache
 def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
-    if engine == "rjieba":
-        return lambda text: _rjieba_for(text, user_dict).cut_all(text)
     seg = _jieba(engine, user_dict)
+    if engine == "rjieba":
+        return lambda text: seg.cut_all(text)
     return lambda text: list(seg.cut(text, cut_all=True))
 
 
@@ -417,7 +438,9 @@ def alternative_words(folded: str, settings: Settings | None = None) -> list[str
     text (jieba's full mode), e.g. 上门 inside 会上|门: the words a differently
     cut sentence would have produced."""
     s = settings or default_settings()
-    return list(dict.fromkeys(w for w in _full_cutter(s.engine, s.user_dict)(folded) if len(w) > 1 and w.isalnum()))
+    quick = _quick(s, folded)
+    words = quick.cut_all(folded) if quick is not None else _full_cutter(s.engine, s.user_dict)(folded)
+    return list(dict.fromkeys(w for w in words if len(w) > 1 and w.isalnum()))
 
 
 def gram_spans(folded: str) -> Iterator[tuple[str, int, int]]:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, IndexMismatchError, ZhsearchError
 from zhsearch.corpus.model import Article, Section
-from zhsearch.indexer.analysis import UserDict, fold, is_cjk, load_user_dict
+from zhsearch.indexer.analysis import QuickCuts, UserDict, fold, is_cjk, load_user_dict
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
 from zhsearch.indexer.storage import (
     check_compatible,
@@ -231,7 +231,7 @@ class Searcher:
             raise IndexMismatchError(problem)
         self.settings = replace(self.meta.settings(), user_dict=recorded)
         if self.settings.engine == "rjieba" and recorded is None:
-            _use_index_dictionary(self.index_dir)
+            self.settings = replace(self.settings, quick=_index_quick_cuts(self.index_dir))
         self.notices: tuple[str, ...] = ()
         if user_dict_changed(recorded):
             assert recorded is not None
@@ -753,16 +753,15 @@ def _complete_matches(ranker: Ranker, terms: Iterable[str], wanted: np.ndarray |
     return int(wanted[articles].sum()) if wanted is not None else len(articles)
 
 
-def _use_index_dictionary(index_dir: Path) -> None:
-    """Segment queries with the dictionary stored in the index, if it has
-    one (see ``indexer.dictionary``): no dictionary load on start-up."""
-    from zhsearch.indexer.analysis import use_query_dictionary
+def _index_quick_cuts(index_dir: Path) -> QuickCuts | None:
+    """Queries cut with the dictionary stored in the index, if it has one
+    (see ``indexer.dictionary``): no dictionary load on start-up."""
     from zhsearch.indexer.dictionary import DICTIONARY_FILE, QueryDictionary
 
     try:
-        use_query_dictionary(QueryDictionary(index_dir / DICTIONARY_FILE))
+        return QuickCuts(QueryDictionary(index_dir / DICTIONARY_FILE))
     except (OSError, ValueError):
-        pass  # no file (an older index): the full dictionary loads when needed
+        return None  # no file (an older index): the full dictionary loads when needed
 
 
 def search(

@@ -15,7 +15,8 @@ from zhsearch.indexer.build import build_index
 from zhsearch.search.cli import main
 from zhsearch.search.searcher import Searcher, stats
 
-SHIPPED = Path(__file__).resolve().parents[2] / "corpus" / "userdict.txt"
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "corpus" / "userdict.txt"
 
 ARTICLES = {
     "visit.txt": "网贷逾期多久会上门\n\n一、时间\n\n一般逾期三个月以后才会上门走访。\n",
@@ -188,3 +189,55 @@ def test_index_command_records_the_user_dict(tmp_path: Path):
     again = runner.invoke(main, ["index", str(docs), "--index", str(index_dir), "--user-dict", str(other)])
     assert again.exit_code == 2
     assert "rebuild" in again.output
+
+
+def test_searchers_with_different_dictionaries_do_not_affect_each_other(docs: Path, tmp_path: Path):
+    """Three indexes open in one process, queried in turn: each cuts with its
+    own dictionary, whichever was opened or asked last."""
+    other_dict = tmp_path / "other.txt"
+    other_dict.write_text("会上门 50\n", encoding="utf-8")
+    dirs = {"plain": None, "shipped": SHIPPED, "other": other_dict}
+    for name, ud in dirs.items():
+        build_index([docs], tmp_path / name, user_dict=ud)
+    question = "网贷逾期多久会上门走访"
+    expected = {
+        "plain": words(question),
+        "shipped": words(question, with_dict(SHIPPED)),
+        "other": words(question, with_dict(other_dict)),
+    }
+    assert "会上" in expected["plain"] and "上门" in expected["shipped"] and "会上门" in expected["other"]
+    searchers = {name: Searcher(tmp_path / name) for name in dirs}
+    try:
+        for order in (["plain", "shipped", "other"], ["other", "plain", "shipped", "plain"]):
+            for name in order:
+                s = searchers[name]
+                assert words(question, s.settings) == expected[name], name
+                hits = {h.id for h in s.search("title:上门").hits}
+                assert hits == ({"visit.txt"} if name == "shipped" else set()), name
+    finally:
+        for s in searchers.values():
+            s.close()
+
+
+def test_quick_cuts_belong_to_their_searcher(docs: Path, tmp_path: Path):
+    """Each searcher cuts short queries with its own index's stored dictionary
+    (in a fresh process: the full dictionary is not loaded there yet)."""
+    import subprocess
+    import sys
+
+    build_index([docs], tmp_path / "a")
+    build_index([docs], tmp_path / "b")
+    script = f"""
+import sys
+from zhsearch.search.searcher import Searcher
+a, b = Searcher({str(tmp_path / "a")!r}), Searcher({str(tmp_path / "b")!r})
+assert a.settings.quick is not None and b.settings.quick is not None
+assert a.settings.quick is not b.settings.quick
+hits = [h.id for h in a.search("上门走访").hits]
+assert hits == ["visit.txt"], hits
+assert "rjieba" not in sys.modules
+assert a.settings.quick.calls > 0 and b.settings.quick.calls == 0, (a.settings.quick.calls, b.settings.quick.calls)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
