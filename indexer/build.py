@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from zhsearch.corpus.errors import DiskWriteError, IndexDamagedError, IndexMismatchError, ReadError, ZhsearchError
+from zhsearch.corpus.errors import (
+    DirectoryInUseError,
+    DiskWriteError,
+    IndexDamagedError,
+    ReadError,
+    WorkerDiedError,
+    ZhsearchError,
+)
 from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import (
     JSONL_SUFFIXES,
@@ -52,7 +59,6 @@ from zhsearch.indexer.storage import (
     keep_previous_generation,
     looks_like_index,
     open_index,
-    rebuild_hint,
     record_generation,
     repair,
     resolve_index_dir,
@@ -173,9 +179,9 @@ def build_index(
             replaced_sample = (target / SAMPLE_MARKER).is_file()
             fresh = rebuild or replaced_sample or not index_exists(target, recover=False)
             if fresh and not looks_like_index(target):
-                raise ZhsearchError(
-                    f"{target} exists and is not a zhsearch index; give another --index directory "
-                    "(zhsearch never replaces a directory it did not create)"
+                raise DirectoryInUseError(
+                    f"{target} exists and is not a zhsearch index (zhsearch never replaces a directory it did not create)",
+                    path=str(target),
                 )
             workdir = target.parent / f".{target.name}.new-{os.getpid()}" if fresh else target
             if fresh:
@@ -190,7 +196,7 @@ def build_index(
                 problems = damage(target, ix)
                 if problems:
                     raise IndexDamagedError(
-                        f"the index at {target} is damaged ({problems[0]}); {rebuild_hint(target)}",
+                        f"the index at {target} is damaged ({problems[0]})",
                         index_dir=str(target),
                         file=problems[0].partition(":")[0],
                         reason=problems[0],
@@ -198,7 +204,7 @@ def build_index(
                 recorded = recorded_user_dict(ix.schema)
                 problem = user_dict_mismatch(target, recorded, user_dict)
                 if problem:
-                    raise IndexMismatchError(problem)
+                    raise problem
                 # What a failed update must remove: anything not there now.
                 entries_before = set(os.listdir(target))
                 generation_before = ix.latest_generation()
@@ -689,9 +695,9 @@ def _run_parts(parts, settings: Settings, ix, handle, keep: ArticleFilter | None
                 idle = idle + 1 if finished else 0
                 if finished and (idle > 4 or any(procs[i].exitcode for i in finished)):
                     codes = ", ".join(str(procs[i].exitcode) for i in finished)
-                    raise ZhsearchError(
-                        f"an indexing worker process died (exit code {codes}); the index is unchanged; "
-                        "run the command again, or with --jobs 1"
+                    raise WorkerDiedError(
+                        f"an indexing worker process died (exit code {codes}); the index is unchanged",
+                        exit_codes=tuple(procs[i].exitcode or 0 for i in finished),
                     ) from None
                 continue
             if message[0] == "done":

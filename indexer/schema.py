@@ -24,9 +24,14 @@ pickled with the schema, so queries are cut like the articles were.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from whoosh.fields import ID, STORED, TEXT, Schema
 from zhsearch.indexer.analysis import GramTokenizer, Settings, UserDict, load_user_dict, word_analyzer
 from zhsearch.indexer.postings import GRAM_FIELD, WORD_FIELDS
+
+if TYPE_CHECKING:
+    from zhsearch.corpus.errors import IndexMismatchError
 
 # Bump when documents are laid out differently; old indexes must be rebuilt.
 # 5: the text fields are in the schema (Whoosh can search them).
@@ -67,19 +72,25 @@ def recorded_user_dict(schema: Schema) -> UserDict | None:
     return getattr(analyzer, "user_dict", None)
 
 
-def user_dict_mismatch(index_dir: object, recorded: UserDict | None, wanted: UserDict | None) -> str | None:
+def user_dict_mismatch(
+    index_dir: object, recorded: UserDict | None, wanted: UserDict | None
+) -> IndexMismatchError | None:
     """Why an index built with ``recorded`` can't be used with ``wanted``
-    (``None``: it can; no dictionary asked for means the recorded one)."""
+    (``None``: it can; no dictionary asked for means the recorded one): the
+    error to raise, naming the dictionary a rebuild should be given."""
     if wanted is None or (recorded is not None and recorded.digest == wanted.digest):
         return None
+    from zhsearch.corpus.errors import IndexMismatchError
+
     built = (
         f"with the user dictionary {recorded.path or '(unnamed)'} ({len(recorded.entries)} words)"
         if recorded is not None
         else "without a user dictionary"
     )
-    return (
-        f"index at {index_dir} was built {built}, not with {wanted.path or 'this one'}; "
-        f"rebuild it with `zhsearch index PATH... --rebuild --user-dict {wanted.path or 'FILE'} --index {index_dir}`"
+    return IndexMismatchError(
+        f"index at {index_dir} was built {built}, not with {wanted.path or 'this one'}",
+        index_dir=str(index_dir),
+        user_dict=wanted.path or "FILE",
     )
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zhsearch.corpus.errors import IndexMismatchError, IndexNotFoundError, ReadError, ZhsearchError
+from zhsearch.corpus.errors import DirectoryInUseError, IndexMismatchError, IndexNotFoundError, ReadError, ZhsearchError
 from zhsearch.corpus.readers import JSONL_SUFFIXES, article_id_for, read_bytes, read_file
 from zhsearch.indexer.analysis import UserDict, default_settings, load_user_dict
 from zhsearch.indexer.schema import SCHEMA_VERSION
@@ -146,9 +146,9 @@ def read_manifest(index_dir: str | os.PathLike[str]) -> Manifest:
             float(raw.get("updated", 0)),
         )
     except FileNotFoundError:
-        raise IndexNotFoundError(f"no sharded index at {index_dir} (no {MANIFEST})") from None
+        raise IndexNotFoundError(f"no sharded index at {index_dir} (no {MANIFEST})", index_dir=str(index_dir)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexMismatchError(f"cannot read the cluster manifest {path} ({exc})") from None
+        raise IndexMismatchError(f"cannot read the cluster manifest {path} ({exc})", index_dir=str(index_dir)) from None
 
 
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:
@@ -299,21 +299,22 @@ def build_shards(
     if user_dict is not None and not isinstance(user_dict, UserDict):
         user_dict = load_user_dict(user_dict)
     if target.exists() and not is_sharded(target) and any(target.iterdir()):
-        raise ZhsearchError(
-            f"{target} exists and is not a sharded zhsearch index; give another --index directory "
-            "(zhsearch never replaces a directory it did not create)"
+        raise DirectoryInUseError(
+            f"{target} exists and is not a sharded zhsearch index (zhsearch never replaces a directory it did not create)",
+            path=str(target),
         )
     target.mkdir(parents=True, exist_ok=True)
     with WriteLock(target, wait=wait):
         old = read_manifest(target) if is_sharded(target) else None
         n = shards or (len(old.shards) if old is not None else 4)
         if n < 1 or n > 999:
-            raise ZhsearchError(f"--shards must be between 1 and 999, not {n}")
+            raise ZhsearchError(f"the number of shards must be between 1 and 999, not {n}")
         fresh = old is None or rebuild
         if not fresh and old is not None and n != len(old.shards):
-            raise ZhsearchError(
-                f"the index at {target} has {len(old.shards)} shards, not {n}; "
-                f"rebuild it to change the number (--rebuild --shards {n})"
+            raise IndexMismatchError(
+                f"the index at {target} has {len(old.shards)} shards, not {n}; a rebuild changes the number",
+                index_dir=str(target),
+                shards=n,
             )
         if not fresh and old is not None:
             _check_settings(target, old, user_dict)
@@ -383,7 +384,7 @@ def _check_settings(target: Path, old: Manifest, user_dict: UserDict | None) -> 
     check_compatible(first)
     problem = user_dict_mismatch(target, recorded_user_dict(open_index(first).schema), user_dict)
     if problem:
-        raise IndexMismatchError(problem)
+        raise problem
 
 
 def _size(file: Path) -> int:

@@ -209,7 +209,6 @@ class Snapshot:
 def _open_postings(leaf) -> SegmentPostings:
     """The text postings written beside a Whoosh segment."""
     from zhsearch.corpus.errors import IndexDamagedError
-    from zhsearch.indexer.storage import rebuild_hint
 
     folder = getattr(leaf.storage(), "folder", None)
     path = Path(str(folder)) / f"{leaf.segment().segment_id()}{SUFFIX}"
@@ -224,7 +223,7 @@ def _open_postings(leaf) -> SegmentPostings:
     except (OSError, ValueError) as exc:
         reason = f"{path.name} is missing" if isinstance(exc, FileNotFoundError) else str(exc)
         raise IndexDamagedError(
-            f"the index at {folder} is damaged ({reason}); {rebuild_hint(folder)}",
+            f"the index at {folder} is damaged ({reason})",
             index_dir=str(folder),
             file=path.name,
             reason=reason,

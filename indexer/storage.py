@@ -73,8 +73,9 @@ INDEX_NAME = "sections"
 
 
 def rebuild_hint(index_dir: str | os.PathLike[str]) -> str:
-    """The command that repairs any damage to the index at ``index_dir``."""
-    return f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+    """What repairs any damage to the index at ``index_dir``, in the
+    library's terms (the CLI words it as its command)."""
+    return f"rebuilding the index at {index_dir} repairs it"
 
 
 class SafeStorage(FileStorage):
@@ -444,19 +445,18 @@ def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
         if Path(index_dir).is_dir() and any(Path(index_dir).iterdir()):
             if not looks_like_index(Path(index_dir)):
                 raise IndexNotFoundError(
-                    f"{index_dir} is not a zhsearch index (it has no {META_FILE}); give an index directory, "
-                    "or create one elsewhere with `zhsearch index PATH --index NEW-DIR`"
+                    f"{index_dir} is not a zhsearch index (it has no {META_FILE})",
+                    index_dir=str(index_dir),
+                    occupied=True,
                 ) from None
             raise IndexMismatchError(
-                f"index at {index_dir} is damaged: its {META_FILE} (format and analyzer settings) is missing; "
-                f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+                f"index at {index_dir} is damaged: its {META_FILE} (format and analyzer settings) is missing",
+                index_dir=str(index_dir),
             ) from None
-        raise IndexNotFoundError(
-            f"no index at {index_dir}; create one with `zhsearch index PATH --index {index_dir}`"
-        ) from None
+        raise IndexNotFoundError(f"no index at {index_dir}", index_dir=str(index_dir)) from None
     except (OSError, ValueError) as exc:
         raise IndexDamagedError(
-            f"cannot read {path} ({exc}); {rebuild_hint(index_dir)}",
+            f"cannot read {path} ({exc})",
             index_dir=str(index_dir),
             file=META_FILE,
             reason=str(exc),
@@ -477,7 +477,7 @@ def read_meta(index_dir: str | os.PathLike[str]) -> IndexMeta:
         )
     except (TypeError, ValueError) as exc:
         raise IndexDamagedError(
-            f"{path} is damaged ({exc}); {rebuild_hint(index_dir)}",
+            f"{path} is damaged ({exc})",
             index_dir=str(index_dir),
             file=META_FILE,
             reason=str(exc),
@@ -503,23 +503,27 @@ def write_meta(
 def check_compatible(index_dir: str | os.PathLike[str]) -> IndexMeta:
     """Read an index's meta and refuse one this version can't search."""
     meta = read_meta(index_dir)
-    rebuild = f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+    where = str(index_dir)
     if meta.schema_version != SCHEMA_VERSION:
         raise IndexMismatchError(
-            f"index at {index_dir} has format version {meta.schema_version}, this zhsearch uses {SCHEMA_VERSION}; {rebuild}"
+            f"index at {index_dir} has format version {meta.schema_version}, this zhsearch uses {SCHEMA_VERSION}",
+            index_dir=where,
         )
     want = default_settings().as_dict()
     got = meta.analyzer
     diff = [k for k in want if k != "engine" and got.get(k) != want[k]]
     if diff:
         details = ", ".join(f"{k}={got.get(k)!r} (now {want[k]!r})" for k in diff)
-        raise IndexMismatchError(f"index at {index_dir} was built with other analyzer settings: {details}; {rebuild}")
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with other analyzer settings: {details}", index_dir=where
+        )
     engine = got.get("engine")
     if engine not in ("jieba", "rjieba"):
-        raise IndexMismatchError(f"index at {index_dir} was built with unknown segmenter {engine!r}; {rebuild}")
+        raise IndexMismatchError(f"index at {index_dir} was built with unknown segmenter {engine!r}", index_dir=where)
     if engine == "rjieba" and default_settings().engine != "rjieba":
         raise IndexMismatchError(
-            f"index at {index_dir} was segmented with rjieba, which is not installed; `pip install rjieba` or {rebuild}"
+            f"index at {index_dir} was segmented with rjieba, which is not installed (install rjieba, or rebuild it)",
+            index_dir=where,
         )
     return meta
 
@@ -555,7 +559,7 @@ def _damaged(
 ) -> IndexDamagedError:
     where = f"{file}: " if file else ""
     return kind(
-        f"the index at {index_dir} is damaged ({where}{reason}); {rebuild_hint(index_dir)}",
+        f"the index at {index_dir} is damaged ({where}{reason})",
         index_dir=str(index_dir),
         file=file,
         reason=reason,
@@ -732,7 +736,9 @@ class WriteLock:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise IndexLockedError(
-                    f"index is being updated by process {holder}; retry when it finishes or use --wait"
+                    f"index is being updated by process {holder}",
+                    index_dir=str(self.path.parent / self.path.name.removesuffix(".lock")),
+                    holder=holder,
                 ) from None
             raise
         os.ftruncate(fd, 0)

@@ -78,7 +78,8 @@ class _Group(click.Group):
             if os.environ.get("ZHSEARCH_DEBUG"):
                 raise
             if isinstance(exc, ZhsearchError):
-                click.echo(f"zhsearch: error: {clean(exc)}", err=True)
+                action = hint(exc)
+                click.echo(f"zhsearch: error: {clean(exc)}{'; ' + clean(action) if action else ''}", err=True)
                 ctx.exit(exc.exit_code)
             if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS and not exc.filename:
                 click.echo(f"zhsearch: error: cannot write to standard output: {exc.strerror}", err=True)
@@ -88,6 +89,29 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_ERROR)
+
+
+def hint(exc: Exception) -> str:
+    """The command that would fix a library error, from the error's fields
+    (the library's messages name no commands); empty if none applies."""
+    from zhsearch.corpus import errors
+
+    if isinstance(exc, errors.IndexMismatchError) and exc.index_dir:
+        options = (f" --user-dict {exc.user_dict}" if exc.user_dict else "") + (
+            f" --shards {exc.shards}" if exc.shards else ""
+        )
+        return f"rebuild it with `zhsearch index PATH... --rebuild{options} --index {exc.index_dir}`"
+    if isinstance(exc, errors.IndexNotFoundError) and exc.index_dir:
+        if exc.occupied:
+            return "give an index directory, or create one elsewhere with `zhsearch index PATH --index NEW-DIR`"
+        return f"create one with `zhsearch index PATH --index {exc.index_dir}`"
+    if isinstance(exc, errors.IndexLockedError):
+        return "retry when it finishes or use --wait"
+    if isinstance(exc, errors.DirectoryInUseError):
+        return "give another --index directory"
+    if isinstance(exc, errors.WorkerDiedError):
+        return "run the command again, or with --jobs 1"
+    return ""
 
 
 class _SearchCommand(click.Command):

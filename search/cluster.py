@@ -379,7 +379,8 @@ class ClusterSearcher:
         if manifest.schema_version != SCHEMA_VERSION:
             raise IndexMismatchError(
                 f"the sharded index at {self.index_dir} was built with schema version {manifest.schema_version}, "
-                f"this zhsearch reads version {SCHEMA_VERSION}; rebuild it"
+                f"this zhsearch reads version {SCHEMA_VERSION}",
+                index_dir=str(self.index_dir),
             )
         return manifest
 
@@ -691,7 +692,7 @@ def cluster(workers: int = 2, *, host: str = "127.0.0.1", port: int = 8786, thre
     except ImportError:
         raise ZhsearchError("a cluster needs dask and distributed: pip install 'zhsearch[cluster]'") from None
     if workers < 1:
-        raise ZhsearchError(f"--workers must be at least 1, not {workers}")
+        raise ZhsearchError(f"a cluster needs at least 1 worker, not {workers}")
     try:
         return DaskLocalCluster(
             n_workers=workers,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, IndexMismatchError, ZhsearchError
+from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, ZhsearchError
 from zhsearch.corpus.model import Article, Section
 from zhsearch.indexer.analysis import QuickCuts, UserDict, fold, is_cjk, load_user_dict
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
@@ -31,7 +31,6 @@ from zhsearch.indexer.storage import (
     damage,
     index_exists,
     open_index,
-    rebuild_hint,
     resolve_index_dir,
     served_notice,
 )
@@ -171,7 +170,7 @@ def _named_damage(method: Callable[..., _T]) -> Callable[..., _T]:
                 raise
             reason = str(exc) if known else problems[0]
             raise IndexDamagedError(
-                f"the index at {self.index_dir} is damaged ({reason}); {rebuild_hint(self.index_dir)}",
+                f"the index at {self.index_dir} is damaged ({reason})",
                 index_dir=str(self.index_dir),
                 file=reason.partition(":")[0].rpartition("/")[2],
                 reason=reason,
@@ -228,7 +227,7 @@ class Searcher:
         recorded = recorded_user_dict(self._ix.schema)
         problem = user_dict_mismatch(self.index_dir, recorded, user_dict)
         if problem:
-            raise IndexMismatchError(problem)
+            raise problem
         self.settings = replace(self.meta.settings(), user_dict=recorded)
         if self.settings.engine == "rjieba" and recorded is None:
             self.settings = replace(self.settings, quick=_index_quick_cuts(self.index_dir))
@@ -237,8 +236,7 @@ class Searcher:
             assert recorded is not None
             self.notices = (
                 f"the user dictionary {recorded.path} has changed since the index was built; searching with the "
-                f"words recorded in the index (rebuild with `zhsearch index PATH... --rebuild --user-dict "
-                f"{recorded.path}` to use the new ones)",
+                f"words recorded in the index (rebuild the index with it to use the new ones)",
             )
         served = served_notice(self.index_dir, self.meta, self._ix)
         if served:
@@ -795,7 +793,7 @@ def search(
         report = build_sample_index(target)
         notices = (
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
-            f"(index your own with `zhsearch index PATH`)",
+            f"(index your own articles to search them instead)",
         )
     with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict, cluster=cluster) as s:
         results = s.search(query, limit=limit, page=page, **options)

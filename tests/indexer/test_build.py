@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from zhsearch.corpus.errors import (
 from zhsearch.indexer.build import build_index
 from zhsearch.indexer.schema import SCHEMA_VERSION
 from zhsearch.indexer.storage import META_FILE, WriteLock
+from zhsearch.search.cli import hint
 from zhsearch.search.searcher import Searcher, show
 
 A_TXT = "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n\n二、怎么应对\n\n先核实身份，再录音录像。\n"
@@ -186,10 +188,14 @@ def _edit_meta(index_dir: Path, **changes) -> None:
 def test_incompatible_index_is_refused_with_a_rebuild_hint(docs: Path, index_dir: Path, changes: dict):
     build_index([docs], index_dir)
     _edit_meta(index_dir, **changes)
-    with pytest.raises(IndexMismatchError, match="rebuild"):
+    with pytest.raises(IndexMismatchError) as refused:
         Searcher(index_dir)
-    with pytest.raises(IndexMismatchError, match="rebuild"):
+    # The library says what is wrong and with which index; the CLI names the command.
+    assert refused.value.index_dir == str(index_dir) and "zhsearch index" not in str(refused.value)
+    assert hint(refused.value) == f"rebuild it with `zhsearch index PATH... --rebuild --index {index_dir}`"
+    with pytest.raises(IndexMismatchError) as refused:
         build_index([docs], index_dir)
+    assert refused.value.index_dir == str(index_dir)
     build_index([docs], index_dir, rebuild=True)
     assert article_count(index_dir) == 4
 
@@ -197,13 +203,16 @@ def test_incompatible_index_is_refused_with_a_rebuild_hint(docs: Path, index_dir
 def test_damaged_meta_file_is_a_mismatch(docs: Path, index_dir: Path):
     build_index([docs], index_dir)
     (index_dir / META_FILE).write_text("{not json", encoding="utf-8")
-    with pytest.raises(IndexMismatchError, match="rebuild"):
+    with pytest.raises(IndexMismatchError, match="zhsearch.json") as refused:
         Searcher(index_dir)
+    assert "--rebuild" in hint(refused.value)
 
 
 def test_missing_index_is_not_found(tmp_path: Path):
-    with pytest.raises(IndexNotFoundError, match="zhsearch index"):
+    with pytest.raises(IndexNotFoundError, match="no index at") as missing:
         Searcher(tmp_path / "nothing-here")
+    assert missing.value.index_dir == str(tmp_path / "nothing-here") and not missing.value.occupied
+    assert hint(missing.value) == f"create one with `zhsearch index PATH --index {tmp_path / 'nothing-here'}`"
 
 
 # --------------------------------------------------------------------------
@@ -213,8 +222,10 @@ def test_missing_index_is_not_found(tmp_path: Path):
 def test_write_lock_held_elsewhere_refuses_a_second_writer(docs: Path, index_dir: Path):
     build_index([docs], index_dir)
     with WriteLock(index_dir):
-        with pytest.raises(IndexLockedError, match="--wait"):
+        with pytest.raises(IndexLockedError, match="being updated by process") as locked:
             build_index([docs], index_dir)
+    assert locked.value.holder == str(os.getpid()) and locked.value.index_dir == str(index_dir)
+    assert "--wait" in hint(locked.value)
     # Released: the next run goes through.
     assert build_index([docs], index_dir).files_unchanged == 3
 
@@ -315,5 +326,6 @@ def test_a_missing_postings_file_asks_for_a_rebuild(docs: Path, index_dir: Path)
     build_index([docs], index_dir)
     for f in index_dir.glob("*.zpost"):
         f.unlink()
-    with pytest.raises(IndexMismatchError, match="--rebuild"):
+    with pytest.raises(IndexMismatchError, match="missing") as damaged:
         Searcher(index_dir).search("逾期")
+    assert "--rebuild" in hint(damaged.value)

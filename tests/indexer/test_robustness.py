@@ -254,7 +254,7 @@ def test_check_index_errors(docs: Path, tmp_path: Path):
     meta.write_text(
         meta.read_text(encoding="utf-8").replace('"schema_version": ', '"schema_version": 9'), encoding="utf-8"
     )
-    with pytest.raises(IndexMismatchError, match="rebuild"):
+    with pytest.raises(IndexMismatchError, match="format version 95"):
         check_index([docs], index_dir)
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from zhsearch.corpus.errors import IndexMismatchError, WordListError
 from zhsearch.indexer.analysis import Settings, default_settings, load_user_dict, tokenize
 from zhsearch.indexer.build import build_index
-from zhsearch.search.cli import main
+from zhsearch.search.cli import hint, main
 from zhsearch.search.searcher import Searcher, stats
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,8 +105,13 @@ def test_another_dictionary_is_refused_until_a_rebuild(docs: Path, tmp_path: Pat
     other = tmp_path / "other.txt"
     other.write_text("上门走访\n", encoding="utf-8")
     build_index([docs], index_dir, user_dict=SHIPPED)
-    with pytest.raises(IndexMismatchError, match="--rebuild --user-dict"):
+    with pytest.raises(IndexMismatchError, match="was built with the user dictionary") as refused:
         build_index([docs], index_dir, user_dict=other)
+    assert refused.value.user_dict == str(other)
+    assert (
+        hint(refused.value)
+        == f"rebuild it with `zhsearch index PATH... --rebuild --user-dict {other} --index {index_dir}`"
+    )
     with pytest.raises(IndexMismatchError, match="was built with the user dictionary"):
         Searcher(index_dir, user_dict=other)
     build_index([docs], index_dir, user_dict=other, rebuild=True)
@@ -136,7 +141,7 @@ def test_a_changed_dictionary_file_is_reported(docs: Path, tmp_path: Path):
         assert s.parse("申请停息挂账").terms[:2] == ("申请", "停息挂账")
     assert results.notices == (
         f"the user dictionary {path} has changed since the index was built; searching with the words recorded "
-        f"in the index (rebuild with `zhsearch index PATH... --rebuild --user-dict {path}` to use the new ones)",
+        "in the index (rebuild the index with it to use the new ones)",
     )
     with pytest.raises(IndexMismatchError):
         Searcher(index_dir, user_dict=path)
