@@ -153,7 +153,9 @@ def read_questions(
                 ranked = [doc for doc in docs if doc in grades]
                 docs = ranked + sorted((doc for doc in grades if doc not in ranked), key=lambda x: -grades[x])
             if not docs:
-                where = "and the qrels file names none" if judged is not None else "(give 'doc', 'docs' or a qrels file)"
+                where = (
+                    "and the qrels file names none" if judged is not None else "(give 'doc', 'docs' or a qrels file)"
+                )
                 raise KeyError(f"no relevant article for {qid!r} {where}")
             relevant = tuple((doc, grades[doc]) for doc in docs)
             questions.append(Question(qid, query, docs[0], None if section is None else int(section), relevant))

@@ -338,9 +338,14 @@ def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries
 
     @app.exception_handler(ZhsearchError)
     async def library_error(request: Request, exc: ZhsearchError) -> Response:
+        from zhsearch.search.cli import hint
+
         headers = {"Retry-After": "1"} if status_for(exc) == 503 else None
+        # The message as the CLI prints it: with the command that fixes it.
+        action = hint(exc)
+        message = f"{exc}; {action}" if action else str(exc)
         return JSONUTF8Response(
-            {"type": "error", "error": str(exc), "error_type": type(exc).__name__},
+            {"type": "error", "error": message, "error_type": type(exc).__name__},
             status_code=status_for(exc),
             headers=headers,
         )
