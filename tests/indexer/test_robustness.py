@@ -16,6 +16,7 @@ import pytest
 from zhsearch.corpus.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, ZhsearchError
 from zhsearch.indexer.build import CheckReport, Skipped, build_index, check_index
 from zhsearch.indexer.storage import META_FILE
+from zhsearch.search.cli import hint
 from zhsearch.search.searcher import Searcher, show
 
 GOOD = "上门走访的时间\n\n一、什么时候会上门\n\n逾期九十天以后，才会安排外访人员上门走访。\n"
@@ -254,8 +255,9 @@ def test_check_index_errors(docs: Path, tmp_path: Path):
     meta.write_text(
         meta.read_text(encoding="utf-8").replace('"schema_version": ', '"schema_version": 9'), encoding="utf-8"
     )
-    with pytest.raises(IndexMismatchError, match="format version 95"):
+    with pytest.raises(IndexMismatchError, match="zhsearch.json") as refused:
         check_index([docs], index_dir)
+    assert "--rebuild" in hint(refused.value)
 
 
 @pytest.mark.slow

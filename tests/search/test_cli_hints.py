@@ -46,6 +46,11 @@ def index_dir(docs: Path, tmp_path: Path) -> Path:
     return tmp_path / "index"
 
 
+def _old_format(meta: dict) -> dict:
+    """An index's meta as format version 1 wrote it (no checksum yet)."""
+    return {**{k: v for k, v in meta.items() if k != "checksum"}, "schema_version": 1}
+
+
 def _raised(call, *args, **kwargs) -> ZhsearchError:
     with pytest.raises(ZhsearchError) as caught:
         call(*args, **kwargs)
@@ -67,7 +72,7 @@ def test_library_messages_name_no_command(docs: Path, index_dir: Path, tmp_path:
     with WriteLock(index_dir):
         errors.append(_raised(build_index, [docs], index_dir))
     meta = json.loads((index_dir / META_FILE).read_text(encoding="utf-8"))
-    (index_dir / META_FILE).write_text(json.dumps({**meta, "schema_version": 1}), encoding="utf-8")
+    (index_dir / META_FILE).write_text(json.dumps(_old_format(meta)), encoding="utf-8")
     errors.append(_raised(Searcher, index_dir))
     kinds = [type(e) for e in errors]
     assert kinds == [
@@ -123,7 +128,7 @@ def test_the_cli_prints_message_and_command_on_one_line(docs: Path, index_dir: P
         "is not a zhsearch index (zhsearch never replaces a directory it did not create); give another --index directory\n"
     )
     meta = json.loads((index_dir / META_FILE).read_text(encoding="utf-8"))
-    (index_dir / META_FILE).write_text(json.dumps({**meta, "schema_version": 1}), encoding="utf-8")
+    (index_dir / META_FILE).write_text(json.dumps(_old_format(meta)), encoding="utf-8")
     old = runner.invoke(main, ["search", "征信", "--index", str(index_dir)])
     assert old.exit_code == 2
     assert old.stderr.strip().splitlines() == [
