@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zhsearch.corpus.errors import WordListError
 from zhsearch.indexer.analysis import fold, read_word_file
@@ -40,6 +40,18 @@ class Synonyms:
 
     groups: tuple[tuple[str, ...], ...]
     source: str | None = None
+    _by_entry: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _longest: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # An entry -> its groups table, so a large thesaurus costs a look-up
+        # per query substring rather than a scan of every group.
+        by_entry: dict[str, list[int]] = {}
+        for n, group in enumerate(self.groups):
+            for entry in group:
+                by_entry.setdefault(entry, []).append(n)
+        object.__setattr__(self, "_by_entry", {e: tuple(g) for e, g in by_entry.items()})
+        object.__setattr__(self, "_longest", max((len(e) for e in by_entry), default=0))
 
     @classmethod
     def from_text(cls, text: str, source: str | None = None) -> Synonyms:
@@ -66,15 +78,20 @@ class Synonyms:
     def alternatives(self, entry: str) -> tuple[str, ...]:
         """The other entries of every group ``entry`` (folded) belongs to."""
         out: dict[str, None] = {}
-        for group in self.groups:
-            if entry in group:
-                out.update((e, None) for e in group if e != entry)
+        for n in self._by_entry.get(entry, ()):
+            out.update((e, None) for e in self.groups[n] if e != entry)
         return tuple(out)
 
     def matches(self, folded: str) -> list[tuple[int, int, str]]:
         """``(start, end, entry)`` of the entries found in folded text: the
         longest entry wins where entries overlap, leftmost first."""
-        entries = sorted({e for g in self.groups for e in g}, key=lambda e: (-len(e), e))
+        present = {
+            folded[i : i + n]
+            for i in range(len(folded))
+            for n in range(1, min(self._longest, len(folded) - i) + 1)
+            if folded[i : i + n] in self._by_entry
+        }
+        entries = sorted(present, key=lambda e: (-len(e), e))
         taken = [False] * len(folded)
         found: list[tuple[int, int, str]] = []
         for entry in entries:
