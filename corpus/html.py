@@ -37,6 +37,13 @@ from zhsearch.corpus.model import Article
 from zhsearch.corpus.readers import _RELATED_MARKERS, MAX_TITLE_CHARS, _squash, clean_text
 from zhsearch.corpus.threads import drop_signatures, prune_posts
 
+
+def _xpath(expression: str) -> Any:
+    from lxml import etree
+
+    return etree.XPath(expression)
+
+
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
 # Blocks of other pages' teasers; a superset of the .txt markers, since pages
@@ -292,10 +299,18 @@ def _iso_date(text: str) -> str | None:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
+# Elements short enough to be a 相关文章 label (string-length in C: reading
+# every div's whole text from Python cost more than the rest of the metadata).
+_SHORT_LABELS = _xpath(
+    "//*[self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span or self::p or self::strong"
+    " or self::b or self::dt or self::li or self::em][string-length(.) <= 12]"
+)
+
+
 def _related_teasers(tree: Any) -> list[str]:
     """Link texts of the blocks a related-articles marker heads."""
     titles: list[str] = []
-    for el in tree.iter("h2", "h3", "h4", "h5", "div", "span", "p", "strong", "b", "dt", "li", "em"):
+    for el in _SHORT_LABELS(tree):
         text = el.text_content()
         if len(text) > 12 or _squash(text) not in RELATED_MARKERS:
             continue
@@ -325,12 +340,6 @@ def _related_teasers(tree: Any) -> list[str]:
 # article; the others are replies.
 _FORUM_POST = re.compile(r"^(?:postmessage_\d+|read_tpc|post_message_\d+|post_content_\d+)$")
 _FORUM_POST_CLASS = re.compile(r"(?:^|\s)(?:d_post_content|t_f|postbody|post_message|j_d_post_content)(?:\s|$)")
-
-
-def _xpath(expression: str) -> Any:
-    from lxml import etree
-
-    return etree.XPath(expression)
 
 
 # Prefilters in XPath (C speed); the regular expressions then decide.
@@ -407,11 +416,13 @@ def _prune_link_lists(tree: Any) -> None:
     link_len: dict[Any, int] = {}
     links: dict[Any, int] = {}
     for el in reversed(order):
-        own = len(_squash(el.text)) if el.text else 0
-        total, linked, count = own, 0, 0
+        text = el.text
+        total = len(_squash(text)) if text and not text.isspace() else 0
+        linked = count = 0
         for child in el:
-            if child.tail:
-                total += len(_squash(child.tail))
+            tail = child.tail
+            if tail and not tail.isspace():
+                total += len(_squash(tail))
             if child in text_len:
                 total += text_len[child]
                 linked += link_len[child]
