@@ -303,7 +303,7 @@ def _iso_date(text: str) -> str | None:
 # every div's whole text from Python cost more than the rest of the metadata).
 _SHORT_LABELS = _xpath(
     "//*[self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span or self::p or self::strong"
-    " or self::b or self::dt or self::li or self::em][string-length(.) <= 12]"
+    " or self::b or self::dt or self::li or self::em][not(*[3])][string-length(.) <= 12]"
 )
 
 
@@ -342,12 +342,7 @@ _FORUM_POST = re.compile(r"^(?:postmessage_\d+|read_tpc|post_message_\d+|post_co
 _FORUM_POST_CLASS = re.compile(r"(?:^|\s)(?:d_post_content|t_f|postbody|post_message|j_d_post_content)(?:\s|$)")
 
 
-# Prefilters in XPath (C speed); the regular expressions then decide.
-_FORUM_CANDIDATES = _xpath(
-    '//*[starts-with(@id, "postmessage_") or @id = "read_tpc" or starts-with(@id, "post_message_")'
-    ' or starts-with(@id, "post_content_") or contains(@class, "t_f") or contains(@class, "post_content")'
-    ' or contains(@class, "postbody") or contains(@class, "post_message")]'
-)
+# Elements with a class or id: the candidates the regular expressions decide on.
 _ATTRIBUTED = _xpath("//*[@class or @id]")
 
 
@@ -360,12 +355,13 @@ def _CRUMB_CANDIDATES(tree: Any) -> list[Any]:
 def _first_post(tree: Any) -> Any | None:
     posts = [
         el
-        for el in _FORUM_CANDIDATES(tree)
+        for el in _ATTRIBUTED(tree)
         if el.tag in ("div", "td", "article", "section")
         and (_FORUM_POST.match(el.get("id") or "") or _FORUM_POST_CLASS.search(el.get("class") or ""))
     ]
     # An element nested in another post body is the same post.
-    posts = [p for p in posts if not any(q is not p and p in q.iterdescendants() for q in posts)]
+    inside = set(posts)
+    posts = [p for p in posts if not any(a in inside for a in p.iterancestors())]
     return posts[0] if posts else None
 
 
