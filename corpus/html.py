@@ -171,8 +171,9 @@ def _clean_title(raw: str, site_name: str | None, h1: str | None) -> str:
     return " - ".join(p for p in parts if p).strip() or raw
 
 
-def _page_meta(tree: Any) -> tuple[dict[str, Any], str, list[str]]:
-    """Metadata, title and related teasers read from the whole page."""
+def _page_meta(tree: Any, attributed: list[Any]) -> tuple[dict[str, Any], str, list[str]]:
+    """Metadata, title and related teasers read from the whole page
+    (``attributed``: its elements with a class or id)."""
     metas: dict[str, str] = {}
     for el in tree.iter("meta"):
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
@@ -215,7 +216,7 @@ def _page_meta(tree: Any) -> tuple[dict[str, Any], str, list[str]]:
         metas.get("article:section")
         or _ld_text(ld.get("articleSection"))
         or metas.get("columnname")
-        or _breadcrumb_category(tree, site)
+        or _breadcrumb_category(attributed, site)
     )
     if category:
         meta["category"] = category
@@ -240,9 +241,9 @@ _CRUMB_SEPARATORS = re.compile(r"\s*[>›»/＞→]\s*|\s{2,}")
 _NOT_CATEGORIES = frozenset({"首页", "主页", "论坛", "正文", "查看内容", "当前位置", "返回首页"})
 
 
-def _breadcrumb_category(tree: Any, site: str | None) -> str | None:
+def _breadcrumb_category(attributed: list[Any], site: str | None) -> str | None:
     """The last section a breadcrumb (首页 > 财经 > 正文) links to."""
-    for el in _CRUMB_CANDIDATES(tree):
+    for el in _crumb_candidates(attributed):
         if el.tag not in _CRUMB_TAGS or not _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
             continue
         text = el.text_content().split("：", 1)[-1].split(":", 1)[-1]
@@ -346,16 +347,16 @@ _FORUM_POST_CLASS = re.compile(r"(?:^|\s)(?:d_post_content|t_f|postbody|post_mes
 _ATTRIBUTED = _xpath("//*[@class or @id]")
 
 
-def _CRUMB_CANDIDATES(tree: Any) -> list[Any]:
+def _crumb_candidates(attributed: list[Any]) -> list[Any]:
     """Elements whose class or id may name a breadcrumb (the XPath with
     translate() this replaces cost more than the rest of the metadata)."""
-    return [el for el in _ATTRIBUTED(tree) if _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}")]
+    return [el for el in attributed if _CRUMB.search(f"{el.get('class') or ''} {el.get('id') or ''}")]
 
 
-def _first_post(tree: Any) -> Any | None:
+def _first_post(attributed: list[Any]) -> Any | None:
     posts = [
         el
-        for el in _ATTRIBUTED(tree)
+        for el in attributed
         if el.tag in ("div", "td", "article", "section")
         and (_FORUM_POST.match(el.get("id") or "") or _FORUM_POST_CLASS.search(el.get("class") or ""))
     ]
@@ -623,9 +624,13 @@ def parse_html(data: bytes, article_id: str, source: str | None = None) -> Artic
         tree = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", clean_text(text)))
     except (etree.ParserError, ValueError) as exc:
         raise ReadError(name, f"not an HTML page ({exc})") from None
-    meta, title, related = _page_meta(tree)
-    drop_signatures(tree)
-    post = _first_post(tree)
+    # One scan for the elements with a class or id, which the metadata,
+    # signature and forum-post rules all look through (signatures only
+    # remove themselves, so the list stays good for the forum posts).
+    attributed = _ATTRIBUTED(tree)
+    meta, title, related = _page_meta(tree, attributed)
+    drop_signatures(tree, attributed)
+    post = _first_post(attributed)
     if post is not None:
         blocks = _post_blocks(post)
         if (poster := _post_author(post)) and "author" not in meta:

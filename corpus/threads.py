@@ -65,10 +65,12 @@ _SIGNATURE_HINT = re.compile(r"sig|qianming", re.I)
 _QUESTION_HINT = re.compile(r"question|q[-_]|ask|wenti|tiwen", re.I)
 
 
-def _hinted(tree: Any, hint: re.Pattern[str], tags: frozenset[str] | None = None) -> list[Any]:
+def _hinted(
+    tree: Any, hint: re.Pattern[str], tags: frozenset[str] | None = None, attributed: list[Any] | None = None
+) -> list[Any]:
     return [
         el
-        for el in _ATTRIBUTED(tree)
+        for el in (_ATTRIBUTED(tree) if attributed is None else attributed)
         if (tags is None or el.tag in tags)
         and hint.search(f"{el.get('class') or ''} {el.get('id') or ''} {el.get('itemprop') or ''}")
     ]
@@ -105,9 +107,10 @@ def _accepted(el: Any) -> bool:
     return False
 
 
-def drop_signatures(tree: Any) -> None:
-    """Remove forum signatures (the poster's motto under every post)."""
-    for el in _hinted(tree, _SIGNATURE_HINT):
+def drop_signatures(tree: Any, attributed: list[Any] | None = None) -> None:
+    """Remove forum signatures (the poster's motto under every post);
+    ``attributed``: the page's elements with a class or id, if known."""
+    for el in _hinted(tree, _SIGNATURE_HINT, None, attributed):
         if _matches(el, _SIGNATURE_WORD) and el.getparent() is not None and el.tag != "body":
             el.drop_tree()
 
