@@ -121,7 +121,7 @@ class ArticleFilter(Protocol):
     """Which articles an index takes (a shard of a sharded index takes
     those whose id hashes to it); must pickle, for worker processes."""
 
-    def __call__(self, article_id: str) -> bool: ...
+    def __call__(self, article_id: str, title: str = "") -> bool: ...
 
     def wants_file(self, root: Path, file: Path) -> bool:
         """False when no article of ``file`` can be taken (decided without reading it)."""
@@ -431,8 +431,11 @@ def _analyse_file(
     try:
         result = read_file(file, root, data=data)
         warnings.extend(result.warnings)
+        # A file of one article goes where its id does (``wants_file`` decides
+        # that unread); the articles of a JSON-lines file by their titles too.
+        several = file.suffix.lower() in JSONL_SUFFIXES
         for article in _last_wins(result.articles, source, warnings):
-            if keep is not None and not keep(article.id):
+            if keep is not None and not keep(article.id, article.title if several else ""):
                 continue
             docs, texts = _documents(article, source, outcome.digest)
             analysed.append((article.id, docs, analyze_sections(article.title, texts, settings, words)))
@@ -578,7 +581,7 @@ def _stream_file(
             if article is None:
                 continue
             valid += 1
-            if keep is not None and not keep(article.id):
+            if keep is not None and not keep(article.id, article.title):
                 continue
             earlier = placed.pop(article.id, None)
             if earlier is not None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zhsearch.corpus.clauses import work_of
 from zhsearch.corpus.errors import DirectoryInUseError, IndexMismatchError, IndexNotFoundError, ReadError, ZhsearchError
 from zhsearch.corpus.readers import JSONL_SUFFIXES, article_id_for, read_bytes, read_file
 from zhsearch.indexer.analysis import UserDict, default_settings, load_user_dict
@@ -47,10 +48,15 @@ _SHARD_DIR = re.compile(r"shard-(\d+)\.g(\d+)(\.[0-9a-f]+)?$")
 _LEFTOVER = re.compile(r"\.+shard-\d+\.g\d+\S*\.tmp-")
 
 
-def shard_of(article_id: str, shards: int) -> int:
-    """The shard an article belongs to: a hash of its id that is the same
-    in every process and every version (unlike Python's ``hash``)."""
-    digest = hashlib.blake2b(article_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+def shard_of(article_id: str, shards: int, title: str = "") -> int:
+    """The shard an article belongs to: a hash that is the same in every
+    process and every version (unlike Python's ``hash``) of the work its
+    title names (``民法典 第十条`` -> ``民法典``, see ``corpus.clauses.work_of``)
+    or else of its id.  A work's articles share a shard, so the same-work
+    evidence of ranking sees all of them there, as in one index."""
+    key = work_of(title) if title else None
+    key = f"work:{key}" if key is not None else article_id
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
 
 
@@ -65,8 +71,8 @@ class ShardFilter:
     shard: int
     shards: int
 
-    def __call__(self, article_id: str) -> bool:
-        return shard_of(article_id, self.shards) == self.shard
+    def __call__(self, article_id: str, title: str = "") -> bool:
+        return shard_of(article_id, self.shards, title) == self.shard
 
     def wants_file(self, root: Path, file: Path) -> bool:
         # A file of one article has its path as id (as readers.read_file
@@ -434,10 +440,10 @@ def _changed_shards(
         touched |= had
         if file.suffix.lower() in JSONL_SUFFIXES:
             try:
-                ids = [a.id for a in read_file(file, root, data=data).articles]
+                parts = [(a.id, a.title) for a in read_file(file, root, data=data).articles]
             except ReadError:
-                ids = []
-            touched |= {shard_of(i, n) for i in ids} or {0}
+                parts = []
+            touched |= {shard_of(i, n, title) for i, title in parts} or {0}
         else:
             touched.add(shard_of(_file_article_id(root, file), n))
     for k, sources in enumerate(known):

@@ -609,14 +609,22 @@ class ClusterSearcher:
         raise ZhsearchError("related articles are not available on a sharded index yet; search for its key words")
 
     def article(self, article_id: str) -> Article:
-        """The indexed article with this id, from the shard it hashes to."""
+        """The indexed article with this id, from the shard that holds it
+        (the shard its id hashes to first; the others, since an article that
+        is part of a work lives with its work)."""
         self._refresh()
-        [answer] = self._round("article", (article_id,), shards=[shard_of(article_id, len(self.manifest.shards))])
-        if isinstance(answer, _Failed):
-            if "ArticleNotFoundError" in answer.reason:
-                raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
-            raise ZhsearchError(f"the shard of article {article_id!r} could not be read ({answer.reason})")
-        return answer
+        n = len(self.manifest.shards)
+        home = shard_of(article_id, n)
+        failed: list[str] = []
+        for shards in ([home], [k for k in range(n) if k != home]):
+            for answer in self._round("article", (article_id,), shards=shards) if shards else ():
+                if not isinstance(answer, _Failed):
+                    return answer
+                if "ArticleNotFoundError" not in answer.reason:
+                    failed.append(answer.reason)
+        if failed:
+            raise ZhsearchError(f"article {article_id!r} was not found and a shard could not be read ({failed[0]})")
+        raise ArticleNotFoundError(f"no article with id {article_id!r} in the index; search for it to see ids")
 
     def stats(self) -> IndexStats:
         """Counts and size of all shards together."""
