@@ -95,7 +95,9 @@ def _feedback_terms(query: str, top: list[str], articles: dict, ranker, count: i
         title = {t for t, _, _ in word_spans(fold(a["title"]))}
         body = " ".join(s.get("text", "") for s in a["sections"])
         words = [
-            t for t, _, _ in word_spans(fold(body)) if len(t) >= 2 and t not in stop and t not in asked and t not in title
+            t
+            for t, _, _ in word_spans(fold(body))
+            if len(t) >= 2 and t not in stop and t not in asked and t not in title
         ]
         tf = collections.Counter(words)
         n = sum(tf.values()) or 1

@@ -9,7 +9,6 @@ import random
 from pathlib import Path
 
 import pytest
-
 from zhsearch.corpus.clauses import work_of
 from zhsearch.indexer.build import build_index
 from zhsearch.indexer.shards import read_manifest, shard_of
@@ -62,7 +61,14 @@ def test_sharded_equals_one_index_with_work_evidence(tmp_path: Path, shards: int
     build_index([path], many, shards=shards)
     manifest = read_manifest(many)
     assert len(manifest.shards) == shards
-    queries = ["房东不退押金怎么办", "醉酒驾驶会被吊销驾驶证吗", "公司拖欠工资", "借款逾期的利息", "出租人 维修", "经济补偿"]
+    queries = [
+        "房东不退押金怎么办",
+        "醉酒驾驶会被吊销驾驶证吗",
+        "公司拖欠工资",
+        "借款逾期的利息",
+        "出租人 维修",
+        "经济补偿",
+    ]
     with Searcher(single) as one, Searcher(many) as sharded:
         for q in queries:
             want, got = one.search(q, limit=10), sharded.search(q, limit=10)
