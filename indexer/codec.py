@@ -102,7 +102,7 @@ class _PackedPerDocWriter(W3PerDocWriter):
 def stored_column(perdoc) -> Any:
     """The raw stored column of a segment's per-document reader (``None``
     when no document stored anything); decode items with :func:`unpack_stored`."""
-    return perdoc._cached_reader("_stored", RAW_STORED)
+    return perdoc.column_reader("_stored", RAW_STORED) if perdoc.has_column("_stored") else None
 
 
 # The fields whose postings are in zhsearch's own file, not Whoosh's.
@@ -175,20 +175,20 @@ def _gram_text(key: int) -> str:
 class _TextMatcher(ListMatcher):
     """A term's postings decoded from its block of the postings file: section
     numbers and frequencies, with the term's statistics for Whoosh's
-    block-quality pruning.  (Whoosh's ``ListMatcher.copy`` drops them.)"""
+    block-quality pruning (Whoosh's ``ListMatcher.copy`` drops them; a copy
+    here is made anew and moved to the same posting)."""
+
+    def __init__(self, ids: list[int], weights: list[float], format_: Any, scorer: Any, term: Any, info: Any) -> None:
+        super().__init__(ids, weights, format=format_, scorer=scorer, term=term, terminfo=info)
+        self._made_from = (ids, weights, format_, scorer, term, info)
 
     def copy(self):  # noqa: D102 - Whoosh's interface
-        return self.__class__(
-            self._ids,
-            self._weights,
-            self._values,
-            self._format,
-            self._scorer,
-            self._i,
-            self._all_weights,
-            term=self._term,
-            terminfo=self._terminfo,
-        )
+        ids, weights, format_, scorer, term, info = self._made_from
+        if not self.is_active():
+            return _TextMatcher([], [], format_, scorer, term, info)
+        twin = _TextMatcher(ids, weights, format_, scorer, term, info)
+        twin.skip_to(self.id())
+        return twin
 
 
 class _TextCursor(FieldCursor):
@@ -317,9 +317,7 @@ class TextTermsReader(TermsReader):
         if fieldname not in TEXT_POSTINGS_FIELDS:
             return self._documents.matcher(fieldname, tbytes, format_, scorer=scorer)
         ids, tfs, info = self._postings(fieldname, tbytes)
-        return _TextMatcher(
-            ids.tolist(), tfs.tolist(), format=format_, scorer=scorer, term=(fieldname, tbytes), terminfo=info
-        )
+        return _TextMatcher(ids.tolist(), tfs.tolist(), format_, scorer, (fieldname, tbytes), info)
 
     def close(self) -> None:
         self._documents.close()
@@ -330,9 +328,12 @@ class _DataPerDocReader(W3PerDocReader):
     def __init__(self, storage, segment):
         super().__init__(storage, segment)
         self._text = _SegmentText(storage, segment)
+        self._stored_reader: tuple[Any] | None = None
 
     def stored_fields(self, docnum):  # noqa: D102 - Whoosh's interface
-        column = stored_column(self)
+        if self._stored_reader is None:
+            self._stored_reader = (stored_column(self),)
+        column = self._stored_reader[0]
         return unpack_stored(column[docnum]) if column is not None else {}
 
     def _text_lengths(self, fieldname: str) -> np.ndarray | None:

@@ -63,7 +63,10 @@ class Snapshot:
         self._offsets = [offset for _, offset in self._leaves]
         # Opened now too: a snapshot holds all its files open, so a commit
         # or rebuild may delete them (see indexer.storage) without it noticing.
-        self._stored_columns: list = [self._stored_column(leaf) for leaf, _ in self._leaves]
+        # Per-document readers of their own, through the segment's codec
+        # (Whoosh's public seam), for the raw stored columns.
+        self._perdocs = [leaf.codec().per_document_reader(leaf.storage(), leaf.segment()) for leaf, _ in self._leaves]
+        self._stored_columns: list = [self._stored_column(perdoc) for perdoc in self._perdocs]
         self.n_alive = int(self.alive.sum())
         for field in fields:
             self.avg_length[field] = max(self.length_sums[field] / self.n_alive, 1.0) if self.n_alive else 1.0
@@ -82,10 +85,10 @@ class Snapshot:
         return unpack_stored(column[docnum - self._offsets[i]]) if column is not None else {}
 
     @staticmethod
-    def _stored_column(leaf):  # -> whoosh.columns.ColumnReader | None
+    def _stored_column(perdoc):  # -> whoosh.columns.ColumnReader | None
         from zhsearch.indexer.codec import stored_column
 
-        return stored_column(leaf._perdoc)
+        return stored_column(perdoc)
 
     @cached_property
     def id_order(self) -> np.ndarray:
@@ -107,6 +110,8 @@ class Snapshot:
     def close(self) -> None:
         for store, _ in self._stores:
             store.close()
+        for perdoc in self._perdocs:
+            perdoc.close()
 
     def lexicon(self, field: str) -> list[str]:
         """The distinct words of a word field in the whole index, sorted."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, ZhsearchError
 from zhsearch.corpus.model import Article, Section
-from zhsearch.indexer.analysis import QuickCuts, UserDict, fold, is_cjk, load_user_dict
+from zhsearch.indexer.analysis import QuickCuts, UserDict, load_user_dict
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
 from zhsearch.indexer.storage import (
     check_compatible,
@@ -34,16 +33,14 @@ from zhsearch.indexer.storage import (
     resolve_index_dir,
     served_notice,
 )
-from zhsearch.search import pinyin, ranking
+from zhsearch.search import execute, pinyin, ranking
 from zhsearch.search import related as related_terms
 from zhsearch.search.complete import Completer, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort
 from zhsearch.search.query import (
     ParsedQuery,
     Plan,
-    Requirement,
     parse,
-    phrase_pattern,
     plan,
     query_grams,
     relaxed,
@@ -270,8 +267,7 @@ class Searcher:
             if reader is not None:
                 reader.close()
             self._reader, self._ranker = fresh, ranker
-            self._fold_cache: dict[int, str] = {}
-            self._req_cache: dict[tuple[Requirement, bool], np.ndarray] = {}
+            self._memo = execute.Memo()
         return self._reader, self._ranker
 
     # -- queries
@@ -343,28 +339,10 @@ class Searcher:
             parsed, unmatched = self._repaired(ranker, parsed, stats)
             qplan = plan(parsed, self.settings, self.synonyms)
         if qplan.empty:
-            if any(c.excluded for c in parsed.clauses):
-                notices.append("the query only excludes words; add a word to search for")
-            elif query.strip():
-                notices.append("nothing to search for: the query has no words left after removing punctuation")
-            else:
-                notices.append("empty query: type some words to search for")
+            notices.append(_nothing_to_search(parsed, query))
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
         wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
-        unfiltered, allowed, scores = self._scored(ranker, qplan, wanted, stats)
-        # A shard (``stats`` given) can't tell whether another shard has the
-        # required parts: there the caller decides on the relaxed query.
-        nothing = stats is None and qplan.required and not ranker.matching(scores, unfiltered).any()
-        loose = relaxed(parsed) if nothing else None
-        if loose is not None:
-            # Nothing in the index has every required part: rather than no
-            # results, the articles with some of the words, and a notice.
-            loose_plan = plan(loose, self.settings, self.synonyms)
-            _, loose_allowed, loose_scores = self._scored(ranker, loose_plan, wanted, stats)
-            if ranker.matching(loose_scores, loose_allowed).any():
-                required = [c.text for c in parsed.clauses if (c.required or c.phrase) and not c.excluded]
-                notices.append(f"no article has all of {' + '.join(required)}; showing articles with some of the words")
-                parsed, qplan, allowed, scores = loose, loose_plan, loose_allowed, loose_scores
+        parsed, qplan, allowed, scores = self._run(ranker, parsed, qplan, wanted, stats, notices)
         reading = None
         spelled = pinyin.search(query, ranker, stats, pinyin_shared) if pinyin.query_parts(query) else None
         if spelled is not None:
@@ -384,20 +362,19 @@ class Searcher:
         weights = {t: ranker.idf("body", t, stats) or 1.0 for t in parsed.terms} if snippets else {}
         # Synonyms are highlighted as phrases: a several-word one is marked whole.
         shown = replace(parsed, phrases=parsed.phrases + qplan.also) if qplan.also else parsed
-        hits = []
-        for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1):
-            stored = ranker.stored_fields(docnum)
-            marks = shown
-            if reading is not None and snippets:
-                found = reading.words_in(self._folded_body(ranker, docnum))
-                marks = replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
-            hits.append(self._hit(i, stored, score, marks, snippets, weights))
+        hits = [
+            self._hit(
+                i,
+                ranker.stored_fields(docnum),
+                score,
+                self._marks(ranker, shown, reading, docnum, snippets),
+                snippets,
+                weights,
+            )
+            for i, (docnum, score) in enumerate(top, (page - 1) * limit + 1)
+        ]
         suggestion = suggest(query, ranker, self.settings, total) if spelled is None and suggestions else None
-        counts: dict[str, dict[str, int]] = {}
-        if facet_names:
-            matched = np.zeros(len(ranker.articles), dtype=bool)
-            matched[ranker.doc_article[ranker.matching(scores, allowed)]] = True
-            counts = {name: ranker.columns.facets[name].counts(matched) for name in facet_names}
+        counts = execute.facet_counts(ranker, scores, allowed, facet_names)
         results = Results(
             query,
             total,
@@ -469,21 +446,42 @@ class Searcher:
 
         return repair_cuts(parsed, known, self.settings)
 
-    def _scored(
-        self, ranker: Ranker, qplan: Plan, wanted: np.ndarray | None, stats: ranking.CollectionStats | None
-    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
-        """The sections a plan allows (``None``: all), before and after the
-        filters ``wanted``, and their scores."""
-        allowed = unfiltered = self._allowed(ranker, qplan)
-        if wanted is not None:
-            allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
-        masks = [self._requirement_docs(ranker, m) for m in qplan.masks]
-        scores = ranker.score(list(qplan.scoring), masks, stats)
-        if qplan.required and allowed is not None:
-            # Required clauses (phrases, AND) may match sections no scored
-            # term reaches; give them a floor so they still rank.
-            scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
-        return unfiltered, allowed, scores
+    def _run(
+        self,
+        ranker: Ranker,
+        parsed: ParsedQuery,
+        qplan: Plan,
+        wanted: np.ndarray | None,
+        stats: ranking.CollectionStats | None,
+        notices: list[str],
+    ) -> tuple[ParsedQuery, Plan, np.ndarray | None, np.ndarray]:
+        """Run ``qplan`` (see ``search.execute``): the query and plan that
+        ran, the sections allowed, their scores.  When the required parts
+        match no article, the relaxed query runs instead, with a notice."""
+        unfiltered, allowed, scores = execute.scored(ranker, qplan, wanted, stats, self._memo)
+        # A shard (``stats`` given) can't tell whether another shard has the
+        # required parts: there the caller decides on the relaxed query.
+        nothing = stats is None and qplan.required and not ranker.matching(scores, unfiltered).any()
+        loose = relaxed(parsed) if nothing else None
+        if loose is None:
+            return parsed, qplan, allowed, scores
+        # Nothing in the index has every required part: rather than no
+        # results, the articles with some of the words, and a notice.
+        loose_plan = plan(loose, self.settings, self.synonyms)
+        _, loose_allowed, loose_scores = execute.scored(ranker, loose_plan, wanted, stats, self._memo)
+        if not ranker.matching(loose_scores, loose_allowed).any():
+            return parsed, qplan, allowed, scores
+        required = [c.text for c in parsed.clauses if (c.required or c.phrase) and not c.excluded]
+        notices.append(f"no article has all of {' + '.join(required)}; showing articles with some of the words")
+        return loose, loose_plan, loose_allowed, loose_scores
+
+    def _marks(self, ranker: Ranker, shown: ParsedQuery, reading: Any, docnum: int, snippets: bool) -> ParsedQuery:
+        """What a hit's snippet highlights: the query's words, and for a
+        pinyin query the words of its reading the section holds."""
+        if reading is None or not snippets:
+            return shown
+        found = reading.words_in(execute.folded_body(ranker, self._memo, docnum))
+        return replace(shown, terms=tuple(dict.fromkeys((*shown.terms, *found))))
 
     def _rechoose(self, ranker: Ranker, scores, allowed, docnum: int, score: float, keys: list[str]):
         """Re-pick the section shown for one article by score and proximity."""
@@ -496,128 +494,9 @@ class Searcher:
             return docnum, score
         if len(docs) > ranking.SECTION_CANDIDATES:
             docs = docs[np.argsort(-scores[docs], kind="stable")[: ranking.SECTION_CANDIDATES]]
-        cands = [(int(d), float(scores[d]), self._folded_body(ranker, int(d))) for d in docs]
+        cands = [(int(d), float(scores[d]), execute.folded_body(ranker, self._memo, int(d))) for d in docs]
         chosen, chosen_score = ranking.choose_section(cands, keys)
         return chosen, score
-
-    def _folded_body(self, ranker: Ranker, docnum: int) -> str:
-        """A section's folded body text, cached for the current snapshot."""
-        cache = self._fold_cache
-        text = cache.get(docnum)
-        if text is None:
-            text = fold(ranker.stored_fields(docnum).get("body", ""))
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[docnum] = text
-        return text
-
-    def _allowed(self, ranker: Ranker, qplan: Plan) -> np.ndarray | None:
-        """Mask of sections that satisfy every requirement and belong to no
-        excluded article (``None``: no constraint)."""
-        mask: np.ndarray | None = None
-        # Requirements hold per article: "a" "b" finds an article with
-        # phrase a in one section and phrase b in another.
-        for req in qplan.required:
-            docs = self._requirement_docs(ranker, req, per_article=True) & ranker.alive
-            in_articles = np.isin(ranker.doc_article, np.unique(ranker.doc_article[docs]))
-            mask = in_articles if mask is None else (mask & in_articles)
-        if qplan.excluded:
-            hit = np.zeros(ranker.n_docs, dtype=bool)
-            for req in qplan.excluded:
-                hit |= self._requirement_docs(ranker, req, per_article=True)
-            bad_articles = np.unique(ranker.doc_article[hit & ranker.alive])
-            keep = ~np.isin(ranker.doc_article, bad_articles)
-            mask = keep if mask is None else (mask & keep)
-        return mask
-
-    def _requirement_docs(self, ranker: Ranker, req: Requirement, per_article: bool = False) -> np.ndarray:
-        """Mask of the sections that satisfy one requirement; with
-        ``per_article``, at least one such section of every article that has
-        one (enough to say which articles do, and quicker).  Remembered for
-        the snapshot: paging through results asks again."""
-        key = (req, per_article)
-        found = self._req_cache.get(key)
-        if found is None:
-            found = np.flatnonzero(self._requirement_mask(ranker, req, per_article))
-            if len(self._req_cache) >= 256:
-                self._req_cache.clear()
-            self._req_cache[key] = found
-        docs = np.zeros(ranker.n_docs, dtype=bool)
-        docs[found] = True
-        return docs
-
-    def _requirement_mask(self, ranker: Ranker, req: Requirement, per_article: bool) -> np.ndarray:
-        if not req.phrase:
-            return ranker.docs_with(list(req.any_of))
-        if req.field:
-            single = len(req.words) == 1 and req.words[0] == req.phrase
-            return self._confirmed(ranker, [(req.field, w) for w in req.words], req, req.field, single, per_article)
-        grams = req.grams
-        if len(grams) == 1 and len(grams[0]) == 1 and is_cjk(grams[0]):
-            # A lone ideograph is not a bigram: match it as a word, alone,
-            # or as the first character of a bigram.
-            g = grams[0]
-            docs = ranker.docs_with([*((f, g) for f in TEXT_FIELDS), (GRAM_FIELD, g)])
-            docs[ranker.gram_prefix_docs(GRAM_FIELD, g)] = True
-            return docs
-        docs = self._confirmed(ranker, [(GRAM_FIELD, g) for g in grams], req, None, len(grams) == 1, per_article)
-        if req.words:
-            among = ~np.isin(ranker.doc_article, ranker.doc_article[docs]) if per_article else ~docs
-            docs |= self._confirmed(ranker, [("title", w) for w in req.words], req, "title", False, False, among)
-        return docs
-
-    def _confirmed(
-        self,
-        ranker: Ranker,
-        terms: list[tuple[str, str]],
-        req: Requirement,
-        field: str | None,
-        exact: bool,
-        per_article: bool = False,
-        among: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Sections holding all ``terms`` whose text (``field``'s; heading
-        path and body for ``None``) has the phrase, unless one term is
-        already ``exact``; ``per_article``: the first such section of each
-        article is enough."""
-        docs = ranker.docs_with_all(terms)
-        if among is not None:
-            docs &= among
-        if exact:
-            return docs
-        pattern = phrase_pattern(req.phrase)
-        cands = np.flatnonzero(docs)
-        if field == "title":
-            # One title per article: check it once.
-            arts, first = np.unique(ranker.doc_article[cands], return_index=True)
-            ok = [
-                a
-                for a, d in zip(arts.tolist(), cands[first].tolist(), strict=True)
-                if self._has_phrase(ranker, d, field, pattern)
-            ]
-            return docs & np.isin(ranker.doc_article, ok)
-        docs[:] = False
-        done: set[int] = set()
-        for d, article in zip(cands.tolist(), ranker.doc_article[cands].tolist(), strict=True):
-            if per_article and article in done:
-                continue
-            if self._has_phrase(ranker, d, field, pattern):
-                docs[d] = True
-                done.add(article)
-        return docs
-
-    @staticmethod
-    def _has_phrase(ranker: Ranker, docnum: int, field: str | None, pattern: re.Pattern[str]) -> bool:
-        stored = ranker.stored_fields(docnum)
-        if field == "title":
-            text = stored.get("title", "")
-        else:
-            path = " / ".join(stored.get("data", {}).get("path", ()))
-            body = stored.get("body", "")
-            text = body if field == "body" else path if field == "heading" else f"{path}\n{body}"
-        # Folding never changes a character that is already folded, so a
-        # match in the text as stored is a match; only a miss is re-checked.
-        return pattern.search(text) is not None or pattern.search(fold(text)) is not None
 
     def _hit(
         self,
@@ -735,6 +614,15 @@ class Searcher:
             analyzer=dict(self.meta.analyzer),
             updated=self.meta.updated,
         )
+
+
+def _nothing_to_search(parsed: ParsedQuery, query: str) -> str:
+    """The notice for a query that leaves nothing to search for."""
+    if any(c.excluded for c in parsed.clauses):
+        return "the query only excludes words; add a word to search for"
+    if query.strip():
+        return "nothing to search for: the query has no words left after removing punctuation"
+    return "empty query: type some words to search for"
 
 
 def _complete_matches(ranker: Ranker, terms: Iterable[str], wanted: np.ndarray | None) -> int:

@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "IndexLockedError": "zhsearch.corpus.errors",
     "IndexDamagedError": "zhsearch.corpus.errors",
     "DiskWriteError": "zhsearch.corpus.errors",
+    "DirectoryInUseError": "zhsearch.corpus.errors",
+    "WorkerDiedError": "zhsearch.corpus.errors",
     "ArticleNotFoundError": "zhsearch.corpus.errors",
     "OptionError": "zhsearch.corpus.errors",
     "WordListError": "zhsearch.corpus.errors",
@@ -90,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from zhsearch.corpus.errors import (
         ArticleNotFoundError,
         ConfigError,
+        DirectoryInUseError,
         DiskWriteError,
         IndexDamagedError,
         IndexLockedError,
@@ -98,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         OptionError,
         ReadError,
         WordListError,
+        WorkerDiedError,
         ZhsearchError,
     )
     from zhsearch.corpus.model import Article, Section
