@@ -361,14 +361,10 @@ def _quick(s: Settings, text: str):  # -> rjieba.Jieba | None
 @cache
 def _segmenter(engine: str, hmm: bool, user_dict: UserDict | None = None):  # -> Callable[[str], list[...]]
     seg = _jieba(engine, user_dict)
-    if engine == "rjieba":
-
-        def cut(text: str) -> list[tuple[str, int, int]]:
-            return seg.tokenize(text, "default", hmm)
-
-        return cut
 
     def cut(text: str) -> list[tuple[str, int, int]]:
+        if engine == "rjieba":
+            return seg.tokenize(text, "default", hmm)
         return list(seg.tokenize(text, mode="default", HMM=hmm))
 
     return cut
