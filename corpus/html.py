@@ -146,6 +146,19 @@ _BYLINE = re.compile(
     r"本文来源|文章来源|稿件来源|原文链接|原标题|本文作者|文章作者|博主)"
     r"\s*[:：]?\s*|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})"
 )
+# A date line with only an edit/publish word around it (``已于 2024-01-15 修改``,
+# ``编辑于 2024-01-15 09:12・IP 属地浙江``).
+_DATE_LINE = re.compile(
+    r"^(?:已于|编辑于|发布于|发表于|更新于|修改于|创建于|首发于|写于|最后(?:编辑|更新|修改)于?)?\s*"
+    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?[\s\d:：]*"
+    r"(?:修改|编辑|发布|发表|更新|首发)?(?:\s*[・·|｜]?\s*IP\s*属地\s*\S{1,10})?$",
+    re.I,
+)
+# Author boxes above or below an article: a name, a badge, a follow button.
+_AUTHOR_BOX = re.compile(
+    r"^(?:author|authorinfo|author-info|author_info|byline|post-author|article-author|user-info|userinfo)$", re.I
+)
+_AUTHOR_BOX_CHARS = 40
 _BYLINE_FIELDS = re.compile(
     r"(?P<key>作者|记者|撰文|发布者|发布人|提问者|回答者|博主|分类|栏目)\s*[:：]\s*(?P<value>[^\s|｜　:：]{1,20})"
 )
@@ -445,6 +458,18 @@ def _prune_link_lists(tree: Any) -> None:
             el.drop_tree()
 
 
+def _drop_author_boxes(tree: Any) -> None:
+    """Remove the short author boxes (name, badge, follow button) that
+    article pages put beside the text; extraction keeps them as a line.
+    Run after :func:`corpus.threads.prune_posts`, which needs a post's
+    author to know it is a post."""
+    for el in _ATTRIBUTED(tree):
+        words = f"{el.get('class') or ''} {el.get('id') or ''}".split()
+        if any(_AUTHOR_BOX.match(w) for w in words) and el.getparent() is not None:
+            if len(_squash(el.text_content())) <= _AUTHOR_BOX_CHARS:
+                el.drop_tree()
+
+
 def _source_headings(tree: Any) -> list[tuple[str, str, str]]:
     """``(tag, heading, the text after it)`` for the page's ``<h2>``–``<h6>``."""
     found = []
@@ -503,6 +528,7 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     import trafilatura
 
     question = prune_posts(tree)
+    _drop_author_boxes(tree)
     _prune_link_lists(tree)
     headings = _source_headings(tree)
     doc = trafilatura.bare_extraction(tree, options=_extractor())
@@ -688,7 +714,7 @@ def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list
             continue
         if squashed == squashed_title and not out:
             continue
-        if len(text) <= _MAX_BYLINE and _BYLINE.match(text) and not _ends_sentence(text):
+        if len(text) <= _MAX_BYLINE and (_BYLINE.match(text) or _DATE_LINE.match(text)) and not _ends_sentence(text):
             _byline_meta(text, meta)
             continue
         if squashed in ("最佳答案", "楼主", "沙发", "板凳", "正文"):

@@ -97,3 +97,21 @@ def test_profile_counters_are_not_text(tmp_path: Path):
     assert a.meta["author"] == "老槐树"
     assert a.text.startswith("第0段")
     assert "访问量" not in a.text and "粉丝" not in a.text and "阅读(" not in a.text
+
+
+def test_author_box_and_edit_date_lines_are_not_text(tmp_path: Path):
+    body = "".join(
+        f"<p>第{i}段：年终奖可以单独计税，也可以并入综合所得，两种方式各试算一次再选。</p>" for i in range(3)
+    )
+    path = tmp_path / "column.html"
+    path.write_text(
+        "<html><head><title>年终奖怎么交税</title></head><body><article><h1>年终奖怎么交税</h1>"
+        "<div class='AuthorInfo'><a href='/people/lin'>税务林老师</a><span>注册税务师</span></div>"
+        f"<div class='content'>{body}</div><div class='time'>编辑于 2024-01-15 09:12・IP 属地浙江</div>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    a = read_file(path, tmp_path).articles[0]
+    assert a.text.startswith("第0段") and a.text.endswith("再选。")
+    assert "税务林老师" not in a.text and "编辑于" not in a.text
+    assert a.meta["date"] == "2024-01-15"
