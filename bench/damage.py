@@ -114,6 +114,7 @@ def main() -> None:
         counts: dict[str, Counter] = {c: Counter() for c in ("search", "show", "stats", "check")}
         by_kind: dict[str, Counter] = {k: Counter() for k in KINDS}
         worst: list[str] = []
+        unflagged: list[str] = []  # damage --check did not report
         index_dir = work / "index"
         for name in files:
             for kind in KINDS:
@@ -126,6 +127,8 @@ def main() -> None:
                     by_kind[kind][outcome] += 1
                     if outcome.startswith(("internal", "silently")) and command != "check":
                         worst.append(f"{name} {kind} {command}: {outcome}")
+                    if command == "check" and outcome != "error":
+                        unflagged.append(f"{name} {kind}: {outcome}")
         total = sum(sum(c.values()) for c in counts.values())
         outcomes = sorted({o for c in counts.values() for o in c})
         print(
@@ -142,6 +145,10 @@ def main() -> None:
         if worst:
             print("\nNot an error:")
             for line in worst:
+                print(f"- {line}")
+        if unflagged:
+            print("\nDamage `--check` did not report (the index still answered the same):")
+            for line in unflagged:
                 print(f"- {line}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
