@@ -47,6 +47,13 @@ FLOOR_POSTINGS = 500_000
 # (about 8 bytes a posting of its largest field) and its time.
 MAX_MERGED_POSTINGS = 40_000_000
 MERGE_POOL_MB = 32
+# Memory a merge takes at its peak per posting it writes (its largest
+# field's section numbers and frequencies, their encoded blocks, the
+# compressed segment; measured with bench/memory.py), and what the merges
+# running at once may take together: a merge that would go over waits for
+# the running ones, so large merges run one at a time.
+MERGE_BYTES_PER_POSTING = 12
+MERGE_MEMORY = 600_000_000
 # Postings decoded at once while merging, in blocks (of 128 terms).
 _CHUNK_BLOCKS = 256
 _SENTINEL = np.uint32(0xFFFFFFFF)
@@ -321,7 +328,8 @@ def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1) -> list[Any]:
         release_memory()
     position = {id(seg): i for i, seg in enumerate(segments)}
     ordered = [[s.segment for s in g] for g in groups]
-    merged = _run_merges(ix, ordered, jobs)
+    need = [sum(s.postings for s in g) * MERGE_BYTES_PER_POSTING for g in groups]
+    merged = _run_merges(ix, ordered, jobs, need)
     result: list[Any | None] = list(segments)
     for members, new in zip(ordered, merged, strict=True):
         result[position[id(members[0])]] = new
@@ -344,8 +352,9 @@ def release_memory() -> None:
         pass
 
 
-def _run_merges(ix: Any, groups: list[list[Any]], jobs: int) -> list[Any]:
-    """Do the merges, ``jobs`` at a time, each in a new Python process.
+def _run_merges(ix: Any, groups: list[list[Any]], jobs: int, need: list[int] | None = None) -> list[Any]:
+    """Do the merges, ``jobs`` at a time (fewer when their memory ``need``
+    together would pass ``MERGE_MEMORY``), each in a new Python process.
 
     New interpreters, not forks: a fork of the process that has just built
     a large index starts with all its memory resident (shared, but counted
@@ -374,6 +383,8 @@ def _run_merges(ix: Any, groups: list[list[Any]], jobs: int) -> list[Any]:
     try:
         while pending or running:
             while pending and len(running) < jobs:
+                if running and need and sum(need[j] for j in running) + need[pending[0]] > MERGE_MEMORY:
+                    break
                 i = pending.pop(0)
                 proc = subprocess.Popen(
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env

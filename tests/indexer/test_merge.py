@@ -158,12 +158,15 @@ def test_rebuild_into_an_existing_index_leaves_no_old_files(tmp_path: Path) -> N
     assert sum(p.stat().st_size for p in index_dir.iterdir()) < 1.1 * size
 
 
+@pytest.mark.parametrize("budget", [None, 1])
 def test_parallel_merges_run_in_fresh_processes_and_equal_a_fresh_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int | None
 ) -> None:
     """Merges with ``jobs`` > 1 run in new interpreters (not forks of a
-    builder at its memory peak); what they write equals a fresh build."""
+    builder at its memory peak), at once unless together they would need
+    more than ``MERGE_MEMORY``; what they write equals a fresh build."""
     import zhsearch.indexer.build as build
+    import zhsearch.indexer.merge as merge
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -176,17 +179,25 @@ def test_parallel_merges_run_in_fresh_processes_and_equal_a_fresh_build(
     assert len(segments(index_dir)) == 12
     monkeypatch.undo()
     started: list[list[str]] = []
+    procs: list[subprocess.Popen] = []
+    alongside: list[int] = []  # merges running when each one started
     real_popen = subprocess.Popen
 
     def popen(args, **kwargs):
         started.append(list(args))
-        return real_popen(args, **kwargs)
+        alongside.append(sum(p.poll() is None for p in procs))
+        procs.append(real_popen(args, **kwargs))
+        return procs[-1]
 
     monkeypatch.setattr(subprocess, "Popen", popen)
+    if budget is not None:
+        monkeypatch.setattr(merge, "MERGE_MEMORY", budget)
     (docs / "12.txt").write_text("文章12\n\n琥珀蜂鸟。\n", encoding="utf-8")
     build_index([docs], index_dir, jobs=2)
     # Two groups of six, merged at once, each in a new interpreter.
     assert len(started) == 2 and all("_merge_child" in " ".join(a) for a in started)
+    if budget is not None:
+        assert alongside == [0, 0]  # over the budget together: one after the other
     assert len(segments(index_dir)) <= 3
     build_index([docs], tmp_path / "fresh", jobs=1)
     assert results(index_dir) == results(tmp_path / "fresh")
