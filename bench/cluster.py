@@ -18,7 +18,12 @@ copy beyond the first with a unique line appended to every file, as
    ``--seconds`` seconds through the cluster, on a 1-worker and on a
    2-worker cluster (queries per second, and the ratio).
 
-    python bench/cluster.py [--copies 4] [--shards 2] [--data DIR] [--json FILE]
+    python bench/cluster.py [--copies 4] [--shards 2] [--work DIR] [--data DIR] [--json FILE]
+
+With ``--work DIR`` (e.g. ``/tmp/bench-cluster``) the unpacked laws and the
+copies are made once there and reused by later runs (the indexes are built
+afresh every run: their build is what is timed); without it everything goes
+to a temporary directory removed at the end.
 
 Progress goes to stderr, the Markdown table to stdout.
 """
@@ -108,7 +113,8 @@ def run(args) -> dict:
     from zhsearch.search.cluster import ClusterSearcher
     from zhsearch.search.searcher import Searcher
 
-    work = Path(tempfile.mkdtemp(prefix="zhsearch-cluster-", dir=args.tmp))
+    reuse = args.work is not None
+    work = Path(args.work) if reuse else Path(tempfile.mkdtemp(prefix="zhsearch-cluster-", dir=args.tmp))
     r: dict = {
         "copies": args.copies,
         "shards": args.shards,
@@ -116,13 +122,22 @@ def run(args) -> dict:
         "python": platform.python_version(),
     }
     try:
-        _unpack(Path(args.data) / ARCHIVE, work / "unpacked")
-        corpus = work / "corpus"
-        r["files"], r["bytes"] = make_corpus(work / "unpacked" / "laws", corpus, args.copies)
+        corpus = work / f"corpus-x{args.copies}"
+        made = work / f"corpus-x{args.copies}.json"  # beside it: not an article
+        if reuse and made.is_file():
+            r["files"], r["bytes"] = json.loads(made.read_text(encoding="utf-8"))
+            log(f"reusing {corpus}")
+        else:
+            shutil.rmtree(corpus, ignore_errors=True)
+            if not (work / "unpacked" / "laws").is_dir():
+                _unpack(Path(args.data) / ARCHIVE, work / "unpacked")
+            r["files"], r["bytes"] = make_corpus(work / "unpacked" / "laws", corpus, args.copies)
+            made.write_text(json.dumps([r["files"], r["bytes"]]), encoding="utf-8")
         log(f"corpus: {r['files']} files, {r['bytes'] / 1e6:.0f} MB")
         r["load_before"] = os.getloadavg()[0]
 
-        single = work / "single"
+        single = work / f"single-x{args.copies}"
+        shutil.rmtree(single, ignore_errors=True)
         t0 = time.perf_counter()
         build_index([corpus], single, jobs=2)
         r["build_single"] = time.perf_counter() - t0
@@ -130,7 +145,8 @@ def run(args) -> dict:
 
         cluster, client, r["cluster_start"] = local_cluster(2)
         try:
-            sharded = work / "sharded"
+            sharded = work / f"sharded-x{args.copies}"
+            shutil.rmtree(sharded, ignore_errors=True)
             t0 = time.perf_counter()
             build_index([corpus], sharded, shards=args.shards, cluster=client)
             r["build_cluster"] = time.perf_counter() - t0
@@ -156,7 +172,7 @@ def run(args) -> dict:
         log(f"throughput: 1 worker {r['qps_1']:.1f} q/s, 2 workers {r['qps_2']:.1f} q/s")
         r["load_after"] = os.getloadavg()[0]
     finally:
-        if args.keep:
+        if args.keep or reuse:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
@@ -195,6 +211,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--clients", type=int, default=4, help="threads asking at once for the throughput")
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--work", default=None, help="a directory to keep the corpus copies in and reuse")
     ap.add_argument("--tmp", default=None, help="where to unpack and build (default: the system's temp dir)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None)

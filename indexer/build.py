@@ -273,9 +273,13 @@ def check_index(
     ``unindexable``; an indexed file under an indexed directory (or given by
     name) that is gone is ``removed``.
     """
+    from zhsearch.indexer.shards import check_shards, is_sharded
+
     target = resolve_index_dir(index_dir)
     path_list = [Path(p) for p in paths]
     _check_paths(path_list)
+    if is_sharded(target):
+        return check_shards(path_list, target)
     ix = open_index(target)
     # Every file and checksum first: a damaged index is reported as such
     # even where its file list still matches.
@@ -291,6 +295,19 @@ def check_index(
         return CheckReport(index_dir=str(target), files=len(files), damage=tuple(problems))
     with ix.reader() as reader:
         known = _known_files(reader)
+    return _compare_files(target, path_list, files, known, unindexable, problems)
+
+
+def _compare_files(
+    target: Path,
+    path_list: list[Path],
+    files: list[tuple[Path, Path]],
+    known: dict[str, str],
+    unindexable: list[Skipped],
+    problems: list[str],
+) -> CheckReport:
+    """How the files under ``path_list`` differ from the ``known`` ones (an
+    index's sources and content hashes): :func:`check_index`'s comparison."""
     missing: list[str] = []
     changed: list[str] = []
     for root, file in files:

@@ -380,6 +380,47 @@ def build_shards(
     )
 
 
+def check_shards(paths: list[Path], target: Path):  # -> indexer.build.CheckReport
+    """``check_index`` of a sharded index: every shard's files and checksums
+    (and its statistics part), then the files under ``paths`` against the
+    sources all shards hold.  Read-only, in this process."""
+    from zhsearch.indexer.binfile import FormatError
+    from zhsearch.indexer.build import CheckReport, Skipped, _collect, _compare_files, _known_files
+    from zhsearch.indexer.collection import PART, ShardPart
+    from zhsearch.indexer.storage import damage, open_index
+
+    manifest = read_manifest(target)
+    problems: list[str] = []
+    unindexable: list[Skipped] = []
+    files = _collect(paths, target, unindexable)
+    opened = []
+    for info in manifest.shards:
+        folder = target / info.path
+        try:
+            ix = open_index(folder)
+        except (ZhsearchError, OSError) as exc:
+            problems.append(f"{info.name} ({info.path}): {exc}")
+            continue
+        problems += [f"{info.name}: {problem}" for problem in damage(folder, ix, full=True)]
+        try:
+            ShardPart(folder / PART)
+        except FileNotFoundError:
+            pass  # built before shards kept statistics parts: searched with a statistics round
+        except (OSError, FormatError) as exc:
+            problems.append(f"{info.name}: {PART}: {exc}")
+        opened.append(ix)
+    if problems:
+        return CheckReport(index_dir=str(target), files=len(files), damage=tuple(problems))
+    known: dict[str, str] = {}
+    for ix in opened:
+        with ix.reader() as reader:
+            for source, digest in _known_files(reader).items():
+                # A JSON-lines file split across shards is known to each; if
+                # they disagree on its content, it changed.
+                known[source] = digest if known.get(source, digest) == digest else ""
+    return _compare_files(target, paths, files, known, unindexable, problems)
+
+
 def _check_settings(target: Path, old: Manifest, user_dict: UserDict | None) -> None:
     """An update must analyse like the shards were built (the first shard
     speaks for all: they are built with the same settings)."""

@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from zhsearch.corpus.errors import ZhsearchError
 from zhsearch.corpus.readers import SUPPORTED_SUFFIXES
@@ -42,6 +43,8 @@ def watch(
     stop_event: threading.Event | None = None,
     debounce_ms: int = DEBOUNCE_MS,
     step_ms: int = STEP_MS,
+    shards: int = 0,
+    cluster: Any = None,
 ) -> int:
     """Index ``paths`` into ``index_dir``, then re-index them whenever
     files under them change, until ``stop_event`` is set or Ctrl-C.
@@ -49,18 +52,28 @@ def watch(
     ``on_report`` gets each run's report (the first run's, then one per
     batch of changes that touched an article file); ``on_error`` each
     :class:`ZhsearchError` a run raised (without it, they are raised).
-    Returns the number of runs that committed.
+    Returns the number of runs that committed.  A sharded index (or
+    ``shards``, for a new one) is updated shard by shard, as tasks on the
+    Dask cluster ``cluster`` if given (connected once for the whole watch).
     """
     import watchfiles
 
     path_list = [Path(p).absolute() for p in paths]
     target = resolve_index_dir(index_dir).absolute()
     runs = 0
+    client, owned = (None, False)
+    if cluster is not None:
+        from zhsearch.indexer.shards import connect
+
+        client, owned = connect(cluster)
 
     def run() -> None:
-        nonlocal runs
+        nonlocal runs, shards
         try:
-            report = build_index(path_list, target, wait=True, user_dict=user_dict, jobs=jobs)
+            report = build_index(
+                path_list, target, wait=True, user_dict=user_dict, jobs=jobs, shards=shards, cluster=client
+            )
+            shards = 0  # as many as the index has from now on
         except ZhsearchError as exc:
             if on_error is None:
                 raise
@@ -99,4 +112,7 @@ def watch(
             run()
     except KeyboardInterrupt:
         pass  # Ctrl-C during a run: its commit did not happen, the index is the last one
+    finally:
+        if owned:
+            client.close()  # type: ignore[union-attr]
     return runs

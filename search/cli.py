@@ -305,16 +305,17 @@ def index(
     cfg = _config(index_dir, user_dict=user_dict)
     index_dir, user_dict = _index_of(cfg), cfg["user_dict"]
     if check or watch:
-        if cluster or shards:
-            raise click.UsageError(
-                f"--{'check' if check else 'watch'} works on an unsharded index; leave out --cluster/--shards"
-            )
+        if check and (cluster or shards):
+            raise click.UsageError("--check reads the index here and changes nothing; leave out --cluster/--shards")
         if rebuild:
             raise click.UsageError(f"--{'check changes nothing' if check else 'watch updates'}; leave out --rebuild")
         if check:
             return _check(paths, index_dir, fmt)
         click.echo(f"Watching {', '.join(clean(p) for p in paths)}; Ctrl-C stops.", err=True)
-        watch_paths(paths, index_dir, user_dict=user_dict, on_report=lambda r: _print_index_report(r, fmt))
+        watch_paths(
+            paths, index_dir, user_dict=user_dict, on_report=lambda r: _print_index_report(r, fmt),
+            shards=shards, cluster=cluster,
+        )  # fmt: skip
         return click.echo("Stopped watching.", err=True)
     with _ProgressBar(enabled=fmt == "text") as bar:
         report = build_index(
@@ -654,9 +655,17 @@ Examples:
 @click.argument("article_id", metavar="ID")
 @click.option("--limit", "-n", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many articles.")
 @_color_option
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
+)
 @_index_option
 @_output_options
-def related(article_id: str, limit: int, color: str | None, index_dir: str | None, as_json: bool, fmt: str) -> None:
+def related(
+    article_id: str, limit: int, color: str | None, cluster: str | None, index_dir: str | None, as_json: bool, fmt: str
+) -> None:
     """Articles most similar to the article ID (as shown in search results),
     compared on its key terms; each with a one-line snippet.
 
@@ -667,7 +676,7 @@ def related(article_id: str, limit: int, color: str | None, index_dir: str | Non
 
     fmt = "jsonl" if as_json else fmt
     cfg = _config(index_dir, color=color)
-    results = run_related(article_id, _index_of(cfg), limit=limit)
+    results = run_related(article_id, _index_of(cfg), limit=limit, cluster=cluster)
     for notice in results.notices:
         click.echo(f"zhsearch: {clean(notice)}", err=True)
     if fmt != "text":
@@ -763,7 +772,13 @@ Examples:
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
-def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
+)
+def serve(index_dir: str | None, host: str, port: int, workers: int, cluster: str | None) -> None:
     """Serve the index over HTTP: a search page at / and a JSON API
     (/search, /articles/ID, /related/ID, /stats, /suggest; docs at /docs).
 
@@ -773,7 +788,10 @@ def serve(index_dir: str | None, host: str, port: int, workers: int) -> None:
     from zhsearch.search.web import serve as run_serve
 
     index_dir = _index_of(_config(index_dir))
-    run_serve(index_dir, host, port, workers=workers, ready=lambda url: click.echo(f"Serving {url} (Ctrl-C to stop)"))
+    run_serve(
+        index_dir, host, port, workers=workers, ready=lambda url: click.echo(f"Serving {url} (Ctrl-C to stop)"),
+        cluster=cluster,
+    )  # fmt: skip
 
 
 @main.command(

@@ -45,8 +45,9 @@ from zhsearch.indexer.collection import PART, ShardPart, term_key
 from zhsearch.indexer.schema import GRAM_FIELD, SCHEMA_VERSION, TEXT_FIELDS
 from zhsearch.indexer.shards import Manifest, connect, read_manifest, shard_name, shard_of
 from zhsearch.indexer.storage import resolve_index_dir
+from zhsearch.search.complete import MAX_PREFIX_CHARS, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort, date_number
-from zhsearch.search.ranking import CollectionStats
+from zhsearch.search.ranking import CollectionStats, bm25_idf
 from zhsearch.search.searcher import IndexStats, Results, Searcher
 from zhsearch.search.snippets import DEFAULT_WIDTH
 from zhsearch.search.synonyms import Synonyms
@@ -143,6 +144,10 @@ def serve(path: str, options: dict[str, Any], method: str, args: tuple, kwargs: 
                 return None
         if method == "stats":
             return searcher.stats()
+        if method == "related":
+            return searcher.related(*args, **kwargs)
+        if method == "completions":
+            return searcher.complete(*args)
     raise ZhsearchError(f"unknown shard request {method!r}")
 
 
@@ -563,11 +568,7 @@ class ClusterSearcher:
             if given is None or not (given.words_matched or given.titles):
                 suggestion = suggest(query, _CombinedView(self, stats.doc_frequencies), self.settings, results.total)  # type: ignore[arg-type]
         missing = tuple(shard_name(k) for k in sorted(failed))
-        notices = list(results.notices)
-        for k in sorted(failed):
-            notices.append(
-                f"{shard_name(k)} could not be searched ({failed[k]}); its articles are missing from these results"
-            )
+        notices = [*results.notices, *_missing_notices(failed)]
         out = ClusterResults(
             query,
             results.total,
@@ -605,8 +606,88 @@ class ClusterSearcher:
                 )
         return out
 
-    def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
-        raise ZhsearchError("related articles are not available on a sharded index yet; search for its key words")
+    def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> ClusterResults:
+        """Like :meth:`Searcher.related`, over every shard: the article is
+        read from its shard, its key terms weighted with the collection's
+        statistics here, and every shard scores its articles against them."""
+        from zhsearch.search import related as related_terms
+
+        started = time.perf_counter()
+        limit = max(1, int(limit))
+        article = self.article(article_id)  # reads the manifest's generation
+        counts = related_terms.term_counts(article, self.settings)
+        stats = self._statistics([(f, w) for w in counts for f in TEXT_FIELDS])
+        terms = related_terms.key_terms(article, _Idf(stats), self.settings)
+        failed: dict[int, str] = {}
+        answers: list[tuple[int, Results]] = []
+        kwargs = {"snippets": snippets, "terms": terms, "stats": stats}
+        for info, part in zip(self.manifest.shards, self._round("related", (article_id, limit), kwargs), strict=True):
+            if isinstance(part, _Failed):
+                failed[info.shard] = part.reason
+            else:
+                answers.append((info.shard, part))
+        merged = _merge(article_id, answers, 1, limit, "score")
+        notices = [*merged.notices, *_missing_notices(failed)]
+        return ClusterResults(
+            article_id,
+            merged.total,
+            1,
+            limit,
+            merged.hits,
+            tuple(notices),
+            tuple(t for t, _ in terms),
+            time.perf_counter() - started,
+            scores=merged.scores,
+            missing=tuple(shard_name(k) for k in sorted(failed)),
+            shards=len(self.manifest.shards),
+        )
+
+    def parse(self, query: str):  # -> search.query.ParsedQuery
+        """How ``query`` is understood (as every shard understands it)."""
+        return self._first.parse(query)
+
+    def generation(self) -> int:
+        """The manifest's generation: it changes with every update."""
+        self._refresh()
+        return self.manifest.generation
+
+    def complete(self, prefix: str, limit: int = 8) -> tuple[Completion, ...]:
+        """Like :meth:`Searcher.complete`, over every shard: words ranked by
+        their document frequency in the whole collection, titles that start
+        with the prefix before those that contain it."""
+        self._refresh()
+        limit = max(1, int(limit))
+        folded = fold(prefix.strip())[:MAX_PREFIX_CHARS]
+        found = [
+            c for part in self._round("completions", (prefix, limit)) if not isinstance(part, _Failed) for c in part
+        ]
+
+        def words(pinyin: bool, seen: set[str]) -> list[Completion]:
+            texts = list(dict.fromkeys(c.text for c in found if c.kind == "word" and c.pinyin == pinyin))
+            df = self._frequencies([(f, w) for w in texts for f in ("body", "title")])
+            texts.sort(key=lambda w: (-(df[("body", w)] + df[("title", w)]), len(w), w))
+            return [Completion(w, "word", pinyin=pinyin) for w in texts if w not in seen][:limit]
+
+        def titles(pinyin: bool, shown: set[str]) -> list[Completion]:
+            chosen = [c for c in found if c.kind == "title" and c.pinyin == pinyin and c.id not in shown]
+            if not pinyin:
+                chosen.sort(key=lambda c: not fold(c.text).startswith(folded))  # stable: shard order otherwise
+            return chosen[:limit]
+
+        out = words(False, set()) + titles(False, set())
+        if any(c.pinyin for c in found) and len(out) < 2 * limit:
+            out += words(True, {c.text for c in out}) + titles(True, {c.id for c in out if c.id})
+        return tuple(out)
+
+    def _statistics(self, terms: list[tuple[str, str]]) -> CollectionStats:
+        """The collection's statistics with these terms' document
+        frequencies: from the shards' parts, else in a round."""
+        if self._collection is not None:
+            return self._collection.stats(terms)
+        parts = [p for p in self._round("statistics", ("", terms)) if not isinstance(p, _Failed)]
+        if not parts:
+            raise ZhsearchError("no shard of the index could be read")
+        return CollectionStats.merged(parts)
 
     def article(self, article_id: str) -> Article:
         """The indexed article with this id, from the shard that holds it
@@ -645,6 +726,24 @@ class ClusterSearcher:
             analyzer=dict(first.analyzer),
             updated=self.manifest.updated,
         )
+
+
+def _missing_notices(failed: dict[int, str]) -> list[str]:
+    return [
+        f"{shard_name(k)} could not be searched ({failed[k]}); its articles are missing from these results"
+        for k in sorted(failed)
+    ]
+
+
+class _Idf:
+    """BM25 rarity over the collection ``stats`` describe (for key terms)."""
+
+    def __init__(self, stats: CollectionStats) -> None:
+        self.stats = stats
+
+    def idf(self, field: str, text: str) -> float:
+        df = self.stats.doc_frequencies.get((field, text), 0)
+        return bm25_idf(self.stats.sections, df) if df else 0.0
 
 
 def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int, sort: str) -> Results:

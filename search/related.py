@@ -46,13 +46,9 @@ def key_terms(
     article: Article, ranker: Ranker, settings: Settings | None = None, n: int = KEY_TERMS
 ) -> list[tuple[str, float]]:
     """The article's ``n`` most telling words and their tf-idf weights,
-    heaviest first (ties alphabetical)."""
-    tf: Counter[str] = Counter()
-    for w in _words(article.title, settings):
-        tf[w] += TITLE_TF
-    for section in article.sections:
-        for part in (*section.path, section.text):
-            tf.update(_words(part, settings))
+    heaviest first (ties alphabetical).  ``ranker`` may be anything with
+    ``idf(field, word)``: a sharded index passes its collection's."""
+    tf = term_counts(article, settings)
     weighted = []
     for term, count in tf.items():
         idf = ranker.idf("body", term) or ranker.idf("title", term)
@@ -60,6 +56,17 @@ def key_terms(
             weighted.append((term, count * idf))
     weighted.sort(key=lambda tw: (-tw[1], tw[0]))
     return weighted[:n]
+
+
+def term_counts(article: Article, settings: Settings | None = None) -> Counter[str]:
+    """The article's candidate key words and how often it uses them."""
+    tf: Counter[str] = Counter()
+    for w in _words(article.title, settings):
+        tf[w] += TITLE_TF
+    for section in article.sections:
+        for part in (*section.path, section.text):
+            tf.update(_words(part, settings))
+    return tf
 
 
 def scoring(terms: list[tuple[str, float]]) -> list[ScoreTerm]:

@@ -533,22 +533,34 @@ class Searcher:
         )
 
     @_named_damage
-    def related(self, article_id: str, limit: int = 10, *, snippets: bool = True) -> Results:
+    def related(
+        self,
+        article_id: str,
+        limit: int = 10,
+        *,
+        snippets: bool = True,
+        terms: list[tuple[str, float]] | None = None,
+        stats: ranking.CollectionStats | None = None,
+    ) -> Results:
         """Articles most like ``article_id`` (it is left out), most similar
         first, each shown by its closest section with a one-line snippet.
 
         ``Results.terms`` are the key terms compared (see ``search.related``).
+        A shard of a sharded index is given the key ``terms`` (the article
+        may live in another shard) and the collection ``stats``.
         """
         started = time.perf_counter()
         limit = max(1, int(limit))
-        article = self.article(article_id)
+        article = self.article(article_id) if terms is None else None
         _, ranker = self._current()
-        terms = related_terms.key_terms(article, ranker, self.settings)
+        if article is not None:
+            terms = related_terms.key_terms(article, ranker, self.settings)
+        assert terms is not None
         words = tuple(t for t, _ in terms)
         if not terms:
             notice = f"article {article_id!r} has no words to compare with other articles"
             return Results(article_id, 0, 1, limit, (), (notice,), words, time.perf_counter() - started)
-        scores = ranker.score(related_terms.scoring(terms))
+        scores = ranker.score(related_terms.scoring(terms), None, stats)
         allowed = ranker.doc_article != ranker.article_number(article_id)
         total, top = ranker.top_articles(scores, allowed, 0, limit, spread=related_terms.SPREAD)
         parsed = ParsedQuery(article_id, (), terms=words)
@@ -557,7 +569,10 @@ class Searcher:
             self._hit(i, ranker.stored_fields(docnum), score, parsed, snippets, weights, related_terms.SNIPPET_CHARS)
             for i, (docnum, score) in enumerate(top, 1)
         ]
-        return Results(article_id, total, 1, limit, tuple(hits), (), words, time.perf_counter() - started)
+        return Results(
+            article_id, total, 1, limit, tuple(hits), (), words, time.perf_counter() - started,
+            scores=tuple(score for _, score in top),
+        )  # fmt: skip
 
     def complete(self, prefix: str, limit: int = 8) -> tuple[Completion, ...]:
         """Index words and article titles that finish ``prefix`` (also read
@@ -699,9 +714,12 @@ def _nothing_at(path: Path) -> bool:
         return False
 
 
-def related(article_id: str, index_dir: str | os.PathLike[str] | None = None, limit: int = 10) -> Results:
-    """Articles most like ``article_id`` in the index at ``index_dir``."""
-    with Searcher(index_dir) as s:
+def related(
+    article_id: str, index_dir: str | os.PathLike[str] | None = None, limit: int = 10, cluster: Any = None
+) -> Results:
+    """Articles most like ``article_id`` in the index at ``index_dir`` (on
+    the Dask cluster ``cluster`` for a sharded index)."""
+    with Searcher(index_dir, cluster=cluster) as s:
         return s.related(article_id, limit=limit)
 
 

@@ -132,8 +132,11 @@ def status_for(exc: Exception) -> int:
 
 
 def _meta_stamp(index_dir: Path) -> tuple[int, int] | None:
+    from zhsearch.indexer.shards import MANIFEST
+
     try:
-        st = os.stat(index_dir / META_FILE)
+        # A sharded index's manifest is replaced by every update and rebuild.
+        st = os.stat(index_dir / MANIFEST) if (index_dir / MANIFEST).exists() else os.stat(index_dir / META_FILE)
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns
@@ -150,8 +153,11 @@ class IndexHandle:
     query.
     """
 
-    def __init__(self, index_dir: str | os.PathLike[str] | None, cache_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(
+        self, index_dir: str | os.PathLike[str] | None, cache_entries: int = CACHE_ENTRIES, cluster: Any = None
+    ) -> None:
         self.index_dir = resolve_index_dir(index_dir)
+        self.cluster = cluster
         self._searcher: Any = None
         self._stamp: tuple[int, int] | None = None
         self._stale = False
@@ -217,7 +223,7 @@ class IndexHandle:
 
         stamp = _meta_stamp(self.index_dir)
         if self._searcher is None or self._stale or stamp != self._stamp:
-            fresh = Searcher(self.index_dir)
+            fresh = Searcher(self.index_dir, cluster=self.cluster)
             if self._searcher is not None:
                 self._searcher.close()
             self._searcher, self._stamp, self._stale = fresh, stamp, False
@@ -298,13 +304,17 @@ def _static(name: str) -> bytes:
     return resources.files("zhsearch.search").joinpath("static", name).read_bytes()
 
 
-def create_app(index_dir: str | os.PathLike[str] | None = None, *, cache_entries: int = CACHE_ENTRIES) -> FastAPI:
+def create_app(
+    index_dir: str | os.PathLike[str] | None = None, *, cache_entries: int = CACHE_ENTRIES, cluster: Any = None
+) -> FastAPI:
     """The ASGI app serving the index at ``index_dir`` (default: as the CLI's);
-    ``cache_entries`` answers are remembered per commit (0: none)."""
+    ``cache_entries`` answers are remembered per commit (0: none).  A
+    sharded index is searched on the Dask cluster ``cluster`` (default:
+    ``$ZHSEARCH_CLUSTER``; none: shard after shard in this process)."""
 
     from zhsearch import __version__
 
-    handle = IndexHandle(index_dir, cache_entries)
+    handle = IndexHandle(index_dir, cache_entries, cluster or os.environ.get("ZHSEARCH_CLUSTER") or None)
     files = {name: _static(name) for name in _STATIC}
 
     @contextlib.asynccontextmanager
@@ -472,6 +482,7 @@ def serve(
     *,
     workers: int = 1,
     ready: Any = None,
+    cluster: Any = None,
 ) -> None:
     """Serve the index at ``index_dir`` over HTTP until interrupted.
 
@@ -479,21 +490,25 @@ def serve(
     it is opened first so a bad one fails here, not at the first request.
     ``ready`` is called with the page's URL once the server listens.
     ``workers`` > 1 runs that many processes (each with its own Searcher).
+    A sharded index is searched on the Dask cluster ``cluster`` if given
+    (a scheduler address).
     """
     import uvicorn
     from zhsearch.search.searcher import Searcher
 
     target = resolve_index_dir(index_dir)
-    Searcher(target).close()
+    Searcher(target, cluster=cluster).close()
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     config: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers > 1:
         os.environ["ZHSEARCH_INDEX"] = str(target)
+        if cluster is not None:
+            os.environ["ZHSEARCH_CLUSTER"] = str(cluster)
         if ready is not None:
             ready(url)
         uvicorn.run("zhsearch.web:app", workers=workers, **config)
         return
-    server = uvicorn.Server(uvicorn.Config(create_app(target), **config))
+    server = uvicorn.Server(uvicorn.Config(create_app(target, cluster=cluster), **config))
     if ready is not None:
         original = server.startup
 

@@ -13,8 +13,9 @@ import pytest
 
 
 @contextmanager
-def running_server(index_dir: Path) -> Iterator[str]:
-    """Serve ``index_dir`` with uvicorn in a thread; yields the base URL."""
+def running_server(index_dir: Path, cluster: object = None) -> Iterator[str]:
+    """Serve ``index_dir`` with uvicorn in a thread (a sharded one on the
+    Dask cluster ``cluster`` if given: an address or a client); yields the base URL."""
     import uvicorn
 
     from zhsearch.web import create_app
@@ -22,7 +23,9 @@ def running_server(index_dir: Path) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(index_dir), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(index_dir, cluster=cluster), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -45,7 +48,7 @@ def live_server() -> Iterator[Callable[[Path], str]]:
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        yield lambda index_dir: stack.enter_context(running_server(index_dir))
+        yield lambda index_dir, cluster=None: stack.enter_context(running_server(index_dir, cluster))
 
 
 @pytest.fixture(scope="module")

@@ -163,6 +163,11 @@ def test_sharded_search_equals_one_index(corpus, sharded: Path, dask_cluster) ->
         many.search(spelled[0]["words"])
         assert rounds == ["pinyin", "search"]
         many._backend.run = run  # type: ignore[method-assign]
+        # Related articles: key terms weighted over the whole collection.
+        for i in range(0, 120, 23):
+            got, want = many.related(f"wiki-{i:04d}", limit=5), one.related(f"wiki-{i:04d}", limit=5)
+            _same(got, want, f"related wiki-{i:04d}")
+            assert got.terms == want.terms and [h.snippet for h in got.hits] == [h.snippet for h in want.hits]
         got = many.search("逾期", category="没有这个")
         assert got.total == 0 and "no article in the index has category '没有这个'" in got.notices
         assert many.article("wiki-0003").title == one.article("wiki-0003").title
@@ -347,6 +352,7 @@ def test_shards_without_statistics_parts_are_asked_in_a_round(corpus, sharded: P
             got, want = many.search(q), one.search(q)
             _same(got, want, q)
             assert (got.suggestion, got.corrected) == (want.suggestion, want.corrected), q
+        _same(many.related("wiki-0007"), one.related("wiki-0007"), "related")
 
 
 def test_missing_shard_is_named_not_silent(corpus, sharded: Path, tmp_path: Path) -> None:
@@ -384,3 +390,112 @@ def test_cli_sharded_index_and_search(tmp_path: Path, monkeypatch: pytest.Monkey
     unreachable = runner.invoke(main, ["search", "征信", "--index", target, "--cluster", "tcp://127.0.0.1:9"])
     assert unreachable.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.output
     assert "dask worker" in runner.invoke(main, ["cluster", "--help"]).output
+
+
+def test_check_and_watch_on_a_sharded_index(dask_cluster, tmp_path: Path) -> None:
+    """``index --check`` compares every shard with the files (and finds a
+    damaged shard); ``index --watch --cluster`` updates the shards on the
+    cluster as files change; ``related`` runs from the CLI."""
+    from click.testing import CliRunner
+    from zhsearch.indexer.collection import PART
+    from zhsearch.indexer.watch import watch
+    from zhsearch.search.cli import main
+
+    docs = tmp_path / "docs"
+    shutil.copytree(ARTICLES, docs)
+    target = tmp_path / "ix"
+    stop = threading.Event()
+    reports: list = []
+    errors: list = []
+    watcher = threading.Thread(
+        target=watch,
+        args=([docs], target),
+        kwargs={
+            "on_report": reports.append,
+            "on_error": errors.append,
+            "stop_event": stop,
+            "debounce_ms": 600,
+            "step_ms": 100,
+            "shards": 3,
+            "cluster": dask_cluster.scheduler.address,
+        },
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not reports and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert reports and len(read_manifest(target).shards) == 3, errors
+        time.sleep(0.3)  # let the watcher start
+        (docs / "new-1.txt").write_text("新文章\n\n独一无二的独角兽。\n", encoding="utf-8")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Searcher(target) as s:
+                if [h.id for h in s.search("独角兽").hits] == ["new-1.txt"]:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the watch did not index new-1.txt: {reports} {errors}")
+        assert errors == []
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+
+    runner = CliRunner()
+    ok = runner.invoke(main, ["index", str(docs), "--check", "--index", str(target)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output == f"The index at {target} matches the {len(list(docs.iterdir()))} files in PATHS.\n"
+    (docs / "md-002.md").write_text("# 改过了\n\n新的内容。\n", encoding="utf-8")
+    (docs / "wd-002.txt").unlink()
+    differs = runner.invoke(main, ["index", str(docs), "--check", "--index", str(target)])
+    assert differs.exit_code == 1
+    assert f"1 file changed since indexed:\n  {docs / 'md-002.md'}\n" in differs.output
+    assert f"1 file indexed but no longer present:\n  {docs / 'wd-002.txt'}\n" in differs.output
+    refused = runner.invoke(main, ["index", str(docs), "--check", "--shards", "2", "--index", str(target)])
+    assert refused.exit_code == 2 and "leave out --cluster/--shards" in refused.output
+
+    related = runner.invoke(main, ["related", "md-003.md", "-n", "2", "--index", str(target)])
+    on_cluster = runner.invoke(
+        main, ["related", "md-003.md", "-n", "2", "--index", str(target), "--cluster", dask_cluster.scheduler.address]
+    )
+    assert related.exit_code == on_cluster.exit_code == 0, related.output
+    assert related.output.startswith("Articles related to md-003.md") and related.output == on_cluster.output
+
+    part = target / read_manifest(target).shards[1].path / PART
+    part.write_bytes(part.read_bytes()[:-8])
+    damaged = runner.invoke(main, ["index", str(docs), "--check", "--index", str(target)])
+    assert damaged.exit_code == 1 and f"shard-01: {PART}: " in damaged.output, damaged.output
+    assert "Repair it with `zhsearch index PATH... --rebuild" in damaged.output
+
+
+def test_serve_a_sharded_index_on_the_cluster(corpus, sharded: Path, dask_cluster, live_server) -> None:
+    """``zhsearch serve --cluster``: the page's API answers from the shards
+    on the workers, as one index over the same articles would."""
+    import httpx
+
+    _, queries, single = corpus
+    base = live_server(sharded, cluster=dask_cluster)
+    with (
+        httpx.Client(base_url=base, timeout=60) as http,
+        Searcher(single) as one,
+    ):
+        for q in queries[:4]:
+            got = http.get("/search", params={"q": q, "limit": 5}).json()
+            want = one.search(q, limit=5)
+            assert got["total"] == want.total, q
+            assert [h["id"] for h in got["hits"]] == [h.id for h in want.hits], q
+        related = http.get("/related/wiki-0004", params={"limit": 3}).json()
+        assert [h["id"] for h in related["hits"]] == [h.id for h in one.related("wiki-0004", limit=3).hits]
+        assert http.get("/stats").json()["articles"] == 120
+        assert http.get("/articles/wiki-0005").json()["title"] == one.article("wiki-0005").title
+        prefix = one.article("wiki-0010").title[:2]
+        suggested = http.get("/suggest", params={"q": prefix}).json()["suggestions"]
+        assert any(s["kind"] == "title" and s["id"] == "wiki-0010" for s in suggested), suggested
+        # Words ranked by their frequency in the whole collection, as one index ranks them.
+        prefix = next(p for p in ("信用", "逾", "征", "网") if any(c.kind == "word" for c in one.complete(p)))
+        words = [
+            s["text"] for s in http.get("/suggest", params={"q": prefix}).json()["suggestions"] if s["kind"] == "word"
+        ]
+        assert words == [c.text for c in one.complete(prefix) if c.kind == "word" and not c.pinyin]
