@@ -26,6 +26,7 @@ articles out.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -206,39 +207,48 @@ class _DaskShards:
             self._actors[shard] = held
         return held[1]
 
-    def _ask(self, request: tuple[int, str, str, tuple, dict], options: dict[str, Any], timeout: float) -> Any:
-        shard, path, method, args, kwargs = request
-        # separate_thread=False: the worker answers on its event loop, not
-        # handing the call to its actor thread and back (a GIL hand-off each
-        # way); a shard's answer takes milliseconds.
-        return self._actor(shard, timeout).call(path, options, method, args, kwargs, separate_thread=False)
+    def _round(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
+        """Ask every shard at once; each answer or the exception it raised.
 
-    def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
-        calls: list[Any] = []
+        The calls are made and awaited in one coroutine on the client's
+        event loop: one hand-off from this thread to the loop and back per
+        round, not two per shard (a blocking call per actor)."""
+        actors: list[Any] = []
         for request in requests:
             try:
-                calls.append(self._ask(request, options, timeout))
-            except Exception as exc:  # noqa: BLE001 - retried below
-                calls.append(exc)
-        out: list[Any] = []
-        for request, call in zip(requests, calls, strict=True):
-            for attempt in (0, 1):
-                try:
-                    if isinstance(call, Exception):
-                        raise call
-                    out.append(call.result(timeout=timeout))
-                    break
-                except Exception as exc:  # noqa: BLE001 - a shard that fails is reported, not fatal
-                    if attempt:
-                        out.append(_Failed(request[0], f"{type(exc).__name__}: {exc}"))
-                        break
-                    # A new actor on a live worker opens the shard from the
-                    # shared storage.
-                    self._actors.pop(request[0], None)
-                    try:
-                        call = self._ask(request, options, timeout)
-                    except Exception as again:  # noqa: BLE001
-                        call = again
+                actors.append(self._actor(request[0], timeout))
+            except Exception as exc:  # noqa: BLE001 - reported by the caller
+                actors.append(exc)
+
+        async def ask(actor: Any, request: tuple[int, str, str, tuple, dict]) -> Any:
+            if isinstance(actor, Exception):
+                raise actor
+            _, path, method, args, kwargs = request
+            # separate_thread=False: the worker answers on its event loop,
+            # not handing the call to its actor thread and back (a GIL
+            # hand-off each way); a shard's answer takes milliseconds.
+            return await actor.call(path, options, method, args, kwargs, separate_thread=False)
+
+        async def everything() -> list[Any]:
+            calls = [asyncio.wait_for(ask(a, r), timeout) for a, r in zip(actors, requests, strict=True)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        return self.client.sync(everything)
+
+    def run(self, requests: list[tuple[int, str, str, tuple, dict]], options: dict[str, Any], timeout: float):
+        out = self._round(requests, options, timeout)
+        again = [i for i, answer in enumerate(out) if isinstance(answer, BaseException)]
+        if again:
+            # A new actor on a live worker opens the shard from the shared
+            # storage, and the shard is asked once more.
+            for i in again:
+                self._actors.pop(requests[i][0], None)
+            for i, answer in zip(again, self._round([requests[i] for i in again], options, timeout), strict=True):
+                out[i] = (
+                    _Failed(requests[i][0], f"{type(answer).__name__}: {answer}")
+                    if isinstance(answer, BaseException)
+                    else answer
+                )
         return out
 
     def close(self) -> None:
