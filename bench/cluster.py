@@ -18,7 +18,7 @@ copy beyond the first with a unique line appended to every file, as
    ``--seconds`` seconds through the cluster, on a 1-worker and on a
    2-worker cluster (queries per second, and the ratio).
 
-    python bench/cluster.py [--copies 4] [--shards 2] [--work DIR] [--data DIR] [--json FILE]
+    python bench/cluster.py [--copies 4] [--shards 2] [--work DIR [--queries-only]] [--data DIR] [--json FILE]
 
 With ``--work DIR`` (e.g. ``/tmp/bench-cluster``) the unpacked laws and the
 copies are made once there and reused by later runs (the indexes are built
@@ -137,22 +137,22 @@ def run(args) -> dict:
         r["load_before"] = os.getloadavg()[0]
 
         single = work / f"single-x{args.copies}"
-        shutil.rmtree(single, ignore_errors=True)
-        t0 = time.perf_counter()
-        build_index([corpus], single, jobs=2)
-        r["build_single"] = time.perf_counter() - t0
-        log(f"one node, --jobs 2: {r['build_single']:.1f} s")
+        sharded = work / f"sharded-x{args.copies}"
+        if not args.queries_only:
+            shutil.rmtree(single, ignore_errors=True)
+            t0 = time.perf_counter()
+            build_index([corpus], single, jobs=2)
+            r["build_single"] = time.perf_counter() - t0
+            log(f"one node, --jobs 2: {r['build_single']:.1f} s")
 
         cluster, client, r["cluster_start"] = local_cluster(2)
         try:
-            sharded = work / f"sharded-x{args.copies}"
-            shutil.rmtree(sharded, ignore_errors=True)
-            t0 = time.perf_counter()
-            build_index([corpus], sharded, shards=args.shards, cluster=client)
-            r["build_cluster"] = time.perf_counter() - t0
-            log(
-                f"{args.shards} shards on 2 workers: {r['build_cluster']:.1f} s (cluster start {r['cluster_start']:.1f} s)"
-            )
+            if not args.queries_only:
+                shutil.rmtree(sharded, ignore_errors=True)
+                t0 = time.perf_counter()
+                build_index([corpus], sharded, shards=args.shards, cluster=client)
+                r["build_cluster"] = time.perf_counter() - t0
+                log(f"{args.shards} shards on 2 workers: {r['build_cluster']:.1f} s (start {r['cluster_start']:.1f} s)")
             with Searcher(single) as one, ClusterSearcher(sharded, cluster=client) as many:
                 same = sum([h.id for h in one.search(q).hits] == [h.id for h in many.search(q).hits] for q in QUERIES)
                 r["same_top10"] = f"{same}/{len(QUERIES)}"
@@ -179,9 +179,18 @@ def run(args) -> dict:
     return r
 
 
+def _build_row(r: dict, mb: float) -> str:
+    if "build_single" not in r:
+        return f"| build | not in this run (--queries-only) | | | {GOALS['build']} |"
+    ratio = r["build_cluster"] / r["build_single"]
+    return (
+        f"| build | {r['build_single']:.1f} s ({mb / r['build_single']:.2f} MB/s, --jobs 2) | "
+        f"{r['build_cluster']:.1f} s ({mb / r['build_cluster']:.2f} MB/s) | {ratio:.2f}× | {GOALS['build']} |"
+    )
+
+
 def table(r: dict) -> str:
     mb = r["bytes"] / 1e6
-    ratio_build = r["build_cluster"] / r["build_single"]
     ratio_p95 = r["warm_cluster"]["p95"] / r["warm_single"]["p95"]
     ratio_qps = r["qps_2"] / r["qps_1"]
     rows = [
@@ -190,8 +199,7 @@ def table(r: dict) -> str:
         "",
         "| | one node | cluster (2 workers) | ratio | goal |",
         "|---|---|---|---|---|",
-        f"| build | {r['build_single']:.1f} s ({mb / r['build_single']:.2f} MB/s, --jobs 2) | "
-        f"{r['build_cluster']:.1f} s ({mb / r['build_cluster']:.2f} MB/s) | {ratio_build:.2f}× | {GOALS['build']} |",
+        _build_row(r, mb),
         f"| warm p50 / p95, with snippets | {r['warm_single']['p50']:.1f} / {r['warm_single']['p95']:.1f} ms | "
         f"{r['warm_cluster']['p50']:.1f} / {r['warm_cluster']['p95']:.1f} ms | {ratio_p95:.2f}× | {GOALS['p95']} |",
         f"| throughput, 1 → 2 workers | | {r['qps_1']:.1f} → {r['qps_2']:.1f} queries/s | {ratio_qps:.2f}× | "
@@ -211,11 +219,18 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--clients", type=int, default=4, help="threads asking at once for the throughput")
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="reuse the indexes a previous run left in --work: measure queries and throughput only",
+    )
     ap.add_argument("--work", default=None, help="a directory to keep the corpus copies in and reuse")
     ap.add_argument("--tmp", default=None, help="where to unpack and build (default: the system's temp dir)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.queries_only and args.work is None:
+        ap.error("--queries-only reuses the indexes of a previous run: give its --work DIR")
     r = run(args)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1), encoding="utf-8")
