@@ -203,3 +203,22 @@ def test_one_word_ranks_as_stock_whoosh_bm25f(collection: Path) -> None:
     finally:
         ranker.close()
         reader.close()
+
+
+def test_whoosh_sees_updates(tmp_path: Path) -> None:
+    """After an incremental update (new sections, the old ones deleted or
+    merged away), Whoosh finds the new text and not the replaced one."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# 房屋租赁\n\n## 押金\n\n租赁押金的退还期限。\n", encoding="utf-8")
+    (docs / "b.md").write_text("# 劳动合同\n\n## 工资\n\n拖欠工资的赔偿。\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    build_index([docs], index_dir)
+    (docs / "a.md").write_text("# 房屋租赁\n\n## 维修\n\n房屋维修的费用由谁承担。\n", encoding="utf-8")
+    build_index([docs], index_dir)
+    ix = whoosh.index.open_dir(str(index_dir), indexname=INDEX_NAME)
+    with ix.searcher() as searcher:
+        parser = QueryParser("body", ix.schema)
+        assert searcher.search(parser.parse("押金"), limit=None).is_empty()
+        assert [h["article"] for h in searcher.search(parser.parse("维修"), limit=None)] == ["a.md"]
+        assert [h["article"] for h in searcher.search(parser.parse("赔偿"), limit=None)] == ["b.md"]
