@@ -378,6 +378,7 @@ def write_sorted_segment(
             block_crcs[b] = out.add(blob)[2]
             offsets[b + 1] = out.size - base
         del raw
+        max_tf, min_ratio = impact_bounds(sf.df, docs, sf.tfs, sf.lengths)
         info: dict[str, object] = {
             "kind": "words" if words else "grams",
             "n_terms": len(sf.keys),
@@ -388,6 +389,8 @@ def write_sorted_segment(
             "block_crcs": out.array(block_crcs),
             "lengths": out.array(np.asarray(sf.lengths, dtype=np.uint32)),
             "keys": out.array(np.asarray(sf.keys, dtype=np.uint64)),
+            "max_tf": out.array(max_tf),
+            "min_ratio": out.array(min_ratio),
         }
         if words:
             text = "\n".join(sf.words)
@@ -395,6 +398,32 @@ def write_sorted_segment(
         header["fields"][name] = info  # type: ignore[index]
         del sf, docs
     write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
+
+
+def impact_bounds(
+    df: np.ndarray, docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per term, what bounds its BM25 contribution to any section: the
+    largest frequency (as stored, at most 65535) and the smallest
+    ``length / frequency`` (rounded down to float32).  BM25's term weight
+    ``tf (k1 + 1) / (tf + k1 (1 - b + b len / avg))`` only grows as ``1 / tf``
+    and ``len / tf`` shrink, so these two give an upper bound for any ``b``
+    and average length: what dynamic pruning (``search.pruning``) needs to
+    skip the sections a common term alone cannot lift into the top."""
+    n_terms = len(df)
+    if not n_terms:
+        return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.float32)
+    starts = np.zeros(n_terms, dtype=np.int64)
+    if n_terms > 1:
+        np.cumsum(df[:-1], out=starts[1:])
+    tf = np.minimum(np.asarray(tfs), 0xFFFF).astype(np.float64)
+    ratio = np.asarray(lengths, dtype=np.float64)[np.asarray(docs, dtype=np.int64)] / np.maximum(tf, 1.0)
+    low = np.minimum.reduceat(ratio, starts)
+    low32 = low.astype(np.float32)
+    # Rounded to float32 upwards sometimes: step down so it stays a bound.
+    over = low32.astype(np.float64) > low
+    low32[over] = np.nextafter(low32[over], np.float32(0))
+    return np.maximum.reduceat(tf, starts).astype(np.uint16), low32
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +434,9 @@ def _parts(header: dict) -> list[dict]:
     """Every checksummed part a postings header names (arrays and blobs)."""
     parts = [header["articles"], header["doc_article"]]
     for info in header["fields"].values():
-        parts.extend(info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys"))
+        parts.extend(
+            info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys", "max_tf", "min_ratio") if k in info
+        )
         if "lexicon" in info:
             parts.append(info["lexicon"])
     return parts
@@ -509,6 +540,17 @@ class SegmentPostings:
         if i < 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return self.postings_at(name, i)
+
+    def has_bounds(self, name: str) -> bool:
+        """Whether field ``name`` records impact bounds (files written before
+        they existed do not: no pruning over them)."""
+        info = self._fields.get(name)
+        return info is None or "max_tf" in info
+
+    def bounds_at(self, name: str, i: int) -> tuple[int, float]:
+        """Term ``i``'s ``(largest frequency, smallest length / frequency)``
+        (see :func:`impact_bounds`)."""
+        return int(self._array(name, "max_tf")[i]), float(self._array(name, "min_ratio")[i])
 
     def term_keys(self, name: str) -> np.ndarray:
         """The sorted term keys of field ``name``."""

@@ -171,6 +171,21 @@ class Snapshot:
             self._cache.popitem(last=False)
         return result
 
+    def term_bound(self, field: str, text: str) -> tuple[int, float] | None:
+        """``(largest frequency, smallest length / frequency)`` of ``text`` in
+        ``field`` over all segments (deleted sections included: still a
+        bound), ``(0, inf)`` if no segment has it, ``None`` if a segment
+        records no bounds (written before they existed)."""
+        top, low = 0, float("inf")
+        for store, _ in self._stores:
+            if not store.has_bounds(field):
+                return None
+            i = store.term_index(field, text)
+            if i >= 0:
+                tf, ratio = store.bounds_at(field, i)
+                top, low = max(top, tf), min(low, ratio)
+        return top, low
+
     def gram_prefix_docs(self, field: str, char: str) -> np.ndarray:
         """Doc numbers of the sections with a bigram starting with ``char``."""
         from zhsearch.indexer.postings import gram_prefix_range

@@ -637,8 +637,10 @@ def _print_results(results: Any, use_color: bool) -> None:
             )
         return
     markers = ("\x1b[1;31m", "\x1b[0m") if use_color else ("[", "]")
+    # A pruned ranking estimates how many match (search.pruning).
+    about = "" if getattr(results, "total_exact", True) else "about "
     click.echo(
-        f"{_plural(results.total, 'article')} match; showing {results.hits[0].rank}-{results.hits[-1].rank} "
+        f"{about}{_plural(results.total, 'article')} match; showing {results.hits[0].rank}-{results.hits[-1].rank} "
         f"(page {results.page} of {results.pages}, {results.seconds * 1000:.0f} ms)"
     )
     for hit in results.hits:

@@ -591,6 +591,7 @@ class ClusterSearcher:
             _merge_facets([r.facets for _, r in answers]) if facet_names else {},
             suggestion,
             scores=results.scores,
+            total_exact=results.total_exact,
             missing=missing,
             shards=len(self.manifest.shards),
         )
@@ -778,7 +779,10 @@ def _merge(query: str, answers: list[tuple[int, Results]], page: int, limit: int
         notices = [n for n in answers[0][1].notices if n in common]
     terms = answers[0][1].terms if answers else ()
     total = sum(r.total for _, r in answers)
-    return Results(query, total, page, limit, hits, tuple(notices), terms, scores=tuple(s for _, _, s in chosen))
+    exact = all(r.total_exact for _, r in answers)
+    return Results(
+        query, total, page, limit, hits, tuple(notices), terms, scores=tuple(s for _, _, s in chosen), total_exact=exact
+    )
 
 
 def _merge_facets(parts: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from zhsearch.indexer.analysis import fold, is_cjk
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS
+from zhsearch.search import pruning
 from zhsearch.search.query import Plan, Requirement, phrase_pattern
 from zhsearch.search.ranking import CollectionStats, Ranker
 
@@ -47,20 +48,33 @@ def folded_body(ranker: Ranker, memo: Memo, docnum: int) -> str:
 
 
 def scored(
-    ranker: Ranker, qplan: Plan, wanted: np.ndarray | None, stats: CollectionStats | None, memo: Memo
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    ranker: Ranker,
+    qplan: Plan,
+    wanted: np.ndarray | None,
+    stats: CollectionStats | None,
+    memo: Memo,
+    prune: tuple[int, int] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, pruning.PrunedTop | None]:
     """The sections a plan allows (``None``: all), before and after the
-    article filter ``wanted``, and their scores."""
+    article filter ``wanted``, and their scores; with ``prune`` (ranks
+    start, stop) on a large index, the page dynamic pruning found when it
+    can prove it (``search.pruning``), and then only the scores it computed."""
     allowed = unfiltered = allowed_sections(ranker, qplan, memo)
     if wanted is not None:
         allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
     masks = [requirement_docs(ranker, m, memo) for m in qplan.masks]
+    if prune is not None and not qplan.required and ranker.n_alive >= pruning.MIN_SECTIONS:
+        found = pruning.top_articles(ranker, list(qplan.scoring), masks, stats, allowed, *prune)
+        if found is not None:
+            scores = np.zeros(ranker.n_docs, dtype=np.float32)
+            scores[found.docs] = found.scores
+            return unfiltered, allowed, scores, found
     scores = ranker.score(list(qplan.scoring), masks, stats)
     if qplan.required and allowed is not None:
         # Required clauses (phrases, AND) may match sections no scored
         # term reaches; give them a floor so they still rank.
         scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
-    return unfiltered, allowed, scores
+    return unfiltered, allowed, scores, None
 
 
 def allowed_sections(ranker: Ranker, qplan: Plan, memo: Memo) -> np.ndarray | None:

@@ -14,7 +14,8 @@ is, so a consumer of a JSON Lines stream can dispatch on it:
 ``hit``
     one result (:meth:`Hit.as_dict` plus ``type``) of ``search`` or ``related``;
 ``summary``
-    the result list as a whole: ``query``, ``total``, ``page``, ``pages``,
+    the result list as a whole: ``query``, ``total``, ``total_exact``
+    (false when ``total`` is an estimate), ``page``, ``pages``,
     ``limit``, ``seconds``, ``notices``, ``suggestion``, ``corrected``,
     ``facets`` (and ``terms`` for ``related``); printed first;
 ``article``, ``stats``, ``index``, ``check``, ``remove``, ``eval``, ``config``
@@ -76,6 +77,7 @@ def summary_record(results: Any, *, terms: bool = False) -> dict[str, Any]:
         "type": "summary",
         "query": results.query,
         "total": results.total,
+        "total_exact": getattr(results, "total_exact", True),
         "page": results.page,
         "pages": results.pages,
         "limit": results.limit,

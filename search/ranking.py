@@ -141,6 +141,29 @@ class Ranker(Snapshot):
         return group_keys(self.columns.title)
 
     @cached_property
+    def group_sizes(self) -> np.ndarray:
+        """How many articles each work (see :attr:`article_groups`) has."""
+        return np.bincount(self.article_groups, minlength=1)
+
+    def article_sample(self, size: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """A fixed random sample of ``size`` live articles (the same for the
+        life of the snapshot): their live sections (increasing), each one's
+        sample article, the sample's size and the number of live articles."""
+        cached = self._samples.get(size)
+        if cached is None:
+            live = np.unique(self.doc_article[self.alive])
+            rng = np.random.default_rng(len(live))
+            picked = rng.choice(live, size=min(size, len(live)), replace=False) if len(live) else live
+            docs = np.sort(np.concatenate([self.sections_of(int(a)) for a in picked])) if len(picked) else live
+            cached = (docs, self.doc_article[docs], len(picked), len(live))
+            self._samples[size] = cached
+        return cached
+
+    @cached_property
+    def _samples(self) -> dict[int, tuple[np.ndarray, np.ndarray, int, int]]:
+        return {}
+
+    @cached_property
     def has_groups(self) -> bool:
         """Whether some articles share a work (see :attr:`article_groups`)."""
         return len(self.articles) > 0 and int(np.bincount(self.article_groups).max()) > 1
@@ -208,13 +231,25 @@ class Ranker(Snapshot):
 
     # -- scoring
     def score(
-        self, terms: list[ScoreTerm], masks: list[np.ndarray] | None = None, stats: CollectionStats | None = None
+        self,
+        terms: list[ScoreTerm],
+        masks: list[np.ndarray] | None = None,
+        stats: CollectionStats | None = None,
+        docs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-section scores (0 where nothing matched); ``masks`` are the
         section masks ``ScoreTerm.within`` refers to.  ``stats`` (default:
         this snapshot's) are the collection statistics to score with; every
-        collection-wide number a score uses comes from them."""
-        scores = np.zeros(self.n_docs, dtype=np.float32)
+        collection-wide number a score uses comes from them.
+
+        With ``docs`` (increasing section numbers), only those sections'
+        scores, in that order: the same numbers, bit for bit, as the full
+        array holds for them (the same arithmetic on fewer elements), at a
+        cost that grows with ``len(docs)``, not with the posting lists
+        (dynamic pruning, ``search.pruning``, scores its candidates so)."""
+        size = self.n_docs if docs is None else len(docs)
+        scores = np.zeros(size, dtype=np.float32)
+        slot_of: np.ndarray | None = None
         groups = {t.group for t in terms if t.group >= 0}
         # Coordination: how many groups matched each section, counted once
         # per group (``last`` is the group that counted a section last).
@@ -222,21 +257,39 @@ class Ranker(Snapshot):
         group_row = {g: i for i, g in enumerate(sorted(groups))}
         n = self.n_alive if stats is None else stats.sections
         single = any(len(t.text) == 1 and _is_cjk_char(t.text) for t in terms)
-        content = np.zeros(self.n_docs, dtype=bool) if single and SINGLE_ONLY_WEIGHT != 1.0 else None
+        content = np.zeros(size, dtype=bool) if single and SINGLE_ONLY_WEIGHT != 1.0 else None
         if coord:
-            matched = np.zeros(self.n_docs, dtype=np.float32)
-            last = np.full(self.n_docs, -1, dtype=np.int32)
+            matched = np.zeros(size, dtype=np.float32)
+            last = np.full(size, -1, dtype=np.int32)
             weights = self._coordination_weights(terms, group_row, n, stats)
         for t in terms:
             ids, tfs = self.postings(t.field, t.text)
             if not len(ids):
                 continue
-            idf = bm25_idf(n, self._df(t.field, t.text, stats))
-            if t.like:
-                idf = min(idf, self.idf(t.field, t.like, stats) or idf)
+            idf = self.term_idf(t, n, stats)
             if t.within >= 0 and masks is not None:
                 keep = masks[t.within][ids]
                 ids, tfs = ids[keep], tfs[keep]
+                if not len(ids):
+                    continue
+            if docs is None:
+                slots = ids
+            elif 16 * len(docs) < len(ids):
+                # Few candidates, a long list: look each one up in it.
+                at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+                slots = np.flatnonzero(ids[at] == docs)
+                ids, tfs = docs[slots], tfs[at[slots]]
+                if not len(ids):
+                    continue
+            else:
+                # Otherwise one pass over the list through a docnum -> slot map.
+                if slot_of is None:
+                    slot_of = np.zeros(self.n_docs, dtype=np.int32)
+                    slot_of[docs] = np.arange(1, len(docs) + 1, dtype=np.int32)
+                at = slot_of[ids]
+                has = at > 0
+                slots = at[has].astype(np.int64) - 1
+                ids, tfs = ids[has], tfs[has]
                 if not len(ids):
                     continue
             b = FIELD_B.get(t.field, B)
@@ -245,12 +298,12 @@ class Ranker(Snapshot):
             part = (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
             if t.field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
                 part *= self.title_weights[ids]
-            scores[ids] += part
+            scores[slots] += part
             if content is not None and (len(t.text) > 1 or not _is_cjk_char(t.text)):
-                content[ids] = True
+                content[slots] = True
             if coord and t.group in group_row:
                 row = group_row[t.group]
-                new = ids[last[ids] != row]
+                new = slots[last[slots] != row]
                 matched[new] += weights[row]
                 last[new] = row
         if content is not None:
@@ -270,6 +323,17 @@ class Ranker(Snapshot):
             share = matched[hit] / np.float32(total)
             scores[hit] *= share**COORD_POWER
         return scores
+
+    def term_idf(self, t: ScoreTerm, n: int, stats: CollectionStats | None) -> float:
+        """The inverse document frequency ``t`` is scored with among ``n``
+        sections (a stand-in's capped at its word's; 0 if absent)."""
+        df = self._df(t.field, t.text, stats)
+        if not df:
+            return 0.0
+        idf = bm25_idf(n, df)
+        if t.like:
+            idf = min(idf, self.idf(t.field, t.like, stats) or idf)
+        return idf
 
     def _coordination_weights(
         self, terms: list[ScoreTerm], group_row: dict[int, int], n: int, stats: CollectionStats | None
@@ -328,9 +392,22 @@ class Ranker(Snapshot):
         to its best section's.
         """
         cand = np.flatnonzero(self.matching(scores, allowed))
+        return self.rank_candidates(cand, scores[cand], start, stop, article_key, spread)
+
+    def rank_candidates(
+        self,
+        cand: np.ndarray,
+        cs: np.ndarray,
+        start: int,
+        stop: int,
+        article_key: np.ndarray | None = None,
+        spread: float = ARTICLE_SPREAD,
+    ) -> tuple[int, list[tuple[int, float]]]:
+        """:meth:`top_articles` from the matching sections ``cand``
+        (increasing) and their scores ``cs``: all of them, or the candidates
+        dynamic pruning kept (``search.pruning``), ranked the same way."""
         if not len(cand):
             return 0, []
-        cs = scores[cand]
         arts = self.doc_article[cand]
         seen = np.zeros(len(self.articles), dtype=bool)
         seen[arts] = True

@@ -37,6 +37,7 @@ from zhsearch.search import execute, pinyin, ranking
 from zhsearch.search import related as related_terms
 from zhsearch.search.complete import Completer, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort
+from zhsearch.search.pruning import PrunedTop
 from zhsearch.search.query import (
     ParsedQuery,
     Plan,
@@ -117,6 +118,9 @@ class Results:
     corrected: str | None = None
     # The hits' scores before rounding: results of shards merge by them.
     scores: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    # False when ``total`` is an estimate: dynamic pruning ranked the page
+    # without reading every matching section (``search.pruning``).
+    total_exact: bool = True
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -342,9 +346,13 @@ class Searcher:
             notices.append(_nothing_to_search(parsed, query))
             return Results(query, 0, page, limit, (), tuple(notices), parsed.terms, time.perf_counter() - started)
         wanted = filters.article_mask(ranker.columns, notices) if filters.active else None
-        parsed, qplan, allowed, scores = self._run(ranker, parsed, qplan, wanted, stats, notices)
+        spelled_parts = pinyin.query_parts(query)
+        # Pruning ranks by score alone and gives up the exact total: not
+        # when facets count every match or pinyin adds its own scores.
+        prune = None if facet_names or sort != "score" or spelled_parts else ((page - 1) * limit, page * limit)
+        parsed, qplan, allowed, scores, pruned = self._run(ranker, parsed, qplan, wanted, stats, notices, prune)
         reading = None
-        spelled = pinyin.search(query, ranker, stats, pinyin_shared) if pinyin.query_parts(query) else None
+        spelled = pinyin.search(query, ranker, stats, pinyin_shared) if spelled_parts else None
         if spelled is not None:
             # Anything matched as typed outranks anything matched through pinyin.
             scores = np.where(scores > 0, scores + np.float32(spelled.top), spelled.scores)
@@ -353,7 +361,10 @@ class Searcher:
         elif unmatched:
             notices.append(f"no article contains {', '.join(unmatched)}")
         key = ranker.columns.date if sort == "date" else None
-        total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit, key)
+        if pruned is not None:
+            total, top = pruned.total, pruned.top
+        else:
+            total, top = ranker.top_articles(scores, allowed, (page - 1) * limit, page * limit, key)
         keys = list(dict.fromkeys((*parsed.terms, *query_grams(parsed))))
         if reading is not None:
             keys.extend(w for piece in reading.pieces for w, _ in piece)
@@ -387,6 +398,7 @@ class Searcher:
             counts,
             suggestion,
             scores=tuple(score for _, score in top),
+            total_exact=pruned is None,
         )
         if correct and suggestion:
             options = {"category": category, "author": author, "tag": tag, "since": since, "until": until}
@@ -454,26 +466,29 @@ class Searcher:
         wanted: np.ndarray | None,
         stats: ranking.CollectionStats | None,
         notices: list[str],
-    ) -> tuple[ParsedQuery, Plan, np.ndarray | None, np.ndarray]:
+        prune: tuple[int, int] | None = None,
+    ) -> tuple[ParsedQuery, Plan, np.ndarray | None, np.ndarray, PrunedTop | None]:
         """Run ``qplan`` (see ``search.execute``): the query and plan that
-        ran, the sections allowed, their scores.  When the required parts
-        match no article, the relaxed query runs instead, with a notice."""
-        unfiltered, allowed, scores = execute.scored(ranker, qplan, wanted, stats, self._memo)
+        ran, the sections allowed, their scores, and the page dynamic
+        pruning found (with ``prune``, see ``execute.scored``).  When the
+        required parts match no article, the relaxed query runs instead,
+        with a notice."""
+        unfiltered, allowed, scores, pruned = execute.scored(ranker, qplan, wanted, stats, self._memo, prune)
         # A shard (``stats`` given) can't tell whether another shard has the
         # required parts: there the caller decides on the relaxed query.
         nothing = stats is None and qplan.required and not ranker.matching(scores, unfiltered).any()
         loose = relaxed(parsed) if nothing else None
         if loose is None:
-            return parsed, qplan, allowed, scores
+            return parsed, qplan, allowed, scores, pruned
         # Nothing in the index has every required part: rather than no
         # results, the articles with some of the words, and a notice.
         loose_plan = plan(loose, self.settings, self.synonyms)
-        _, loose_allowed, loose_scores = execute.scored(ranker, loose_plan, wanted, stats, self._memo)
+        _, loose_allowed, loose_scores, _ = execute.scored(ranker, loose_plan, wanted, stats, self._memo)
         if not ranker.matching(loose_scores, loose_allowed).any():
-            return parsed, qplan, allowed, scores
+            return parsed, qplan, allowed, scores, pruned
         required = [c.text for c in parsed.clauses if (c.required or c.phrase) and not c.excluded]
         notices.append(f"no article has all of {' + '.join(required)}; showing articles with some of the words")
-        return loose, loose_plan, loose_allowed, loose_scores
+        return loose, loose_plan, loose_allowed, loose_scores, None
 
     def _marks(self, ranker: Ranker, shown: ParsedQuery, reading: Any, docnum: int, snippets: bool) -> ParsedQuery:
         """What a hit's snippet highlights: the query's words, and for a

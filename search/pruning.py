@@ -1,0 +1,352 @@
+"""Dynamic pruning: a query's top articles without scoring every section a
+common term holds.
+
+MaxScore (Turtle and Flood, 1995), term at a time over numpy arrays.  Every
+posting list records, per term, its largest frequency and its smallest
+``length / frequency`` (``indexer.postings.impact_bounds``), which bound the
+term's BM25 weight in any section.  Sorted by that bound, the weakest terms
+whose bounds sum to less than the score the k-th article already reached
+are *non-essential*: a section holding only them cannot reach the page.  So
+only the sections of the essential (rare, heavy) terms are candidates; they
+are scored exactly, with every term, by looking them up in the other posting
+lists (``Ranker.score(..., docs=...)``: the same arithmetic on fewer
+elements, so the same numbers bit for bit).
+
+The final score is not a plain sum — coordination, single-character
+matches and shared titles only scale it down (factors ≤ 1), but an article
+also gets evidence from the best articles of its work (``ranking.
+group_evidence``), which depends on other articles.  So the pruned ranking is
+accepted only with a certificate: every article on the page has an exact
+score (its best section scored, its work's best articles known: their
+sections are added and scored when needed), and every other article — a
+candidate or not — has an upper bound below the page's last score.  When the
+certificate fails, or pruning would save nothing, the caller scores
+exhaustively; pruned and exhaustive pages are equal (tests/test_pruning.py).
+
+What pruning gives up is the exact number of matching articles: the total
+becomes an estimate (``Results.total_exact`` is false; the CLI says
+"about N").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from zhsearch.search.ranking import (
+    FIELD_B,
+    GROUP_BEST,
+    GROUP_WEIGHT,
+    K1,
+    B,
+    CollectionStats,
+    Ranker,
+    ScoreTerm,
+    group_evidence,
+)
+
+# Bounds are computed in float64 from float32 inputs; this margin covers
+# the float32 rounding of the scores they bound.
+SAFETY = 1.0 + 1e-4
+# The first candidates: at most this share of the sections.
+SEED_SHARE = 0.005
+SEED_MIN = 1000
+# Pruning is given up when the essential terms hold more than this share
+# of the query's postings (looking candidates up then costs more).
+MAX_WORK = 0.3
+# Articles sampled to estimate how many match.
+SAMPLE_ARTICLES = 256
+# Below this many live sections every query is scored exhaustively: it
+# takes a few milliseconds, and totals stay exact.
+MIN_SECTIONS = 200_000
+# Pages this deep are ranked exhaustively (pruning pays for the first pages).
+MAX_DEPTH = 100
+# Candidates beyond this share of the live sections: no gain, score them all.
+MAX_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class PrunedTop:
+    """A page ranked with pruning: the estimated number of matching
+    articles (at least ``found``, the matching articles among the
+    candidates), the page ``[(section, article score)]``, and the sections
+    scored exactly (increasing) with their scores."""
+
+    total: int
+    found: int
+    top: list[tuple[int, float]]
+    docs: np.ndarray
+    scores: np.ndarray
+
+
+def term_bounds(ranker: Ranker, terms: list[ScoreTerm], stats: CollectionStats | None) -> np.ndarray | None:
+    """An upper bound of each term's contribution to any section's score
+    (``None``: some segment records no bounds, or a boost is negative)."""
+    n = ranker.n_alive if stats is None else stats.sections
+    out = np.zeros(len(terms), dtype=np.float64)
+    for i, t in enumerate(terms):
+        if t.boost < 0:
+            return None
+        bound = ranker.term_bound(t.field, t.text)
+        if bound is None:
+            return None
+        top, low = bound
+        if not top:
+            continue
+        idf = ranker.term_idf(t, n, stats)
+        b = FIELD_B.get(t.field, B)
+        avg = ranker.avg_length[t.field] if stats is None else stats.avg_length(t.field)
+        weight = (K1 + 1.0) / (1.0 + K1 * (1.0 - b) / top + K1 * b * low / avg)
+        out[i] = t.boost * idf * weight * SAFETY
+    return out
+
+
+def _union(parts: list[np.ndarray], n_docs: int) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    if len(parts) == 1:
+        return parts[0]
+    if sum(map(len, parts)) * 64 < n_docs:
+        return np.unique(np.concatenate(parts))
+    # Many: a mask over all sections is quicker than sorting them.
+    mask = np.zeros(n_docs, dtype=bool)
+    for p in parts:
+        mask[p] = True
+    return np.flatnonzero(mask)
+
+
+class _Candidates:
+    """The sections scored so far (increasing) and their exact scores; a
+    section's score does not depend on the others, so new ones are scored
+    alone and merged in."""
+
+    def __init__(self, ranker: Ranker, terms: list[ScoreTerm], masks, stats: CollectionStats | None) -> None:
+        self.ranker, self.terms, self.masks, self.stats = ranker, terms, masks, stats
+        self.docs = np.zeros(0, dtype=np.int64)
+        self.scores = np.zeros(0, dtype=np.float32)
+
+    def add(self, parts: list[np.ndarray]) -> None:
+        new = _union(parts, self.ranker.n_docs)
+        if len(self.docs) and len(new):
+            at = np.minimum(np.searchsorted(self.docs, new), len(self.docs) - 1)
+            new = new[self.docs[at] != new]
+        if not len(new):
+            return
+        scores = self.ranker.score(self.terms, self.masks, self.stats, new)
+        if not len(self.docs):
+            self.docs, self.scores = new, scores
+            return
+        docs = np.concatenate([self.docs, new])
+        order = np.argsort(docs, kind="stable")
+        self.docs, self.scores = docs[order], np.concatenate([self.scores, scores])[order]
+
+
+class _Round:
+    """The candidates' exact scores and what they say about articles."""
+
+    def __init__(self, ranker: Ranker, docs: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> None:
+        self.docs, self.scores = docs, scores
+        ok = (scores > 0) & ranker.alive[docs]
+        if allowed is not None:
+            ok &= allowed[docs]
+        self.cand, self.cs = docs[ok], scores[ok]
+        arts = ranker.doc_article[self.cand]
+        order = np.lexsort((self.cand, -self.cs))
+        self.articles, first = np.unique(arts[order], return_index=True)
+        self.best = self.cs[order][first]
+        self.grouped = bool(GROUP_WEIGHT) and ranker.has_groups
+        if self.grouped:
+            self.groups = ranker.article_groups[self.articles]
+            self.final = self.best + group_evidence(self.best, self.groups, GROUP_WEIGHT)
+        else:
+            self.final = self.best
+        self.by_id = ranker.id_order[self.articles]
+
+    def page(self, stop: int) -> np.ndarray:
+        """Positions (in ``articles``) of the best ``stop`` articles."""
+        rank = np.lexsort((self.by_id, -self.final))
+        return rank[:stop]
+
+    def threshold(self, stop: int) -> float:
+        """The ``stop``-th best article score among the candidates (0: fewer)."""
+        if len(self.final) < stop:
+            return 0.0
+        return float(np.partition(self.final, len(self.final) - stop)[len(self.final) - stop])
+
+
+def _bounds(ranker: Ranker, r: _Round, ceiling: float, complete: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """For the candidate articles of ``r``: an upper bound of each one's
+    article score, and whether its score is exact; and a bound for every
+    article that is not a candidate.  ``ceiling`` bounds the score of any
+    section that is not a candidate; ``complete`` marks the articles all of
+    whose sections are candidates."""
+    done = complete[r.articles]
+    exact = done | (r.best > ceiling)
+    upper = np.where(done, r.best.astype(np.float64), np.maximum(r.best, ceiling))
+    if not r.grouped:
+        return upper, exact, ceiling
+    g = r.groups
+    sizes = ranker.group_sizes
+    # A work's members that are not candidates may each hold up to
+    # ``ceiling``: they fill the best-of places its candidates leave empty
+    # (not in a work whose every member is complete: those are known).
+    settled = np.bincount(ranker.article_groups, weights=complete, minlength=len(sizes)) >= sizes
+    in_cand = np.bincount(g, minlength=len(sizes))
+    open_ = np.where(settled, 0, sizes - in_cand)
+    fill = np.minimum(np.maximum(GROUP_BEST - in_cand[g], 0), open_[g])
+    loose = np.maximum(r.best, ceiling).astype(np.float64)
+    evidence = group_evidence(loose, g, GROUP_WEIGHT) + GROUP_WEIGHT * ceiling * fill / GROUP_BEST
+    # Settled works: the evidence as computed from the candidates is exact.
+    known = settled[g]
+    evidence = np.where(known, (r.final - r.best).astype(np.float64), evidence)
+    # A work's evidence is exact when its best few candidates are exact and
+    # beat anything unknown: at least GROUP_BEST of them, each above the ceiling.
+    order = np.lexsort((-r.best, g))
+    gs = g[order]
+    starts = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
+    pos = np.arange(len(gs)) - np.repeat(starts, np.diff(np.r_[starts, len(gs)]))
+    head = pos < GROUP_BEST
+    strong = np.bincount(gs[head], weights=(r.best[order][head] > ceiling), minlength=len(sizes))
+    sure = known | (ceiling == 0) | (strong[g] >= GROUP_BEST)
+    outside = ceiling * (1.0 + GROUP_WEIGHT * min(GROUP_BEST, int(sizes.max(initial=1))) / GROUP_BEST)
+    member = (open_[g] > 0) & ~known
+    if member.any():
+        # A member of a work with candidates, itself not one.
+        outside = max(outside, float(ceiling + evidence[member].max()))
+    return upper + evidence, exact & sure, outside
+
+
+def _certain(r: _Round, page: np.ndarray, upper: np.ndarray, exact: np.ndarray, outside: float, ceiling: float) -> bool:
+    """Whether no article off the page can outrank the page's last one:
+    exact candidates by score then id (as the ranking orders them),
+    bounded ones by their bound, non-candidates by ``outside``."""
+    last = page[-1]
+    theta, last_id = r.final[last], r.by_id[last]
+    rest = np.ones(len(r.articles), dtype=bool)
+    rest[page] = False
+    known = rest & exact
+    after = (r.final[known] < theta) | ((r.final[known] == theta) & (r.by_id[known] > last_id))
+    if not after.all():
+        return False
+    bounded = rest & ~exact
+    theta64 = float(theta)
+    after = (upper[bounded] < theta64) | ((upper[bounded] <= theta64) & (r.by_id[bounded] > last_id))
+    return bool(after.all()) and (ceiling == 0 or outside < theta64)
+
+
+def top_articles(
+    ranker: Ranker,
+    terms: list[ScoreTerm],
+    masks: list[np.ndarray] | None,
+    stats: CollectionStats | None,
+    allowed: np.ndarray | None,
+    start: int,
+    stop: int,
+) -> PrunedTop | None:
+    """Ranks ``start`` to ``stop`` of the articles for ``terms``, as
+    ``Ranker.top_articles`` on ``Ranker.score`` gives them, found with
+    pruning; ``None`` when pruning cannot prove its page or saves nothing
+    (then score exhaustively)."""
+    if stop > MAX_DEPTH or len(terms) < 2 or not ranker.n_alive:
+        return None
+    bounds = term_bounds(ranker, terms, stats)
+    if bounds is None:
+        return None
+    order = np.argsort(bounds, kind="stable")
+    prefix = np.cumsum(bounds[order])
+    limit = MAX_SHARE * ranker.n_alive
+    w = GROUP_WEIGHT if (GROUP_WEIGHT and ranker.has_groups) else 0.0
+
+    def ids(i: int) -> np.ndarray:
+        return ranker.postings(terms[i].field, terms[i].text)[0]
+
+    # The first candidates: the sections of the terms with the highest
+    # bounds, as long as they are few; their scores give a first threshold.
+    sizes = np.array([ranker.doc_frequency(t.field, t.text) for t in terms])
+    budget = max(SEED_SHARE * ranker.n_alive, SEED_MIN)
+    essential: set[int] = set()
+    held = 0
+    for i in order[::-1].tolist():
+        if essential and held + sizes[i] > budget:
+            continue
+        essential.add(i)
+        held += sizes[i]
+    cands = _Candidates(ranker, terms, masks, stats)
+    cands.add([ids(i) for i in essential])
+    ceiling = float(prefix[-2])
+    for _ in range(4):
+        r = _Round(ranker, cands.docs, cands.scores, allowed)
+        theta = r.threshold(stop)
+        top_best = float(r.best.max(initial=0.0))
+        # The weakest terms a section may hold alone and still be left out:
+        # their bounds' sum, plus the most its work could add, stays below
+        # the page's last score.
+        room = prefix + w * np.maximum(top_best, prefix)
+        k = int(np.searchsorted(room, theta, side="left"))
+        ceiling = float(prefix[k - 1]) if k else 0.0
+        wanted = {int(i) for i in order[k:]}
+        if len(wanted) == len(terms):
+            return None
+        if sizes[sorted(wanted)].sum() > MAX_WORK * sizes.sum():
+            return None  # the essential terms hold most postings: no gain
+        new = wanted - essential
+        if not new:
+            break
+        essential |= new
+        cands.add([ids(i) for i in new])
+        if len(cands.docs) > limit:
+            return None
+    else:
+        return None
+    complete = np.zeros(len(ranker.articles), dtype=bool)
+    for _ in range(3):
+        upper, exact, outside = _bounds(ranker, r, ceiling, complete)
+        page = r.page(stop)
+        if len(page) < stop and ceiling > 0:
+            return None
+        unknown = page[~exact[page] | ~complete[r.articles[page]]]
+        if not len(unknown):
+            if len(page) and not _certain(r, page, upper, exact, outside, ceiling):
+                return None
+            break
+        # The page's articles (and, when their work's evidence is not
+        # exact, their works' articles): every section scored.
+        arts = r.articles[unknown]
+        if r.grouped:
+            unsure = unknown[~exact[unknown]]
+            if len(unsure):
+                arts = np.union1d(arts, np.flatnonzero(np.isin(ranker.article_groups, r.groups[unsure])))
+        complete[arts] = True
+        cands.add([ranker.sections_of(int(a)) for a in arts])
+        if len(cands.docs) > limit:
+            return None
+        r = _Round(ranker, cands.docs, cands.scores, allowed)
+    else:
+        return None
+    found, top = ranker.rank_candidates(r.cand, r.cs, start, stop)
+    total = max(found, estimate_total(ranker, terms, masks, stats, allowed))
+    return PrunedTop(total, found, top, r.docs, r.scores)
+
+
+def estimate_total(
+    ranker: Ranker,
+    terms: list[ScoreTerm],
+    masks: list[np.ndarray] | None,
+    stats: CollectionStats | None,
+    allowed: np.ndarray | None,
+) -> int:
+    """How many articles match, estimated on a fixed random sample of the
+    articles (``SAMPLE_ARTICLES``, every section of each scored exactly):
+    the share of them that match, times the live articles.  Its cost does
+    not grow with the collection; its error is a few per cent of the
+    articles."""
+    docs, owner, n_sampled, n_live = ranker.article_sample(SAMPLE_ARTICLES)
+    if not n_sampled:
+        return 0
+    scores = ranker.score(terms, masks, stats, docs)
+    ok = scores > 0
+    if allowed is not None:
+        ok &= allowed[docs]
+    hit = len(np.unique(owner[ok]))
+    return int(round(hit / n_sampled * n_live))
