@@ -494,6 +494,7 @@ class _PartWriter:
         self.n_docs = 0
         self.n_postings = 0
         self.articles: list[str] = []
+        self.works: list[str] = []
         self.doc_article: list[np.ndarray] = []
 
     def add(self, article_id: str, docs: list[dict[str, Any]], terms: SectionTerms) -> tuple[int, int]:
@@ -501,6 +502,7 @@ class _PartWriter:
         first = self.n_docs
         self.doc_article.append(np.full(len(docs), len(self.articles), dtype=np.int32))
         self.articles.append(article_id)
+        self.works.append(terms.work)
         for doc in docs:
             self.writer.add_document(**doc)
         for name, (t, d, c) in terms.pairs.items():
@@ -539,6 +541,7 @@ class _PartWriter:
                 np.concatenate(self.doc_article),
                 files,
                 getattr(writer.storage, "file_mode", None),
+                self.works,
             )
             self.segments.append(segment)
         else:

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
 from zhsearch.indexer.binfile import FormatError, crc, head, open_mapped, write_file
+from zhsearch.indexer.works import work_key
 
 GRAM_FIELD = "grams"
 WORD_FIELDS = ("title", "heading", "body")
@@ -147,6 +148,8 @@ class SectionTerms:
     n_docs: int
     pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     lengths: dict[str, np.ndarray]
+    # The article's work (``indexer.works``), stored with the postings.
+    work: str = ""
 
 
 # Word -> key, kept for the life of the process (a worker sees the same
@@ -207,7 +210,7 @@ def analyze_sections(
     keys_arr, docs = gram_terms("\n".join(gram_texts), starts)
     pairs[GRAM_FIELD] = count_pairs(keys_arr, docs)
     lengths[GRAM_FIELD] = np.bincount(docs, minlength=n).astype(np.uint32)
-    return SectionTerms(n, pairs, lengths)
+    return SectionTerms(n, pairs, lengths, work_key(title))
 
 
 # --------------------------------------------------------------------------
@@ -321,14 +324,16 @@ def write_segment(
     doc_article: np.ndarray,
     files: dict[str, tuple[int, int]] | None = None,
     mode: int | None = None,
+    works: list[str] | None = None,
 ) -> None:
     """Sort, compress and write a segment's postings to ``path`` (atomically
     and durably: a temporary file, fsynced, renamed into place), with the
-    article of each section (``doc_article`` indexes ``articles``) and the
-    ``(size, crc32)`` of the segment's other ``files``.  Empties the
-    ``fields``' lists as it goes, to hold less memory at once."""
+    article of each section (``doc_article`` indexes ``articles``), each
+    article's work key (``indexer.works``) and the ``(size, crc32)`` of the
+    segment's other ``files``.  Empties the ``fields``' lists as it goes, to
+    hold less memory at once."""
     sorted_fields = ((name, _sort_field(fp)) for name, fp in fields.items())
-    write_sorted_segment(path, n_docs, sorted_fields, articles, doc_article, files, mode)
+    write_sorted_segment(path, n_docs, sorted_fields, articles, doc_article, files, mode, works)
 
 
 def write_sorted_segment(
@@ -339,6 +344,7 @@ def write_sorted_segment(
     doc_article: np.ndarray,
     files: dict[str, tuple[int, int]] | None = None,
     mode: int | None = None,
+    works: list[str] | None = None,
 ) -> None:
     """:func:`write_segment` for postings already grouped by term (see
     :class:`SortedField`; taken one field at a time)."""
@@ -351,6 +357,11 @@ def write_sorted_segment(
         "articles": {"at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))},
         "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
     }
+    if works is not None:
+        if len(works) != len(articles):
+            raise ValueError(f"{len(works)} work keys for {len(articles)} articles")
+        blob = zlib.compress(json.dumps(works).encode("utf-8", "surrogatepass"), _LEVEL)
+        header["works"] = {"at": out.add(blob)}
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
     for name, sf in fields:
         words = name in WORD_FIELDS
@@ -432,7 +443,7 @@ def impact_bounds(
 
 def _parts(header: dict) -> list[dict]:
     """Every checksummed part a postings header names (arrays and blobs)."""
-    parts = [header["articles"], header["doc_article"]]
+    parts = [header["articles"], header["doc_article"], *([header["works"]] if "works" in header else [])]
     for info in header["fields"].values():
         parts.extend(
             info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys", "max_tf", "min_ratio") if k in info
@@ -490,6 +501,13 @@ class SegmentPostings:
         """The segment's article ids, and each section's index into them."""
         ids = json.loads(self._blob(self._header["articles"]["at"]).decode("utf-8", "surrogatepass"))
         return ids, self._raw(self._header["doc_article"])
+
+    def works(self) -> list[str] | None:
+        """Each article's work key (aligned with :meth:`articles`' ids;
+        ``None``: written before they were stored)."""
+        if "works" not in self._header:
+            return None
+        return json.loads(self._blob(self._header["works"]["at"]).decode("utf-8", "surrogatepass"))
 
     def has_field(self, name: str) -> bool:
         return name in self._fields

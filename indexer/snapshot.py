@@ -103,6 +103,20 @@ class Snapshot:
         parts = [store.live_terms(field, self.alive[offset : offset + store.n_docs]) for store, offset in self._stores]
         return len(np.unique(np.concatenate(parts))) if parts else 0
 
+    def article_works(self) -> list[str] | None:
+        """Each article number's work key (``indexer.works``) as stored with
+        the postings, the newest segment's for an article in several;
+        ``None`` if some segment was written before they were stored."""
+        works = [""] * len(self.articles)
+        for store, _ in self._stores:
+            keys = store.works()
+            if keys is None:
+                return None
+            ids, _ = store.articles()
+            for article_id, key in zip(ids, keys, strict=True):
+                works[self._article_numbers[article_id]] = key
+        return works
+
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
         return self._article_numbers.get(article_id, -1)

@@ -21,7 +21,6 @@ chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from zhsearch.indexer.schema import FIELD_WEIGHTS
 from zhsearch.indexer.snapshot import Snapshot
+from zhsearch.indexer.works import work_key
 
 if TYPE_CHECKING:
     from zhsearch.search.filters import ArticleColumns
@@ -137,8 +137,11 @@ class Ranker(Snapshot):
     def article_groups(self) -> np.ndarray:
         """A group number per article: articles whose titles differ only in
         a trailing part number (``… 第十二条``, ``… Article 3``) belong to one
-        work; every other article is a group of its own."""
-        return group_keys(self.columns.title)
+        work; every other article is a group of its own.  From the work
+        keys stored with the postings when every segment has them (no
+        stored fields read), else from the titles."""
+        works = self.article_works()
+        return work_groups(works) if works is not None else group_keys(self.columns.title)
 
     @cached_property
     def group_sizes(self) -> np.ndarray:
@@ -464,21 +467,18 @@ def _is_cjk_char(text: str) -> bool:
     return len(text) == 1 and "\u3400" <= text <= "\u9fff"
 
 
-_PART_NUMBER = re.compile(
-    r"\s*(?:第[0-9零〇一二两三四五六七八九十百千]+[条章节款编篇]?(?:之[0-9一二三四五六七八九十]+)?"
-    r"|(?:article|art\.|section|§)\s*\d+[a-z]?)\s*$",
-    re.I,
-)
-
-
 def group_keys(titles: list[str]) -> np.ndarray:
     """Group numbers for titles: equal once a trailing part number is cut."""
+    return work_groups([work_key(t) for t in titles])
+
+
+def work_groups(works: list[str]) -> np.ndarray:
+    """Group numbers for articles' work keys (``indexer.works``): equal for
+    equal keys, a group of its own for an empty one."""
     numbers: dict[str, int] = {}
-    out = np.empty(len(titles), dtype=np.int32)
-    for i, title in enumerate(titles):
-        stem = _PART_NUMBER.sub("", title)
-        key = stem if stem and stem != title else f"\0{i}"
-        out[i] = numbers.setdefault(key, len(numbers))
+    out = np.empty(len(works), dtype=np.int32)
+    for i, key in enumerate(works):
+        out[i] = numbers.setdefault(key or f"\0{i}", len(numbers))
     return out
 
 
