@@ -158,6 +158,7 @@ def test_search_json_lines_carry_the_library_fields(sample_index: Path):
         "type": "summary",
         "query": QUESTION,
         "total": expected.total,
+        "total_exact": True,
         "page": 1,
         "pages": expected.pages,
         "limit": 4,
