@@ -10,7 +10,7 @@ an article ranked by its best section.  Every system is scored by the same
 ``measure_rankings`` (trec_eval's formulas); latency is per question, on one
 warm process (zhsearch: 10 results with snippets).
 
-    python bench/relevance.py [--data DIR] [--only zhwiki|stard] [--limit N] [--no-anchors] [--jobs N]
+    python bench/relevance.py [--data DIR] [--only zhwiki|stard] [--limit N] [--no-anchors] [--jobs N] [--prune-all]
 
 Prints one Markdown table per benchmark: systems x subsets.
 """
@@ -242,7 +242,16 @@ def main() -> None:
     ap.add_argument(
         "--synonyms", type=Path, default=None, help="a synonym file for zhsearch's queries (measure a thesaurus)"
     )
+    ap.add_argument(
+        "--prune-all",
+        action="store_true",
+        help="dynamic pruning on an index of any size (by default only from search.pruning.MIN_SECTIONS on)",
+    )
     args = ap.parse_args()
+    if args.prune_all:
+        from zhsearch.search import pruning
+
+        pruning.MIN_SECTIONS = 0
     data = Path(args.data)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "zhwiki"):

@@ -188,7 +188,9 @@ def _copy_documents(writer: Any, reader: Any, segment: Any) -> None:
     try:
         stored = stored_column(perdoc)
         article = schema["article"]
-        ids = perdoc.column_reader("article", article.column_type) if perdoc.has_column("article") else None
+        # Indexes built before the column was dropped still carry it.
+        has_ids = article.column_type is not None and perdoc.has_column("article")
+        ids = perdoc.column_reader("article", article.column_type) if has_ids else None
         pdw = writer.perdocwriter
         docmap: dict[int, int] = {}
         for docnum in range(segment.doc_count_all()):

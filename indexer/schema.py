@@ -46,7 +46,10 @@ def make_schema(settings: Settings) -> Schema:
     """The schema for an index analysed with ``settings``."""
     words = word_analyzer(settings)
     return Schema(
-        article=ID(sortable=True),
+        # Not sortable: nothing reads a column of article ids (the postings
+        # number sections by article), and at one id per section it was an
+        # eighth of a clause-sectioned index.
+        article=ID(),
         # The stored values of a section (the fields below), packed by a
         # worker (see indexer.codec); Whoosh's reader returns the stored
         # fields the schema names.

@@ -59,6 +59,8 @@ SAMPLE_ARTICLES = 256
 # Below this many live sections every query is scored exhaustively: it
 # takes a few milliseconds, and totals stay exact.
 MIN_SECTIONS = 200_000
+# Relative slack between a float64 bound and float32 arithmetic.
+ROUNDING = 1.0 + 1e-6
 # Pages this deep are ranked exhaustively (pruning pays for the first pages).
 MAX_DEPTH = 100
 # Candidates beyond this share of the live sections: no gain, score them all.
@@ -231,8 +233,10 @@ def _certain(r: _Round, page: np.ndarray, upper: np.ndarray, exact: np.ndarray, 
         return False
     bounded = rest & ~exact
     theta64 = float(theta)
-    after = (upper[bounded] < theta64) | ((upper[bounded] <= theta64) & (r.by_id[bounded] > last_id))
-    return bool(after.all()) and (ceiling == 0 or outside < theta64)
+    # Bounds are float64, scores float32 sums: leave a few float32 steps.
+    high = upper[bounded] * ROUNDING
+    after = (high < theta64) | ((high <= theta64) & (r.by_id[bounded] > last_id))
+    return bool(after.all()) and (ceiling == 0 or outside * ROUNDING < theta64)
 
 
 def top_articles(

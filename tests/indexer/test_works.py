@@ -39,6 +39,8 @@ def test_groups_come_from_the_index_not_the_stored_titles(tmp_path, make_index) 
         from_titles = group_keys(ranker.columns.title)
         assert len(set(zip(groups.tolist(), from_titles.tolist(), strict=True))) == len(set(groups.tolist()))
         assert len(set(groups.tolist())) == 4
+    # No per-section column of article ids: nothing reads one.
+    assert not [p.name for p in index.iterdir() if p.name.endswith(".article.col")]
 
 
 def test_work_keys_survive_updates_and_merges(tmp_path) -> None:
