@@ -40,12 +40,14 @@ class Snapshot:
         self.length_sums: dict[str, float] = {}
         self.alive = np.ones(self.n_docs, dtype=bool)
         article_ids: dict[str, int] = {}
+        segment_ids: list[list[str]] = []
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
         for (leaf, offset), (store, _) in zip(self._leaves, self._stores, strict=True):
             if leaf.has_deletions():
                 for docnum in leaf.segment().deleted_docs():
                     self.alive[offset + docnum] = False
             ids, local = store.articles()
+            segment_ids.append(ids)
             # An article updated since keeps its number: one id, one article.
             number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
             self.doc_article[offset : offset + len(local)] = number[local]
@@ -59,6 +61,7 @@ class Snapshot:
             # exact and adds up across shards to the same value.
             self.length_sums[field] = float(arr[self.alive].sum(dtype=np.float64))
         self.articles = list(article_ids)
+        self._segment_ids = segment_ids
         self._article_numbers = article_ids
         self._offsets = [offset for _, offset in self._leaves]
         # Opened now too: a snapshot holds all its files open, so a commit
@@ -108,11 +111,10 @@ class Snapshot:
         the postings, the newest segment's for an article in several;
         ``None`` if some segment was written before they were stored."""
         works = [""] * len(self.articles)
-        for store, _ in self._stores:
+        for (store, _), ids in zip(self._stores, self._segment_ids, strict=True):
             keys = store.works()
             if keys is None:
                 return None
-            ids, _ = store.articles()
             for article_id, key in zip(ids, keys, strict=True):
                 works[self._article_numbers[article_id]] = key
         return works
