@@ -59,6 +59,7 @@ SUFFIX = ".zpost"
 TERMS_PER_BLOCK = 128
 _LEVEL = 6
 _BLOCK_CACHE = 1024
+_BOUND_CHUNK = 1 << 20
 
 _HASHED = 1 << 63
 
@@ -427,14 +428,28 @@ def impact_bounds(
     starts = np.zeros(n_terms, dtype=np.int64)
     if n_terms > 1:
         np.cumsum(df[:-1], out=starts[1:])
-    tf = np.minimum(np.asarray(tfs), 0xFFFF).astype(np.float64)
-    ratio = np.asarray(lengths, dtype=np.float64)[np.asarray(docs, dtype=np.int64)] / np.maximum(tf, 1.0)
-    low = np.minimum.reduceat(ratio, starts)
-    low32 = low.astype(np.float32)
-    # Rounded to float32 upwards sometimes: step down so it stays a bound.
-    over = low32.astype(np.float64) > low
-    low32[over] = np.nextafter(low32[over], np.float32(0))
-    return np.maximum.reduceat(tf, starts).astype(np.uint16), low32
+    top = np.zeros(n_terms, dtype=np.uint16)
+    low32 = np.zeros(n_terms, dtype=np.float32)
+    lengths = np.asarray(lengths)
+    t = 0
+    # A run of terms at a time (about _BOUND_CHUNK postings): a merged
+    # field holds tens of millions, and float64 copies of all at once
+    # would be most of a merge's memory.
+    while t < n_terms:
+        u = min(max(t + 1, int(np.searchsorted(starts, starts[t] + _BOUND_CHUNK, side="right"))), n_terms)
+        a, z = int(starts[t]), int(starts[u]) if u < n_terms else len(docs)
+        tf = np.minimum(tfs[a:z], 0xFFFF).astype(np.float64)
+        ratio = lengths[docs[a:z]].astype(np.float64) / np.maximum(tf, 1.0)
+        local = starts[t:u] - a
+        low = np.minimum.reduceat(ratio, local)
+        part = low.astype(np.float32)
+        # Rounded to float32 upwards sometimes: step down so it stays a bound.
+        over = part.astype(np.float64) > low
+        part[over] = np.nextafter(part[over], np.float32(0))
+        low32[t:u] = part
+        top[t:u] = np.maximum.reduceat(tf, local).astype(np.uint16)
+        t = u
+    return top, low32
 
 
 # --------------------------------------------------------------------------
