@@ -132,20 +132,3 @@ def legal_meta(title: str) -> dict[str, str]:
         kind = "司法解释"
     level = "national" if _NATIONAL_ISSUER.match(title) or not _LOCAL.match(title) else "local"
     return {"doc_kind": kind, "level": level}
-
-
-# A trailing part number: ``第十二条``, ``第三章``, ``Article 3``, ``§ 5``.
-_PART_NUMBER = re.compile(
-    r"\s*(?:第[0-9零〇一二两三四五六七八九十百千]+[条章节款编篇]?(?:之[0-9一二三四五六七八九十]+)?"
-    r"|(?:article|art\.|section|§)\s*\d+[a-z]?)\s*$",
-    re.I,
-)
-
-
-def work_of(title: str) -> str | None:
-    """The work an article is a part of, when its title says so: the title
-    without a trailing part number (``民法典 第一千零七十六条`` -> ``民法典``);
-    ``None`` for a title that names no part.  Articles of one work are
-    ranked together (same-work evidence) and kept in one shard."""
-    stem = _PART_NUMBER.sub("", title)
-    return stem if stem and stem != title else None

@@ -33,11 +33,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zhsearch.corpus.clauses import work_of
 from zhsearch.corpus.errors import DirectoryInUseError, IndexMismatchError, IndexNotFoundError, ReadError, ZhsearchError
 from zhsearch.corpus.readers import JSONL_SUFFIXES, article_id_for, read_bytes, read_file
 from zhsearch.indexer.analysis import UserDict, default_settings, load_user_dict
 from zhsearch.indexer.schema import SCHEMA_VERSION
+from zhsearch.indexer.works import work_key
 
 MANIFEST = "cluster.json"
 MANIFEST_FORMAT = 1
@@ -51,11 +51,11 @@ _LEFTOVER = re.compile(r"\.+shard-\d+\.g\d+\S*\.tmp-")
 def shard_of(article_id: str, shards: int, title: str = "") -> int:
     """The shard an article belongs to: a hash that is the same in every
     process and every version (unlike Python's ``hash``) of the work its
-    title names (``民法典 第十条`` -> ``民法典``, see ``corpus.clauses.work_of``)
+    title names (``民法典 第十条`` -> ``民法典``, see ``indexer.works``)
     or else of its id.  A work's articles share a shard, so the same-work
     evidence of ranking sees all of them there, as in one index."""
-    key = work_of(title) if title else None
-    key = f"work:{key}" if key is not None else article_id
+    work = work_key(title) if title else ""
+    key = f"work:{work}" if work else article_id
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
 

@@ -9,7 +9,6 @@ import random
 from pathlib import Path
 
 import pytest
-from zhsearch.corpus.clauses import work_of
 from zhsearch.indexer.build import build_index
 from zhsearch.indexer.shards import read_manifest, shard_of
 from zhsearch.search.searcher import Searcher
@@ -37,13 +36,6 @@ def _corpus(folder: Path) -> Path:
     path = folder / "laws.jsonl"
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
     return path
-
-
-def test_work_of_cuts_a_trailing_part_number() -> None:
-    assert work_of("民法典 第一千零七十六条") == "民法典"
-    assert work_of("某法 第三条之一") == "某法"
-    assert work_of("Civil Code Article 3") == "Civil Code"
-    assert work_of("问答3") is None and work_of("第三条") is None
 
 
 def test_articles_of_a_work_share_a_shard(tmp_path: Path) -> None:
