@@ -231,10 +231,13 @@ class TextTermsReader(TermsReader):
         self._documents = documents
         self._text = text
 
-    def _found(self, fieldname: str, tbytes: bytes) -> tuple[SegmentPostings, int]:
+    def _found(
+        self, fieldname: str, tbytes: bytes, missing: type[Exception] = TermNotFound
+    ) -> tuple[SegmentPostings, int]:
+        # Whoosh's readers raise TermNotFound for postings, KeyError for counts.
         found = self._text.index(fieldname, tbytes)
         if found is None:
-            raise TermNotFound(f"no term {fieldname}:{tbytes!r}")
+            raise missing(f"no term {fieldname}:{tbytes!r}")
         return found
 
     def __contains__(self, term):
@@ -299,18 +302,14 @@ class TextTermsReader(TermsReader):
 
     def frequency(self, fieldname, tbytes):  # noqa: D102 - Whoosh's interface
         if fieldname in TEXT_POSTINGS_FIELDS:
-            found = self._text.index(fieldname, tbytes)
-            if found is None:
-                raise KeyError((fieldname, tbytes))
-            return float(found[0].postings_at(fieldname, found[1])[1].sum())
+            store, i = self._found(fieldname, tbytes, KeyError)
+            return float(store.postings_at(fieldname, i)[1].sum())
         return self._documents.frequency(fieldname, tbytes)
 
     def doc_frequency(self, fieldname, tbytes):  # noqa: D102 - Whoosh's interface
         if fieldname in TEXT_POSTINGS_FIELDS:
-            found = self._text.index(fieldname, tbytes)
-            if found is None:
-                raise KeyError((fieldname, tbytes))
-            return int(found[0].doc_frequencies(fieldname)[found[1]])
+            store, i = self._found(fieldname, tbytes, KeyError)
+            return int(store.doc_frequencies(fieldname)[i])
         return self._documents.doc_frequency(fieldname, tbytes)
 
     def matcher(self, fieldname, tbytes, format_, scorer=None):  # noqa: D102 - Whoosh's interface
