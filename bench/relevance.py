@@ -232,6 +232,16 @@ def bench(name: str, corpus: Path, questions: list[Question], args) -> None:
     print("\n".join(rows), "\n", flush=True)
 
 
+def stard_corpus(data: Path) -> Path:
+    """STARD's corpus as JSON lines in ``bench/out/`` (unpacked once)."""
+    corpus = OUT / "stard" / "corpus.jsonl"
+    if not corpus.exists():
+        corpus.parent.mkdir(parents=True, exist_ok=True)
+        with lzma.open(data / "stard" / "corpus.jsonl.xz", "rb") as src, open(corpus, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return corpus
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(default_data()), help="folder holding zhwiki-qa/ and stard/")
@@ -258,11 +268,7 @@ def main() -> None:
         qs = read_questions(data / "zhwiki-qa" / "queries-dev.jsonl")
         bench("zhwiki", data / "zhwiki-qa" / "corpus.jsonl", qs[: args.limit] if args.limit else qs, args)
     if args.only in (None, "stard"):
-        corpus = OUT / "stard" / "corpus.jsonl"
-        if not corpus.exists():
-            corpus.parent.mkdir(parents=True, exist_ok=True)
-            with lzma.open(data / "stard" / "corpus.jsonl.xz", "rb") as src, open(corpus, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+        corpus = stard_corpus(data)
         stard = data / "stard"
         qs = read_questions(stard / "queries-dev.jsonl", stard / "qrels-dev.txt")
         bench("stard", corpus, qs[: args.limit] if args.limit else qs, args)

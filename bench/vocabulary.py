@@ -31,8 +31,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import lzma
-import shutil
+import re
 import sys
 import time
 from pathlib import Path
@@ -56,8 +55,6 @@ def word_group_thesaurus(source: Path, max_group: int, out: Path) -> Path:
     """A zhsearch synonym file from a file of word groups (one a line, words
     separated by spaces): words of 2-8 ideographs, folded, groups of 2 to
     ``max_group`` words."""
-    import re
-
     word = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
     lines = []
     for line in source.read_text(encoding="utf-8").splitlines():
@@ -191,11 +188,7 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(args.data)
     relevance.OUT.mkdir(parents=True, exist_ok=True)
-    corpus = relevance.OUT / "stard" / "corpus.jsonl"
-    if not corpus.exists():
-        corpus.parent.mkdir(parents=True, exist_ok=True)
-        with lzma.open(data / "stard" / "corpus.jsonl.xz", "rb") as src, open(corpus, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    corpus = relevance.stard_corpus(data)
     questions = read_questions(data / "stard" / "queries-dev.jsonl", data / "stard" / "qrels-dev.txt")
     judgments = {q.qid: dict(q.relevant) or {q.doc: 1} for q in questions}
     index = relevance.cached_index("stard", corpus, args.jobs)
