@@ -6,7 +6,8 @@ Every ``*.html`` page of ``corpus/articles/`` and ``bench/pages/`` has a
 cleaning rules were written looking at these.  ``bench/pages/heldout/``
 holds 3 pages written after the first session's rules were frozen and
 ``bench/pages/heldout2/`` 9 more written (and committed) before the second
-session changed any rule; both are reported separately.  For each
+session changed any rule, ``bench/pages/heldout3/`` 9 more before the third
+session did; each set is reported separately.  For each
 extractor considered, the page's extracted text is compared with it at the
 character level (whitespace removed; matched characters by difflib's
 longest matching blocks): precision = matched / extracted, recall =
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from zhsearch.corpus.html import decode_html, parse_html  # noqa: E402
 
 PAGES = ROOT / "bench" / "pages"
-HELDOUT = {"heldout": PAGES / "heldout", "heldout2": PAGES / "heldout2"}
+HELDOUT = {"heldout": PAGES / "heldout", "heldout2": PAGES / "heldout2", "heldout3": PAGES / "heldout3"}
 SAMPLES = ROOT / "corpus" / "articles"
 _WS = re.compile(r"\s+")
 
@@ -44,7 +45,7 @@ _WS = re.compile(r"\s+")
 def pages(which: str) -> list[tuple[str, bytes, str]]:
     """``(name, html bytes, expected text)`` for every page with an expectation:
     ``tuned`` the pages the reader's cleaning rules were written against,
-    ``heldout`` / ``heldout2`` pages written after the rules were frozen."""
+    ``heldout`` / ``heldout2`` / ``heldout3`` pages written after the rules were frozen."""
     found = []
     if which == "tuned":
         paths, where = sorted([*SAMPLES.glob("*.html"), *PAGES.glob("*.html")]), PAGES
