@@ -581,6 +581,8 @@ def search(
     )  # fmt: skip
     for notice in results.notices:
         click.echo(f"zhsearch: {clean(notice)}", err=True)
+    if results.sample_built:
+        click.echo("zhsearch: `zhsearch index PATH` indexes your articles there instead of the samples", err=True)
     if fmt != "text":
         _emit(results_records(results), fmt, results_document(results))
     else:

@@ -121,6 +121,9 @@ class Results:
     # False when ``total`` is an estimate: dynamic pruning ranked the page
     # without reading every matching section (``search.pruning``).
     total_exact: bool = True
+    # The directory where this search first built an index of the bundled
+    # sample articles (no index was there yet); None otherwise.
+    sample_built: str | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -704,6 +707,7 @@ def search(
     if synonyms is not None and not isinstance(synonyms, Synonyms):
         synonyms = Synonyms.load(synonyms)  # a bad file fails before any index is built
     notices: tuple[str, ...] = ()
+    built: str | None = None
     target = resolve_index_dir(index_dir)
     if index_dir is None and not index_exists(target) and _nothing_at(target) and cluster is None:
         from zhsearch.indexer.build import build_sample_index
@@ -713,9 +717,10 @@ def search(
             f"no index at {target} yet: built one from the {report.articles} bundled sample articles "
             f"(index your own articles to search them instead)",
         )
+        built = str(target)
     with Searcher(target, snippet_chars=snippet_chars, synonyms=synonyms, user_dict=user_dict, cluster=cluster) as s:
         results = s.search(query, limit=limit, page=page, **options)
-    return replace(results, notices=notices + results.notices) if notices else results
+    return replace(results, notices=notices + results.notices, sample_built=built) if notices else results
 
 
 def _nothing_at(path: Path) -> bool:

@@ -221,6 +221,7 @@ def test_search_without_index_builds_sample_at_the_default_location_only(
     assert re.search(
         r"zhsearch: no index at .*default yet: built one from the 41 bundled sample articles", result.stderr
     )
+    assert "zhsearch: `zhsearch index PATH` indexes your articles there" in result.stderr
     assert "wd-001.txt" in result.stdout
     again = run("search", "上门走访", "-n", "1")
     assert again.exit_code == 0 and again.stderr == ""
