@@ -179,6 +179,14 @@ _color_option = click.option(
 )
 
 
+_cluster_option = click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
+)
+
+
 def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format text|jsonl|json`` and ``--json`` (= ``--format jsonl``)."""
     f = click.option(
@@ -549,12 +557,7 @@ Examples:
     help="The jieba user dictionary the index was built with (checked; the index's own copy is used).",
 )
 @click.option("--no-correct", is_flag=True, help="Show the results of the query as typed, never of a correction.")
-@click.option(
-    "--cluster",
-    metavar="ADDRESS",
-    default=None,
-    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
-)
+@_cluster_option
 @_index_option
 @_output_options
 def search(
@@ -659,12 +662,7 @@ Examples:
 @click.argument("article_id", metavar="ID")
 @click.option("--limit", "-n", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many articles.")
 @_color_option
-@click.option(
-    "--cluster",
-    metavar="ADDRESS",
-    default=None,
-    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
-)
+@_cluster_option
 @_index_option
 @_output_options
 def related(
@@ -776,12 +774,7 @@ Examples:
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
-@click.option(
-    "--cluster",
-    metavar="ADDRESS",
-    default=None,
-    help="Search a sharded index on this Dask scheduler (tcp://HOST:8786).",
-)
+@_cluster_option
 def serve(index_dir: str | None, host: str, port: int, workers: int, cluster: str | None) -> None:
     """Serve the index over HTTP: a search page at / and a JSON API
     (/search, /articles/ID, /related/ID, /stats, /suggest; docs at /docs).
