@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 from zhsearch.corpus.blocks import Block, sections_from_blocks
+from zhsearch.corpus.boxes import drop_forms, drop_side_boxes
 from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ReadError
 from zhsearch.corpus.model import Article
@@ -80,6 +81,11 @@ _END_MARKERS = frozenset(
         "发表评论",
         "我要评论",
         "评论列表",
+        "评论",
+        "评论区",
+        "留言",
+        "評論",
+        "留言板",
         "其他回答",
         "全部回答",
         "全部回复",
@@ -101,7 +107,11 @@ _FOOTER_LINE = re.compile(r"版权所有|Copyright|All Rights Reserved|ICP备|IC
 # A profile's or a post's counters: 访问量：56,204 / 粉丝：1,027 / 阅读(2306) | 评论(14).
 _COUNTER_LINE = re.compile(
     r"^[\u4e00-\u9fff]{1,6}\s*[:：]\s*[\d,.]+\s*[万千kKwW+]?$|^(?:[\u4e00-\u9fff]{1,4}\s*[（(]\s*[\d,.]+[万kKwW+]?\s*[)）]\s*[|｜·/]?\s*){2,}$"
+    # 查看: 5620 | 回复: 3 / 帖子 216 · 积分 1088 / 浏览 3418 次 回复 5
+    r"|^(?:[\u4e00-\u9fff]{1,4}\s*[:：]?\s*[\d,.]+\s*[万千kKwW+]?\s*[次人篇条个]?\s*[|｜·/,，、]?\s*){2,}$"
 )
+# A lone thread-type or section tag above the article (``[经验分享]``, ``【求助】``).
+_TAG_LINE = re.compile(r"^[\[【〔［][^\]】〕］]{1,8}[\]】〕］]$")
 # Text at least this long before a related-articles marker makes the marker
 # the end of the article; earlier markers head a sidebar.
 _MIN_BODY_BEFORE_MARKER = 80
@@ -149,9 +159,9 @@ _BYLINE = re.compile(
 # A date line with only an edit/publish word around it (``已于 2024-01-15 修改``,
 # ``编辑于 2024-01-15 09:12・IP 属地浙江``).
 _DATE_LINE = re.compile(
-    r"^(?:已于|编辑于|发布于|发表于|更新于|修改于|创建于|首发于|写于|最后(?:编辑|更新|修改)于?)?\s*"
+    r"^[(（\[【]?\s*(?:已于|编辑于|发布于|发表于|更新于|修改于|创建于|首发于|写于|最后(?:编辑|更新|修改)于?)?\s*"
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?[\s\d:：]*"
-    r"(?:修改|编辑|发布|发表|更新|首发)?(?:\s*[・·|｜]?\s*IP\s*属地\s*\S{1,10})?$",
+    r"(?:修改|编辑|发布|发表|更新|首发)?(?:\s*[・·|｜]?\s*IP\s*属地\s*\S{1,10})?\s*[)）\]】]?$",
     re.I,
 )
 # Author boxes above or below an article: a name, a badge, a follow button.
@@ -529,6 +539,8 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
 
     question = prune_posts(tree)
     _drop_author_boxes(tree)
+    drop_side_boxes(tree, _ATTRIBUTED(tree))
+    drop_forms(tree)
     _prune_link_lists(tree)
     headings = _source_headings(tree)
     doc = trafilatura.bare_extraction(tree, options=_extractor())
@@ -712,8 +724,8 @@ def _clean_blocks(blocks: list[Block], title: str, meta: dict[str, Any]) -> list
             _BOILERPLATE_LINE.match(text) or _FOOTER_LINE.search(text) or _COUNTER_LINE.match(text)
         ):
             continue
-        if squashed == squashed_title and not out:
-            continue
+        if body == 0 and (squashed == squashed_title or _TAG_LINE.match(text)):
+            continue  # the title repeated, or a thread-type tag, above the text
         if len(text) <= _MAX_BYLINE and (_BYLINE.match(text) or _DATE_LINE.match(text)) and not _ends_sentence(text):
             _byline_meta(text, meta)
             continue

@@ -139,6 +139,7 @@ def prune_posts(tree: Any) -> list[str]:
     for el in posts:
         groups.setdefault(_key(el), []).append(el)
     lists = [members for members in groups.values() if len(members) >= 2 and sum(map(_signed, members)) >= 2]
+    lists.extend(_floor_lists(tree, {el for members in lists for el in members}))
     if not lists:
         return []
     threads = []
@@ -171,6 +172,52 @@ def prune_posts(tree: Any) -> list[str]:
         if m is not keep and m.getparent() is not None:
             m.drop_tree()
     return question
+
+
+# A post's floor: 楼主 (the first post), 沙发 / 板凳 / 地板 (the 2nd–4th), 2楼,
+# #3, 第5楼 — the numbering forum engines print on every post.
+_FLOOR_MARK = re.compile(
+    r"^(?:楼主|沙发|板凳|地板|地下室|(?:第\s*)?\d{1,5}\s*(?:楼|樓|F|#)|#\s*\d{1,5}|No\.\s*\d{1,5})$", re.I
+)
+_FLOOR_MARK_CHARS = 12
+_FLOOR_TAGS = frozenset({"li", "div", "article", "section", "table", "tr", "dl"})
+
+
+def _floored(el: Any) -> bool:
+    """Whether a block prints a floor mark (a short element reading 楼主,
+    沙发, 3楼 …) or carries a floor attribute (``data-floor``)."""
+    if el.get("data-floor") is not None:
+        return True
+    for node in el.iter():
+        if node is el or not isinstance(node.tag, str) or len(node) > 2:
+            continue
+        text = node.text_content()
+        if len(text) <= _FLOOR_MARK_CHARS * 2:
+            for part in re.split(r"[\s·|｜]+", text.strip()):
+                if part and len(part) <= _FLOOR_MARK_CHARS and _FLOOR_MARK.match(part):
+                    return True
+    return False
+
+
+def _floor_lists(tree: Any, known: set[Any]) -> list[list[Any]]:
+    """Lists of posts whatever their class says (``list-item``, ``topic-item``,
+    ``cell``): sibling blocks with the same tag and first class word, at
+    least two signed (a profile link, an author element) and two showing a
+    floor mark — a thread, not a list of teasers or comments."""
+    found: list[list[Any]] = []
+    for parent in tree.iter():
+        if not isinstance(parent.tag, str) or len(parent) < 2:
+            continue
+        peers: dict[tuple[str, str], list[Any]] = {}
+        for child in parent:
+            if isinstance(child.tag, str) and child.tag in _FLOOR_TAGS and child not in known:
+                peers.setdefault(_key(child), []).append(child)
+        for (_tag, word), members in peers.items():
+            if len(members) < 2 or word == "#":
+                continue
+            if sum(map(_signed, members)) >= 2 and sum(map(_floored, members)) >= 2:
+                found.append(members)
+    return found
 
 
 def _question_lines(tree: Any, answer: Any) -> list[str]:

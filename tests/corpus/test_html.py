@@ -269,3 +269,105 @@ def test_title_is_the_h1_inside_a_decorated_title(tmp_path: Path):
     a = read(path)
     assert a.title == "征信有逾期还能贷款吗？"
     assert a.text.startswith("两年前信用卡逾期过三次")
+
+
+BLOG_TEXT = (
+    "老屋后面有一口井，夏天把西瓜吊下去，傍晚捞上来，切开时还冒着凉气。",
+    "后来通了自来水，井被填平，种上了一棵桂花，每年八月香满整条巷子。",
+    "去年回去，桂花树还在，只是巷子里认识我的人已经不多了。",
+)
+
+
+def test_profile_box_beside_the_text_is_not_text(tmp_path: Path):
+    """An old blog's profile (头像, 文章数, 访问量, 积分) in the same table
+    column as the article, which extraction would keep."""
+    body = "".join(f"<p>{t}</p>" for t in BLOG_TEXT)
+    path = tmp_path / "blog.html"
+    path.write_text(
+        "<html><head><meta charset='utf-8'><title>老屋的井_青石的日志_某某博客</title></head><body><table><tr><td>"
+        "<div class='blogger-info'><img alt='头像' src='a.jpg'><p><a href='/u/qs'>青石</a></p><p>文章数：326</p>"
+        "<p>访问量：128,045</p><p>积分：2310</p><p>江南人，中学语文教师，业余写点散文。</p></div>"
+        f"<h3>老屋的井</h3>{body}</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    a = read(path)
+    assert a.text == "\n".join(BLOG_TEXT)
+
+
+def test_reply_form_and_thread_furniture_are_not_text(tmp_path: Path):
+    body = "".join(f"<p>{t}</p>" for t in BLOG_TEXT)
+    path = tmp_path / "post.html"
+    path.write_text(
+        "<html><head><meta charset='utf-8'><title>老屋的井 - 怀旧 - 某某论坛</title></head><body><div class='main'>"
+        "<div>[原创散文]</div><div>老屋的井</div><div>查看: 5620 | 回复: 3</div>"
+        f"<div class='text'>{body}</div>"
+        "<div class='reply'><h3>快速回复</h3><textarea></textarea><button>发表回复</button></div>"
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    a = read(path)
+    assert a.text == "\n".join(BLOG_TEXT)
+
+
+def test_comments_under_a_bare_heading_are_not_text(tmp_path: Path):
+    body = "".join(f"<p>{t}</p>" for t in BLOG_TEXT)
+    path = tmp_path / "c.html"
+    path.write_text(
+        "<html><head><meta charset='utf-8'><title>老屋的井</title></head><body><div class='art'>"
+        f"<h2>老屋的井</h2><span>(2022-12-30 23:41:05)</span>{body}</div>"
+        "<div class='allComm'><div>评论</div><div class='c'>写得真好，想起了外婆家。</div></div></body></html>",
+        encoding="utf-8",
+    )
+    a = read(path)
+    assert a.text == "\n".join(BLOG_TEXT)
+
+
+# Words only the new shapes' furniture holds: profile boxes, lawyer cards,
+# replies, floor marks, forms and rankings.
+FURNITURE = ("访问量", "文章数", "积分", "咨询电话", "执业证号", "沙发", "板凳", "发表回复", "排行榜", "等级")
+
+
+def test_furniture_words_are_never_found(tmp_path: Path):
+    docs = tmp_path / "web"
+    docs.mkdir()
+    body = "".join(f"<p>{t}</p>" for t in BLOG_TEXT)
+    (docs / "blog.html").write_text(
+        "<html><head><meta charset='utf-8'><title>老屋的井_青石的日志</title></head><body><table><tr>"
+        "<td><div class='mod-profile'><p>青石</p><p>文章数：326</p><p>访问量：128,045</p><p>积分：2310</p>"
+        "<p>等级：九级</p></div></td>"
+        f"<td><h3>老屋的井</h3>{body}</td></tr></table>"
+        "<div class='hot'><h3>排行榜</h3><ol><li><a href='/1'>井水为什么冬暖夏凉</a></li>"
+        "<li><a href='/2'>老屋翻修要注意什么</a></li></ol></div></body></html>",
+        encoding="utf-8",
+    )
+    lawyer = (
+        "<div class='lawyer-card'><p>周律师</p><p>执业证号：14401200000000000</p><p>咨询电话：138-0000-0000</p></div>"
+    )
+    (docs / "law.html").write_text(
+        "<html><head><meta charset='utf-8'><title>借条的诉讼时效 - 某某律师事务所</title></head><body>"
+        f"<div class='wrap'>{lawyer}<div class='content'><h1>借条的诉讼时效</h1>"
+        "<p>借条约定了还款期限的，诉讼时效从期限届满的次日起算，期间为三年。</p>"
+        "<p>出借人书面催要、借款人同意还款，都会使诉讼时效中断并重新计算。</p></div></div></body></html>",
+        encoding="utf-8",
+    )
+    posts = "".join(
+        f'<li class="row-item"><a class="nickname" href="/people/{i}">花友{i}</a><span>{mark}</span><p>{text}</p></li>'
+        for i, (mark, text) in enumerate(
+            [("楼主", "月季换盆要选透气的红陶盆，浇透以后放在散射光处缓苗一周。"), ("沙发", "学习了"), ("板凳", "顶")]
+        )
+    )
+    (docs / "thread.html").write_text(
+        "<html><head><meta charset='utf-8'><title>月季换盆</title></head><body>"
+        f"<ul>{posts}</ul><div class='fast'><h3>快速回复</h3><textarea></textarea><button>发表回复</button></div>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    build_index([docs], tmp_path / "index")
+    with Searcher(tmp_path / "index") as searcher:
+        for word in FURNITURE:
+            results = searcher.search(f'"{word}"')
+            relaxed = any("no article has all of" in n for n in results.notices)
+            assert results.total == 0 or relaxed, (word, [h.id for h in results.hits])
+        assert searcher.search("诉讼时效中断").hits[0].id == "law.html"
+        assert searcher.search("红陶盆").hits[0].id == "thread.html"
+        assert searcher.search("老屋的井").hits[0].id == "blog.html"

@@ -115,3 +115,46 @@ def test_author_box_and_edit_date_lines_are_not_text(tmp_path: Path):
     assert a.text.startswith("第0段") and a.text.endswith("再选。")
     assert "税务林老师" not in a.text and "编辑于" not in a.text
     assert a.meta["date"] == "2024-01-15"
+
+
+FIRST_POST = "第一次给阳台的月季换盆，选了透气的红陶盆，底部垫了碎瓦片，再铺一层松针土，浇透以后放在散射光的地方缓苗。"
+
+
+def _item_thread(tmp_path: Path, item_class: str) -> str:
+    """A thread whose posts are classed by item (no post/reply word), each
+    with a poster column and a floor mark."""
+    marks = ("楼主", "沙发", "板凳", "3楼")
+    texts = (FIRST_POST, "换盆以后要不要马上施肥？我的叶子有点发黄。", "收藏了，明天也试试。", "红陶盆夏天干得快。")
+    posts = "".join(
+        f'<li class="{item_class}"><div class="item-left"><a class="nickname" href="/people/{i}">花友{i}</a>'
+        f'<span>等级 {i}</span></div><div class="item-right"><span class="floor-no">{mark}</span>'
+        f'<div class="item-text"><p>{text}</p></div></div></li>'
+        for i, (mark, text) in enumerate(zip(marks, texts, strict=True))
+    )
+    path = tmp_path / "thread.html"
+    path.write_text(
+        "<html><head><meta charset='utf-8'><title>月季换盆记录 - 阳台花园 - 某某社区</title></head><body>"
+        f"<h1>月季换盆记录</h1><ul class='floors'>{posts}</ul></body></html>",
+        encoding="utf-8",
+    )
+    return read_file(path, tmp_path).articles[0].text
+
+
+def test_thread_of_item_classed_posts_is_its_first_post(tmp_path: Path):
+    text = _item_thread(tmp_path, "list-item clearfix")
+    assert FIRST_POST in text
+    assert "叶子有点发黄" not in text and "收藏了" not in text and "红陶盆夏天" not in text
+    assert "沙发" not in text and "楼主" not in text
+
+
+def test_items_without_floor_marks_are_not_a_thread(tmp_path: Path):
+    """Teasers of other articles, each with an author link, are left to extraction."""
+    items = "".join(
+        f'<li class="card-item"><a href="/people/{i}">作者{i}</a><p>第{i}段：换盆要选阴天，根系少晒太阳，'
+        "缓苗一周以后再正常浇水施肥。</p></li>"
+        for i in range(3)
+    )
+    path = tmp_path / "list.html"
+    path.write_text(f"<html><head><title>换盆</title></head><body><ul>{items}</ul></body></html>", encoding="utf-8")
+    text = read_file(path, tmp_path).articles[0].text
+    assert text.count("换盆要选阴天") == 3
