@@ -37,9 +37,13 @@ def crc(data: bytes | memoryview) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
 
 
-def head(magic: bytes, header: dict[str, Any]) -> bytes:
-    """Everything before the data: magic, length and CRC, padded JSON header."""
+def head(magic: bytes, header: dict[str, Any], size: int = 0) -> bytes:
+    """Everything before the data: magic, length and CRC, padded JSON header
+    (to ``size`` bytes in all when it is given and they suffice)."""
     text = json.dumps(header).encode("utf-8")
+    room = size - len(magic) - 8
+    if size % 8 == 0 and len(text) <= room:
+        text += b" " * (room - len(text))  # JSON allows trailing white space
     text += b" " * (-(len(magic) + 8 + len(text)) % 8)
     return magic + len(text).to_bytes(4, "little") + crc(text).to_bytes(4, "little") + text
 
@@ -122,3 +126,86 @@ def write_file(path: Path, parts: Iterable[bytes], mode: int | None = None, *, s
         raise
     if sync_dir:
         fsync_dir(path.parent)
+
+
+class StreamedFile:
+    """A file written like :func:`write_file` (a temporary file beside it,
+    fsynced, renamed into place) whose data comes a part at a time and whose
+    header, which names where the parts are, comes last: written into room
+    kept for it before the data (``reserve`` bytes), or, if it outgrows that,
+    in front of a copy of the data.  A file of any size is written without
+    holding it in memory.  Use as a context manager: an exception removes
+    the temporary file."""
+
+    def __init__(self, path: Path, mode: int | None = None, reserve: int = 16384) -> None:
+        self.path = path
+        self.mode = mode
+        self.reserve = reserve
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
+        fd = open_nofollow(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+        if mode is not None:
+            os.fchmod(fd, mode)
+        self.file = os.fdopen(fd, "wb")
+        self.file.seek(reserve)
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` after what was written before."""
+        self.file.write(data)
+
+    def finish(self, magic: bytes, header: dict[str, Any], *, sync_dir: bool = True) -> None:
+        """Write the header, make the file durable and rename it into place."""
+        first = head(magic, header, self.reserve)
+        if len(first) == self.reserve:
+            self.file.seek(0)
+            self.file.write(first)
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+        else:
+            self.file.close()
+            self._copy_after(first)
+        os.replace(self.tmp, self.path)
+        if sync_dir:
+            fsync_dir(self.path.parent)
+
+    def _copy_after(self, first: bytes) -> None:
+        import shutil
+
+        copy = self.tmp.with_name(self.tmp.name + "2")
+        fd = open_nofollow(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if self.mode is None else self.mode)
+        try:
+            with os.fdopen(fd, "wb") as out, open(self.tmp, "rb") as data:
+                out.write(first)
+                data.seek(self.reserve)
+                shutil.copyfileobj(data, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(copy, self.tmp)
+        except BaseException:
+            try:
+                copy.unlink()
+            except OSError:
+                pass
+            raise
+
+    def abort(self) -> None:
+        """Remove the temporary file (the target is untouched)."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
+
+    def __enter__(self) -> StreamedFile:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is not None:
+            self.abort()

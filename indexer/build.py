@@ -879,9 +879,10 @@ def _commit(writer, ix, new_segments: list[Any], jobs: int = 1) -> int:
     keep_previous_generation(writer, ix)
     # Not Whoosh's merging: it would renumber documents without our
     # postings; indexer.merge merges both.
-    final = list(writer._merge_segments(None, False, False)) + list(new_segments)
+    existing = list(writer._merge_segments(None, False, False))
+    final = existing + list(new_segments)
     try:
-        final = merge_for_commit(ix, final, jobs)
+        final = merge_for_commit(ix, final, jobs, fresh=not existing)
         writer._close_segment()
         writer._commit_toc(final)
     finally:

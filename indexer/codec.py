@@ -335,6 +335,14 @@ class _DataPerDocReader(W3PerDocReader):
         column = self._stored_reader[0]
         return unpack_stored(column[docnum]) if column is not None else {}
 
+    def _cached_reader(self, fieldname, column):  # noqa: D102 - Whoosh's interface
+        # Whoosh asks for a lengths column on every posting it writes (a
+        # file-system stat each time, when the field has none: the article
+        # and file keys); the answer is remembered, absent ones too.
+        if fieldname not in self._readers:
+            self._readers[fieldname] = super()._cached_reader(fieldname, column)
+        return self._readers[fieldname]
+
     def _text_lengths(self, fieldname: str) -> np.ndarray | None:
         if fieldname not in TEXT_POSTINGS_FIELDS:
             return None

@@ -10,11 +10,18 @@ those under ``MAX_MERGED_POSTINGS`` are merged into one.  Sizes count live
 postings, so a segment that lost most of its documents to updates looks
 small and is merged (and its deleted documents purged) early.
 
+A fresh build is different: it has no earlier segments, and its workers'
+segments are merged in one round into at most ``FRESH_SEGMENTS`` (each
+posting rewritten once, the two merges at once on two cores), whatever the
+collection's size.
+
 A merge writes one new segment: Whoosh's documents (stored fields, article
 and file keys) through Whoosh's own ``add_reader``, which skips the deleted
 ones and numbers the rest in order; and our postings (``indexer.postings``)
-decoded a few blocks at a time, renumbered the same way and placed at their
-term's position in the merged term list, with no sort.  Merging happens
+streamed: the merged term keys first, then a run of terms at a time
+(``CHUNK_POSTINGS`` postings) decoded from every source, renumbered the same
+way, placed at their term's position with no sort, and written to the file
+at once, so a merge's memory does not grow with its postings.  Merging happens
 before the commit that adds the update's segments, in the same commit: a
 process killed while merging leaves the previous index as it was, and the
 files it wrote belong to no segment, so the next commit removes them.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +40,11 @@ import numpy as np
 from zhsearch.indexer.postings import (
     GRAM_FIELD,
     SUFFIX,
+    TERMS_PER_BLOCK,
     WORD_FIELDS,
+    Chunk,
     SegmentPostings,
-    SortedField,
+    StreamedField,
     word_key,
     write_sorted_segment,
 )
@@ -43,19 +53,23 @@ SEGMENTS_PER_TIER = 4
 MERGE_AT_ONCE = 6
 # Segments below this many postings count as this big (tiny ones merge first).
 FLOOR_POSTINGS = 500_000
-# A merge never produces a segment above this: it bounds a merge's memory
-# (about 8 bytes a posting of its largest field) and its time.
+# An update's merges never produce a segment above this: it bounds an
+# update's time (a fresh build's merges have no bound, see FRESH_SEGMENTS).
 MAX_MERGED_POSTINGS = 40_000_000
+# A fresh build ends with at most this many segments: its workers' segments
+# merged in one round of streamed merges (each posting rewritten once),
+# which run at once on two cores.
+FRESH_SEGMENTS = 2
 MERGE_POOL_MB = 32
-# Memory a merge takes at its peak per posting it writes (its largest
-# field's section numbers and frequencies, their encoded blocks, the
-# compressed segment; measured with bench/memory.py), and what the merges
-# running at once may take together: a merge that would go over waits for
-# the running ones, so large merges run one at a time.
-MERGE_BYTES_PER_POSTING = 14  # 368 MB for 24M postings, with its interpreter
+# Memory a streamed merge takes at its peak (see merge_memory; measured
+# with bench/memory.py), and what the merges running at once may take
+# together: a merge that would go over waits for the running ones.
+MERGE_BASE_BYTES = 150_000_000
+MERGE_BYTES_PER_SECTION = 100
 MERGE_MEMORY = 700_000_000
-# Postings decoded at once while merging, in blocks (of 128 terms).
-_CHUNK_BLOCKS = 256
+# Postings merged at once (a run of terms' worth): a merge's memory beyond
+# its per-section and per-term arrays.
+CHUNK_POSTINGS = 2_000_000
 _SENTINEL = np.uint32(0xFFFFFFFF)
 
 
@@ -262,83 +276,163 @@ def merge_postings(
         for name in names:
             yield name, _merge_field(name, stores, lives, renumber)
 
-    write_sorted_segment(path, n_docs, fields(), keep_ids, doc_article, files, mode, keep_works)
+    write_sorted_segment(path, n_docs, fields(), keep_ids, doc_article, files, mode, keep_works, streamed=True)
 
 
 def _merge_field(
     name: str, stores: list[SegmentPostings], lives: list[np.ndarray], renumber: list[np.ndarray]
-) -> SortedField:
+) -> StreamedField:
+    """Field ``name`` of the merged segment, streamed: the merged term keys
+    and their postings counts first (a few bytes a term), then the postings
+    a run of about ``CHUNK_POSTINGS`` at a time, so a merge's memory does not
+    grow with the postings it writes."""
     present = [i for i, s in enumerate(stores) if s.has_field(name)]
-    keys_each = {i: stores[i].term_keys(name) for i in present}
-    df_each = {i: stores[i].doc_frequencies(name).astype(np.int64) for i in present}
-    keys = np.unique(np.concatenate([keys_each[i] for i in present])) if present else np.zeros(0, np.uint64)
-    # Room for every posting, dead ones included (dropped at the end):
-    # term j's postings start at start[j], sources in order.
+    keys = np.zeros(0, dtype=np.uint64)
+    for a in range(0, len(present), 8):  # the union a few segments at a time
+        keys = np.unique(np.concatenate([keys, *(stores[i].term_keys(name) for i in present[a : a + 8])]))
+    # Postings per merged term, dead ones included (dropped run by run).
     total_df = np.zeros(len(keys), dtype=np.int64)
-    where = {}
     for i in present:
-        where[i] = np.searchsorted(keys, keys_each[i])
-        total_df[where[i]] += df_each[i]
-    start = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(total_df, out=start[1:])
-    docs = np.full(int(start[-1]), _SENTINEL, dtype=np.uint32)
-    tfs = np.zeros(int(start[-1]), dtype=np.uint16)
-    filled = start[:-1].copy()  # next free place per merged term
-    tpb = None
-    for i in present:
-        store = stores[i]
-        tpb = store._tpb
-        live, new = lives[i], renumber[i]
-        n_blocks = store.n_blocks(name)
-        for b in range(0, n_blocks, _CHUNK_BLOCKS):
-            k, df, d, tf = store.field_postings(name, b, b + _CHUNK_BLOCKS)
-            m = where[i][b * tpb : b * tpb + len(k)]
-            term_start = np.zeros(len(df), dtype=np.int64)
-            if len(df) > 1:
-                np.cumsum(df[:-1], out=term_start[1:])
-            rank = np.arange(len(d), dtype=np.int64) - np.repeat(term_start, df)
-            pos = np.repeat(filled[m], df) + rank
-            filled[m] += df
-            ok = live[d]
-            docs[pos[ok]] = new[d[ok]]
-            tfs[pos] = tf
-    if all(lives[i].all() for i in present):
-        # Nothing deleted (a fresh build): every place is filled, and the
-        # arrays are kept as they are rather than copied.
-        counts, has = total_df, total_df > 0
-    else:
-        keep = docs != _SENTINEL
-        counts = np.add.reduceat(keep, start[:-1], dtype=np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
-        has = counts > 0
-        docs, tfs = docs[keep], tfs[keep]
-        del keep
+        total_df[np.searchsorted(keys, stores[i].term_keys(name))] += stores[i].doc_frequencies(name)
     lengths = (
         np.concatenate([np.asarray(s.lengths(name))[live] for s, live in zip(stores, lives, strict=True)])
         if stores
         else np.zeros(0, dtype=np.uint32)
     )
-    words: list[str] = []
-    if name in WORD_FIELDS:
-        kept = set(keys[has].tolist())
+    kept: list[np.ndarray] = []
+    word_field = name in WORD_FIELDS
+
+    def chunks() -> Iterator[Chunk]:
+        for t0, t1 in _runs(total_df):
+            chunk = _merge_run(name, stores, present, lives, renumber, keys[t0:t1], total_df[t0:t1])
+            if word_field:
+                kept.append(chunk[0])
+            yield chunk
+            for store in stores:
+                store.release_pages()
+
+    def words() -> list[str]:
         # Words whose sections are all gone go with them.
-        words = sorted(w for w in set().union(*(s.lexicon(name) for s in stores)) if word_key(w) in kept)
-    return SortedField(keys[has], counts[has].astype(np.uint32), docs, tfs, lengths, words)
+        candidates = sorted(set().union(*(s.lexicon(name) for s in stores)))
+        wkeys = np.fromiter((word_key(w) for w in candidates), dtype=np.uint64, count=len(candidates))
+        live = np.isin(wkeys, np.concatenate(kept)) if kept else np.zeros(len(candidates), dtype=bool)
+        return [w for w, ok in zip(candidates, live.tolist(), strict=True) if ok]
+
+    return StreamedField(chunks(), lengths, words if word_field else [])
 
 
-def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1) -> list[Any]:
+def _runs(total_df: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Runs ``[t0, t1)`` of whole blocks of terms holding about
+    ``CHUNK_POSTINGS`` postings each (one block at least)."""
+    n = len(total_df)
+    if not n:
+        return
+    per_block = np.add.reduceat(total_df, np.arange(0, n, TERMS_PER_BLOCK))
+    cum = np.cumsum(per_block)
+    b = 0
+    while b < len(per_block):
+        before = int(cum[b - 1]) if b else 0
+        e = max(b + 1, int(np.searchsorted(cum, before + CHUNK_POSTINGS, side="right")))
+        yield b * TERMS_PER_BLOCK, min(e * TERMS_PER_BLOCK, n)
+        b = e
+
+
+def _merge_run(
+    name: str,
+    stores: list[SegmentPostings],
+    present: list[int],
+    lives: list[np.ndarray],
+    renumber: list[np.ndarray],
+    keys: np.ndarray,
+    total_df: np.ndarray,
+) -> Chunk:
+    """The merged postings of the terms ``keys`` (sorted, consecutive in the
+    merged term list): each source's postings of them, renumbered, placed at
+    their term's position in order of the sources, dead sections dropped."""
+    start = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(total_df, out=start[1:])
+    docs = np.full(int(start[-1]), _SENTINEL, dtype=np.uint32)
+    tfs = np.zeros(int(start[-1]), dtype=np.uint16)
+    filled = start[:-1].copy()  # next free place per merged term
+    lo, hi = keys[0], keys[-1]
+    for i in present:
+        store = stores[i]
+        tpb = store._tpb
+        live, new = lives[i], renumber[i]
+        source_keys = store.term_keys(name)
+        a = int(np.searchsorted(source_keys, lo, side="left"))
+        z = int(np.searchsorted(source_keys, hi, side="right"))
+        if a >= z:
+            continue
+        b0 = a // tpb
+        k, df, d, tf = store.field_postings(name, b0, -(-z // tpb))
+        skip = a - b0 * tpb
+        p0 = int(df[:skip].sum(dtype=np.int64))
+        k, df = k[skip : skip + z - a], df[skip : skip + z - a]
+        p1 = p0 + int(df.sum(dtype=np.int64))
+        d, tf = d[p0:p1], tf[p0:p1]
+        m = np.searchsorted(keys, k)
+        term_start = np.zeros(len(df), dtype=np.int64)
+        if len(df) > 1:
+            np.cumsum(df[:-1], out=term_start[1:])
+        rank = np.arange(len(d), dtype=np.int64) - np.repeat(term_start, df)
+        pos = np.repeat(filled[m], df) + rank
+        filled[m] += df
+        ok = live[d]
+        docs[pos[ok]] = new[d[ok]]
+        tfs[pos] = tf
+        del k, df, d, tf, m, rank, pos, ok
+    if all(lives[i].all() for i in present):
+        # Nothing deleted (a fresh build): every place is filled.
+        return keys, total_df.astype(np.uint32), docs, tfs
+    keep = docs != _SENTINEL
+    counts = np.add.reduceat(keep, start[:-1], dtype=np.int64)
+    has = counts > 0
+    return keys[has], counts[has].astype(np.uint32), docs[keep], tfs[keep]
+
+
+def final_merges(sizes: list[SegmentSize], target: int) -> list[list[SegmentSize]]:
+    """A fresh build's merges: its segments as at most ``target`` runs of
+    adjacent segments with about the same postings each (runs of one
+    segment are left as they are)."""
+    if len(sizes) <= target:
+        return []
+    total = sum(s.postings for s in sizes)
+    runs: list[list[SegmentSize]] = [[]]
+    acc = 0
+    for s in sizes:
+        if runs[-1] and acc >= total * len(runs) / target and len(runs) < target:
+            runs.append([])
+        runs[-1].append(s)
+        acc += s.postings
+    return [r for r in runs if len(r) > 1]
+
+
+def merge_memory(group: list[SegmentSize]) -> int:
+    """About the most memory a streamed merge of ``group`` takes at once:
+    its interpreter and a run of postings (``MERGE_BASE_BYTES``), and
+    per-section arrays (``MERGE_BYTES_PER_SECTION``; the per-term arrays
+    grow with the vocabulary, which grows far slower than the postings)."""
+    sections = sum(s.segment.doc_count_all() for s in group)
+    return MERGE_BASE_BYTES + MERGE_BYTES_PER_SECTION * sections
+
+
+def merge_for_commit(ix: Any, segments: list[Any], jobs: int = 1, *, fresh: bool = False) -> list[Any]:
     """The segments to commit instead of ``segments``: empty ones dropped,
     and the merges the policy chooses done, ``jobs`` at a time in worker
     processes (each merged segment takes the place of its first member, so
-    documents keep their order)."""
+    documents keep their order).  A ``fresh`` build (no earlier segments)
+    is merged into at most ``FRESH_SEGMENTS``, whatever its size."""
     segments = [seg for seg in segments if seg.doc_count()]
     if len(segments) < 2:
         return segments
-    groups = choose_merges(segment_sizes(ix.storage.folder, segments))
+    sizes = segment_sizes(ix.storage.folder, segments)
+    groups = final_merges(sizes, FRESH_SEGMENTS) if fresh else choose_merges(sizes)
     if groups:
         release_memory()
     position = {id(seg): i for i, seg in enumerate(segments)}
     ordered = [[s.segment for s in g] for g in groups]
-    need = [sum(s.postings for s in g) * MERGE_BYTES_PER_POSTING for g in groups]
+    need = [merge_memory(g) for g in groups]
     merged = _run_merges(ix, ordered, jobs, need)
     result: list[Any | None] = list(segments)
     for members, new in zip(ordered, merged, strict=True):

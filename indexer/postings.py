@@ -37,18 +37,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
-from zhsearch.indexer.binfile import FormatError, crc, head, open_mapped, write_file
+from zhsearch.indexer.binfile import FormatError, StreamedFile, crc, head, open_mapped, write_file
 from zhsearch.indexer.works import work_key
 
 GRAM_FIELD = "grams"
@@ -249,16 +250,18 @@ def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> np.ndarray:
 
 
 class _Out:
-    """Collects compressed blobs and where they are."""
+    """Collects compressed blobs and where they are (or passes each to
+    ``sink`` as it comes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[bytes], object] | None = None) -> None:
         self.parts: list[bytes] = []
         self.size = 0
+        self._sink = sink if sink is not None else self.parts.append
 
     def add(self, blob: bytes) -> list[int]:
         """Append ``blob``; ``[offset, length, crc32]``."""
         where = [self.size, len(blob), crc(blob)]
-        self.parts.append(blob)
+        self._sink(blob)
         self.size += len(blob)
         return where
 
@@ -284,6 +287,27 @@ class SortedField:
     tfs: np.ndarray
     lengths: np.ndarray
     words: list[str]
+
+
+# A run of terms' postings: (term keys, document frequencies, section
+# numbers, counts), grouped by term like a SortedField's.
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass
+class StreamedField:
+    """One field's postings as runs of terms in key order (of any length),
+    made while the segment is written;
+    every section's length; the words (word fields), or a function giving
+    them once the runs are written."""
+
+    chunks: Iterable[Chunk] | Iterator[Chunk]
+    lengths: np.ndarray
+    words: list[str] | Callable[[], list[str]]
+
+    @classmethod
+    def whole(cls, sf: SortedField) -> StreamedField:
+        return cls([(sf.keys, sf.df, sf.docs, sf.tfs)], sf.lengths, sf.words)
 
 
 def _sort_field(fp: FieldPostings) -> SortedField:
@@ -340,76 +364,145 @@ def write_segment(
 def write_sorted_segment(
     path: Path,
     n_docs: int,
-    fields: Iterable[tuple[str, SortedField]],
+    fields: Iterable[tuple[str, SortedField | StreamedField]],
     articles: list[str],
     doc_article: np.ndarray,
     files: dict[str, tuple[int, int]] | None = None,
     mode: int | None = None,
     works: list[str] | None = None,
+    *,
+    streamed: bool = False,
 ) -> None:
     """:func:`write_segment` for postings already grouped by term (see
-    :class:`SortedField`; taken one field at a time)."""
-    out = _Out()
-    header: dict[str, object] = {
-        "n_docs": n_docs,
-        "terms_per_block": TERMS_PER_BLOCK,
-        "files": {name: list(v) for name, v in (files or {}).items()},
-        "fields": {},
-        "articles": {"at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))},
-        "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
-    }
+    :class:`SortedField`, :class:`StreamedField`; taken one field at a
+    time).  ``streamed`` writes each part to the file as it is made instead
+    of the whole file at the end (a merged segment of any size, in bounded
+    memory)."""
+    if not streamed:
+        out = _Out()
+        header: dict[str, object] = {}
+        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files)
+        write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
+        return
+    with StreamedFile(path, mode) as sink:
+        out = _Out(sink.write)
+        header = {}
+        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files)
+        sink.finish(MAGIC, header, sync_dir=False)
+
+
+def _encode_blocks(df: np.ndarray, docs: np.ndarray, tfs: np.ndarray, doc_dtype: type) -> list[bytes]:
+    """The uncompressed blocks of a run of terms (``TERMS_PER_BLOCK`` a
+    block): section numbers as differences, restarting at each term, then
+    the frequencies, each byte-shuffled."""
+    starts = np.zeros(len(df), dtype=np.int64)
+    if len(df) > 1:
+        np.cumsum(df[:-1], out=starts[1:])
+    bounds = np.append(starts[::TERMS_PER_BLOCK], len(docs))
+    raw: list[bytes] = []
+    for b in range(len(bounds) - 1):
+        a, z = int(bounds[b]), int(bounds[b + 1])
+        d = np.asarray(docs[a:z], dtype=np.int64)
+        delta = np.empty_like(d)
+        delta[0] = d[0]
+        np.subtract(d[1:], d[:-1], out=delta[1:])
+        firsts = starts[b * TERMS_PER_BLOCK : (b + 1) * TERMS_PER_BLOCK] - a
+        delta[firsts] = d[firsts]
+        tf16 = np.minimum(tfs[a:z], 0xFFFF).astype(np.uint16)
+        raw.append(_shuffle(delta.astype(doc_dtype)) + _shuffle(tf16))
+    return raw
+
+
+def _write_parts(
+    out: _Out,
+    n_docs: int,
+    fields: Iterable[tuple[str, SortedField | StreamedField]],
+    articles: list[str],
+    doc_article: np.ndarray,
+    works: list[str] | None,
+    header: dict[str, object],
+    files: dict[str, tuple[int, int]] | None = None,
+) -> None:
+    header.update(
+        {
+            "n_docs": n_docs,
+            "terms_per_block": TERMS_PER_BLOCK,
+            "files": {name: list(v) for name, v in (files or {}).items()},
+            "fields": {},
+            "articles": {
+                "at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))
+            },
+            "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
+        }
+    )
     if works is not None:
         if len(works) != len(articles):
             raise ValueError(f"{len(works)} work keys for {len(articles)} articles")
         blob = zlib.compress(json.dumps(works).encode("utf-8", "surrogatepass"), _LEVEL)
         header["works"] = {"at": out.add(blob)}
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
-    for name, sf in fields:
-        words = name in WORD_FIELDS
-        docs = sf.docs
-        starts = np.zeros(len(sf.df), dtype=np.int64)
-        if len(sf.df) > 1:
-            np.cumsum(sf.df[:-1], out=starts[1:])
-        bounds = np.append(starts[::TERMS_PER_BLOCK], len(docs))
-        offsets = np.zeros(len(bounds), dtype=np.uint64)
-        block_crcs = np.zeros(len(bounds) - 1, dtype=np.uint32)
-        base = out.size
-        raw: list[bytes] = []
-        for b in range(len(bounds) - 1):
-            a, z = int(bounds[b]), int(bounds[b + 1])
-            # Section numbers as differences, restarting at each term.
-            d = np.asarray(docs[a:z], dtype=np.int64)
-            delta = np.empty_like(d)
-            delta[0] = d[0]
-            np.subtract(d[1:], d[:-1], out=delta[1:])
-            firsts = starts[b * TERMS_PER_BLOCK : (b + 1) * TERMS_PER_BLOCK] - a
-            delta[firsts] = d[firsts]
-            tf16 = np.minimum(sf.tfs[a:z], 0xFFFF).astype(np.uint16)
-            raw.append(_shuffle(delta.astype(doc_dtype)) + _shuffle(tf16))
-        for b, blob in enumerate(_compress_all(raw)):
-            block_crcs[b] = out.add(blob)[2]
-            offsets[b + 1] = out.size - base
-        del raw
-        max_tf, min_ratio = impact_bounds(sf.df, docs, sf.tfs, sf.lengths)
-        info: dict[str, object] = {
-            "kind": "words" if words else "grams",
-            "n_terms": len(sf.keys),
-            "doc_dtype": np.dtype(doc_dtype).str,
-            "postings_base": base,
-            "df": out.array(np.asarray(sf.df, dtype=np.uint32)),
-            "offsets": out.array(offsets),
-            "block_crcs": out.array(block_crcs),
-            "lengths": out.array(np.asarray(sf.lengths, dtype=np.uint32)),
-            "keys": out.array(np.asarray(sf.keys, dtype=np.uint64)),
-            "max_tf": out.array(max_tf),
-            "min_ratio": out.array(min_ratio),
-        }
-        if words:
-            text = "\n".join(sf.words)
-            info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
-        header["fields"][name] = info  # type: ignore[index]
-        del sf, docs
-    write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
+    for name, field_ in fields:
+        sf = field_ if isinstance(field_, StreamedField) else StreamedField.whole(field_)
+        header["fields"][name] = _write_field(out, name, sf, doc_dtype)  # type: ignore[index]
+        del sf, field_
+
+
+def _write_field(out: _Out, name: str, sf: StreamedField, doc_dtype: type) -> dict[str, object]:
+    """Write one field's blocks and arrays; its header entry."""
+    words = name in WORD_FIELDS
+    lengths = np.asarray(sf.lengths)
+    base = out.size
+    offsets = [0]
+    crcs: list[int] = []
+    keys: list[np.ndarray] = []
+    dfs: list[np.ndarray] = []
+    tops: list[np.ndarray] = []
+    lows: list[np.ndarray] = []
+
+    def emit(k: np.ndarray, df: np.ndarray, docs: np.ndarray, tfs: np.ndarray) -> None:
+        for blob in _compress_all(_encode_blocks(df, docs, tfs, doc_dtype)):
+            crcs.append(out.add(blob)[2])
+            offsets.append(out.size - base)
+        top, low = impact_bounds(df, docs, tfs, lengths)
+        keys.append(np.asarray(k, dtype=np.uint64))
+        dfs.append(np.asarray(df, dtype=np.uint32))
+        tops.append(top)
+        lows.append(low)
+
+    # Runs of any length are cut into whole blocks; a partial last block
+    # waits for the next run.
+    pending: Chunk | None = None
+    for chunk in sf.chunks:
+        if pending is not None:
+            chunk = tuple(np.concatenate([a, b]) for a, b in zip(pending, chunk, strict=True))  # type: ignore[assignment]
+        k, df, docs, tfs = chunk
+        cut = len(k) - len(k) % TERMS_PER_BLOCK
+        at = int(df[:cut].sum(dtype=np.int64))
+        pending = (k[cut:], df[cut:], docs[at:], tfs[at:]) if cut < len(k) else None
+        if cut:
+            emit(k[:cut], df[:cut], docs[:at], tfs[:at])
+        del chunk, k, df, docs, tfs
+    if pending is not None:
+        emit(*pending)
+    del pending
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    info: dict[str, object] = {
+        "kind": "words" if words else "grams",
+        "n_terms": len(all_keys),
+        "doc_dtype": np.dtype(doc_dtype).str,
+        "postings_base": base,
+        "df": out.array(np.concatenate(dfs) if dfs else np.zeros(0, dtype=np.uint32)),
+        "offsets": out.array(np.asarray(offsets, dtype=np.uint64)),
+        "block_crcs": out.array(np.asarray(crcs, dtype=np.uint32)),
+        "lengths": out.array(np.asarray(lengths, dtype=np.uint32)),
+        "keys": out.array(all_keys),
+        "max_tf": out.array(np.concatenate(tops) if tops else np.zeros(0, dtype=np.uint16)),
+        "min_ratio": out.array(np.concatenate(lows) if lows else np.zeros(0, dtype=np.float32)),
+    }
+    if words:
+        text = "\n".join(sf.words() if callable(sf.words) else sf.words)
+        info["lexicon"] = {"at": out.add(zlib.compress(text.encode("utf-8", "surrogatepass"), _LEVEL))}
+    return info
 
 
 def impact_bounds(
@@ -707,6 +800,17 @@ class SegmentPostings:
                 if crc(self._map[start + int(offsets[b]) : start + int(offsets[b + 1])]) != int(crcs[b]):
                     problems.append(f"{self.path}: damaged postings block {b} of field {name} (checksum mismatch)")
         return problems
+
+    def release_pages(self) -> None:
+        """Let the pages of the file read so far leave this process's
+        resident memory (they stay in the page cache): a merge reads every
+        byte of its segments once."""
+        madvise = getattr(self._map, "madvise", None)
+        if madvise is not None and hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):
+                pass
 
     def close(self) -> None:
         self._arrays.clear()

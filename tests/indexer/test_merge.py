@@ -92,19 +92,54 @@ def test_merge_keeps_large_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     docs = tmp_path / "docs"
     shutil.copytree(REPO / "corpus" / "articles", docs)
-    index_dir = tmp_path / "index"
-    # Small worker segments and floor: a few segments, some of them merged.
+    # Small worker segments and floor; fresh builds left unmerged, so the
+    # update that follows meets many segments.
     monkeypatch.setattr(zhsearch.indexer.build, "SEGMENT_POSTINGS", 2_000)
     monkeypatch.setattr(zhsearch.indexer.merge, "FLOOR_POSTINGS", 100)
     monkeypatch.setattr(zhsearch.indexer.merge, "SEGMENTS_PER_TIER", 2)
     monkeypatch.setattr(zhsearch.indexer.merge, "MERGE_AT_ONCE", 3)
-    build_index([docs], index_dir, jobs=1)
-    n = len(segments(index_dir))
-    assert 1 < n <= 8
+    monkeypatch.setattr(zhsearch.indexer.merge, "FRESH_SEGMENTS", 1_000)
+    build_index([docs], tmp_path / "index", jobs=1)
+    build_index([docs], tmp_path / "unmerged", jobs=1)
+    unmerged = len(segments(tmp_path / "unmerged"))
+    (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    build_index([docs], tmp_path / "index", jobs=1)
+    n = len(segments(tmp_path / "index"))
+    assert 1 < n <= 8 < unmerged
     monkeypatch.setattr(zhsearch.indexer.merge, "MAX_MERGED_POSTINGS", 1)  # no merging at all
     build_index([docs], tmp_path / "unmerged", jobs=1)
-    assert len(segments(tmp_path / "unmerged")) > n
-    assert results(index_dir) == results(tmp_path / "unmerged")
+    assert len(segments(tmp_path / "unmerged")) == unmerged + 1
+    assert results(tmp_path / "index") == results(tmp_path / "unmerged")
+
+
+@pytest.mark.parametrize("chunk", [None, 37])
+def test_a_fresh_build_ends_with_few_segments_equal_to_unmerged_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int | None
+) -> None:
+    """A fresh build of any size is merged into at most ``FRESH_SEGMENTS``
+    (here from dozens of worker segments, merged a run of ``chunk``
+    postings at a time), and searches like its unmerged segments."""
+    import zhsearch.indexer.build
+    import zhsearch.indexer.merge
+
+    docs = tmp_path / "docs"
+    shutil.copytree(REPO / "corpus" / "articles", docs)
+    monkeypatch.setattr(zhsearch.indexer.build, "SEGMENT_POSTINGS", 500)
+    if chunk is not None:
+        monkeypatch.setattr(zhsearch.indexer.merge, "CHUNK_POSTINGS", chunk)
+    with monkeypatch.context() as m:
+        m.setattr(zhsearch.indexer.merge, "FRESH_SEGMENTS", 1_000)
+        build_index([docs], tmp_path / "unmerged", jobs=1)
+    assert len(segments(tmp_path / "unmerged")) > 12
+    build_index([docs], tmp_path / "index", jobs=2)
+    assert len(segments(tmp_path / "index")) <= zhsearch.indexer.merge.FRESH_SEGMENTS
+    assert results(tmp_path / "index") == results(tmp_path / "unmerged")
+    # The words pinyin and spelling look-ups list are the same too.
+    lexicons = []
+    for name in ("index", "unmerged"):
+        with open_index(tmp_path / name).reader() as r:
+            lexicons.append(sorted(set(r.lexicon("body"))))
+    assert lexicons[0] == lexicons[1] and len(lexicons[0]) > 1000
 
 
 DRIVER = """
@@ -115,6 +150,9 @@ def _die(*a, **k):
     _real(*a, **k)  # the merged segment's files are written: die before the commit
     os.kill(os.getpid(), signal.SIGKILL)
 _m.merge_postings = _die
+if os.environ.get("SMALL_SEGMENTS"):
+    import zhsearch.indexer.build as _b
+    _b.SEGMENT_POSTINGS = 500  # many worker segments: a fresh build merges them
 from zhsearch.search.cli import main
 main(sys.argv[1:], prog_name="zhsearch")
 """
@@ -144,6 +182,26 @@ def test_a_kill_during_a_merge_leaves_the_previous_index(tmp_path: Path) -> None
     assert sorted(p.name for p in index_dir.glob("*.zpost")) == [f"{seg}.zpost"]
 
 
+def test_a_kill_during_a_rebuilds_final_merge_leaves_the_previous_index(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(REPO / "corpus" / "articles", docs)
+    index_dir = tmp_path / "index"
+    build_index([docs], index_dir, jobs=1)
+    before = results(index_dir)
+    files_before = sorted(p.name for p in index_dir.iterdir())
+    (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if k != "ZHSEARCH_DEBUG"}, "SMALL_SEGMENTS": "1"}
+    cmd = [sys.executable, "-c", DRIVER, "index", str(docs), "--index", str(index_dir), "--rebuild", "--jobs", "1"]
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert sorted(p.name for p in index_dir.iterdir()) == files_before
+    assert results(index_dir) == before
+    assert list(tmp_path.glob(".index.new-*")), "the killed rebuild's merge had written its files"
+    build_index([docs], index_dir, jobs=1, rebuild=True)
+    assert results(index_dir)["琥珀蜂鸟"][0] == 1
+    assert not list(tmp_path.glob(".index.new-*"))
+
+
 def test_rebuild_into_an_existing_index_leaves_no_old_files(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(REPO / "corpus" / "articles", docs)
@@ -171,7 +229,7 @@ def test_parallel_merges_run_in_fresh_processes_and_equal_a_fresh_build(
     docs = tmp_path / "docs"
     docs.mkdir()
     index_dir = tmp_path / "index"
-    no_merges = lambda ix, segments, jobs=1: [s for s in segments if s.doc_count()]  # noqa: E731
+    no_merges = lambda ix, segments, jobs=1, **_: [s for s in segments if s.doc_count()]  # noqa: E731
     monkeypatch.setattr(build, "merge_for_commit", no_merges)
     for i in range(12):  # twelve one-file updates: twelve tiny segments
         (docs / f"{i:02}.txt").write_text(f"文章{i}\n\n第{i}篇讲协商还款和逾期利息。\n", encoding="utf-8")

@@ -142,3 +142,25 @@ def test_sections_are_counted_per_field():
     grams_keys, grams_docs, _ = terms.pairs[GRAM_FIELD]
     assert (gram_key("上门"), 0) in {(int(k), int(d)) for k, d in zip(grams_keys, grams_docs, strict=True)}
     assert set(TEXT_FIELDS) <= set(terms.pairs)
+
+
+@pytest.mark.parametrize("reserve", [16384, 64])
+def test_a_streamed_file_has_its_header_first_whatever_its_size(tmp_path: Path, reserve: int) -> None:
+    """Parts written as they come, the header last: into the room kept for
+    it, or (a header larger than that) in front of a copy of the data."""
+    from zhsearch.indexer.binfile import StreamedFile, open_mapped
+
+    path = tmp_path / "f.bin"
+    header = {"parts": [[i, 3] for i in range(40)]}
+    with StreamedFile(path, reserve=reserve) as out:
+        for i in range(40):
+            out.write(b"%03d" % i)
+        out.finish(b"TEST\n", header)
+    mapped, read, start = open_mapped(path, b"TEST\n", "test")
+    assert read == header and start % 8 == 0
+    assert bytes(mapped[start:]) == b"".join(b"%03d" % i for i in range(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+    with pytest.raises(RuntimeError), StreamedFile(tmp_path / "g.bin", reserve=reserve) as out:
+        out.write(b"abc")
+        raise RuntimeError("a failed write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]

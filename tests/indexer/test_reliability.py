@@ -423,6 +423,13 @@ def _limit_writes(monkeypatch: pytest.MonkeyPatch, budget: int, err: int = errno
         spend(sum(len(p) for p in parts), str(path))
         return real_write_file(path, parts, mode, sync_dir=sync_dir)
 
+    real_stream_write = binfile.StreamedFile.write
+
+    def stream_write(self, data):
+        spend(len(data), str(self.path))
+        return real_stream_write(self, data)
+
+    monkeypatch.setattr(binfile.StreamedFile, "write", stream_write)
     monkeypatch.setattr(storage.SafeStorage, "create_file", create_file)
     for module in ("zhsearch.indexer.binfile", "zhsearch.indexer.postings", "zhsearch.indexer.storage"):
         monkeypatch.setattr(f"{module}.write_file", write_file)
