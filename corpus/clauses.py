@@ -132,3 +132,30 @@ def legal_meta(title: str) -> dict[str, str]:
         kind = "司法解释"
     level = "national" if _NATIONAL_ISSUER.match(title) or not _LOCAL.match(title) else "local"
     return {"doc_kind": kind, "level": level}
+
+
+_PLACE_SUFFIX = re.compile(
+    r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|自治州|自治县|州|盟|县|经济特区)$"
+)
+
+
+def legal_places(title: str) -> tuple[str, ...]:
+    """The places a local law's title opens with, the widest first, each as
+    written and without its administrative suffix when two characters or
+    more are left: ``("浙江省", "浙江", "温州市", "温州")`` for
+    ``浙江省温州市市容条例``, ``()`` for a national one.  The names come
+    from the title itself (a province's or a city's prefix), so a question
+    naming the place can be told from one that does not."""
+    out: list[str] = []
+    rest = title.strip()
+    for _ in range(2):  # a province, then a city under it
+        m = _LOCAL.match(rest)
+        if not m or _NATIONAL_ISSUER.match(rest):
+            break
+        name = m.group()
+        stem = _PLACE_SUFFIX.sub("", name)
+        out.append(name)
+        if stem != name and len(stem) >= 2:
+            out.append(stem)
+        rest = rest[len(name) :]
+    return tuple(out)

@@ -455,7 +455,7 @@ def _analyse_file(
             if keep is not None and not keep(article.id, article.title if several else ""):
                 continue
             docs, texts = _documents(article, source, outcome.digest)
-            analysed.append((article.id, docs, analyze_sections(article.title, texts, settings, words)))
+            analysed.append((article.id, docs, analyze_sections(article.title, texts, settings, words, article.meta)))
     except ReadError as exc:
         return replace(outcome, skip=exc.reason), []
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long run
@@ -495,6 +495,7 @@ class _PartWriter:
         self.n_postings = 0
         self.articles: list[str] = []
         self.works: list[str] = []
+        self.standings: list[str] = []
         self.doc_article: list[np.ndarray] = []
 
     def add(self, article_id: str, docs: list[dict[str, Any]], terms: SectionTerms) -> tuple[int, int]:
@@ -503,6 +504,7 @@ class _PartWriter:
         self.doc_article.append(np.full(len(docs), len(self.articles), dtype=np.int32))
         self.articles.append(article_id)
         self.works.append(terms.work)
+        self.standings.append(terms.standing)
         for doc in docs:
             self.writer.add_document(**doc)
         for name, (t, d, c) in terms.pairs.items():
@@ -542,6 +544,7 @@ class _PartWriter:
                 files,
                 getattr(writer.storage, "file_mode", None),
                 self.works,
+                self.standings,
             )
             self.segments.append(segment)
         else:
@@ -609,7 +612,7 @@ def _stream_file(
                 dropped.append(earlier[1:])
             words: dict[str, set[str]] = {}
             docs, texts = _documents(article, source, hexdigest)
-            terms = analyze_sections(article.title, texts, settings, words)
+            terms = analyze_sections(article.title, texts, settings, words, article.meta)
             placed[article.id] = (article.id, *out.add(article.id, docs, terms), len(docs))
             out.add_words(words)
             out.maybe_flush()

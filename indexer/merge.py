@@ -252,8 +252,9 @@ def merge_postings(
     n_docs = offset
     articles: dict[str, int] = {}
     work_of: dict[int, str] = {}
+    standing_of: dict[int, str] = {}
     doc_article = np.zeros(n_docs, dtype=np.int32)
-    all_works = True
+    all_works = all_standings = True
     for store, live, new in zip(stores, lives, renumber, strict=True):
         ids, local = store.articles()
         number = np.fromiter((articles.setdefault(a, len(articles)) for a in ids), np.int32, len(ids))
@@ -263,11 +264,17 @@ def merge_postings(
             all_works = False
         else:
             work_of.update(zip(number.tolist(), works, strict=True))
+        standings = store.standings()
+        if standings is None:
+            all_standings = False
+        else:
+            standing_of.update(zip(number.tolist(), standings, strict=True))
     # Articles only deleted sections held are dropped (renumbered densely).
     used = np.zeros(len(articles), dtype=bool)
     used[doc_article] = True
     keep_ids = [a for a, i in articles.items() if used[i]]
     keep_works = [work_of.get(i, "") for a, i in articles.items() if used[i]] if all_works else None
+    keep_standings = [standing_of.get(i, "") for a, i in articles.items() if used[i]] if all_standings else None
     dense = np.cumsum(used, dtype=np.int64) - 1
     doc_article = dense[doc_article].astype(np.int32)
     names = [n for n in (*WORD_FIELDS, GRAM_FIELD) if any(s.has_field(n) for s in stores)]
@@ -276,7 +283,9 @@ def merge_postings(
         for name in names:
             yield name, _merge_field(name, stores, lives, renumber)
 
-    write_sorted_segment(path, n_docs, fields(), keep_ids, doc_article, files, mode, keep_works, streamed=True)
+    write_sorted_segment(
+        path, n_docs, fields(), keep_ids, doc_article, files, mode, keep_works, keep_standings, streamed=True
+    )
 
 
 def _merge_field(

@@ -42,13 +42,15 @@ import os
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
+from zhsearch.indexer.authority import standing_key
 from zhsearch.indexer.binfile import FormatError, StreamedFile, crc, head, open_mapped, write_file
 from zhsearch.indexer.works import work_key
 
@@ -152,6 +154,8 @@ class SectionTerms:
     lengths: dict[str, np.ndarray]
     # The article's work (``indexer.works``), stored with the postings.
     work: str = ""
+    # The article's standing (``indexer.authority``), stored with the postings.
+    standing: str = ""
 
 
 # Word -> key, kept for the life of the process (a worker sees the same
@@ -173,12 +177,17 @@ def _keys(counts: dict[str, int]) -> list[int]:
 
 
 def analyze_sections(
-    title: str, texts: list[tuple[str, str]], settings: Settings, lexicon: dict[str, set[str]]
+    title: str,
+    texts: list[tuple[str, str]],
+    settings: Settings,
+    lexicon: dict[str, set[str]],
+    meta: Mapping[str, Any] | None = None,
 ) -> SectionTerms:
     """Count the terms of an article's sections, given as ``(heading path,
     body)``: title words (the article's, in every section), heading words,
     body words, and the bigrams of heading and body (see ``indexer.schema``).
-    Words are added to ``lexicon`` (field -> words)."""
+    Words are added to ``lexicon`` (field -> words); the article's
+    ``meta`` gives its standing (``indexer.authority``)."""
     n = len(texts)
     pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     lengths: dict[str, np.ndarray] = {}
@@ -212,7 +221,7 @@ def analyze_sections(
     keys_arr, docs = gram_terms("\n".join(gram_texts), starts)
     pairs[GRAM_FIELD] = count_pairs(keys_arr, docs)
     lengths[GRAM_FIELD] = np.bincount(docs, minlength=n).astype(np.uint32)
-    return SectionTerms(n, pairs, lengths, work_key(title))
+    return SectionTerms(n, pairs, lengths, work_key(title), standing_key(title, meta or {}))
 
 
 # --------------------------------------------------------------------------
@@ -350,15 +359,16 @@ def write_segment(
     files: dict[str, tuple[int, int]] | None = None,
     mode: int | None = None,
     works: list[str] | None = None,
+    standings: list[str] | None = None,
 ) -> None:
     """Sort, compress and write a segment's postings to ``path`` (atomically
     and durably: a temporary file, fsynced, renamed into place), with the
     article of each section (``doc_article`` indexes ``articles``), each
-    article's work key (``indexer.works``) and the ``(size, crc32)`` of the
+    article's work key (``indexer.works``) and standing (``indexer.authority``) and the ``(size, crc32)`` of the
     segment's other ``files``.  Empties the ``fields``' lists as it goes, to
     hold less memory at once."""
     sorted_fields = ((name, _sort_field(fp)) for name, fp in fields.items())
-    write_sorted_segment(path, n_docs, sorted_fields, articles, doc_article, files, mode, works)
+    write_sorted_segment(path, n_docs, sorted_fields, articles, doc_article, files, mode, works, standings)
 
 
 def write_sorted_segment(
@@ -370,6 +380,7 @@ def write_sorted_segment(
     files: dict[str, tuple[int, int]] | None = None,
     mode: int | None = None,
     works: list[str] | None = None,
+    standings: list[str] | None = None,
     *,
     streamed: bool = False,
 ) -> None:
@@ -381,13 +392,13 @@ def write_sorted_segment(
     if not streamed:
         out = _Out()
         header: dict[str, object] = {}
-        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files)
+        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files, standings)
         write_file(path, [head(MAGIC, header), *out.parts], mode, sync_dir=False)
         return
     with StreamedFile(path, mode) as sink:
         out = _Out(sink.write)
         header = {}
-        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files)
+        _write_parts(out, n_docs, fields, articles, doc_article, works, header, files, standings)
         sink.finish(MAGIC, header, sync_dir=False)
 
 
@@ -422,6 +433,7 @@ def _write_parts(
     works: list[str] | None,
     header: dict[str, object],
     files: dict[str, tuple[int, int]] | None = None,
+    standings: list[str] | None = None,
 ) -> None:
     header.update(
         {
@@ -440,6 +452,11 @@ def _write_parts(
             raise ValueError(f"{len(works)} work keys for {len(articles)} articles")
         blob = zlib.compress(json.dumps(works).encode("utf-8", "surrogatepass"), _LEVEL)
         header["works"] = {"at": out.add(blob)}
+    if standings is not None:
+        if len(standings) != len(articles):
+            raise ValueError(f"{len(standings)} standings for {len(articles)} articles")
+        blob = zlib.compress(json.dumps(standings).encode("utf-8", "surrogatepass"), _LEVEL)
+        header["standings"] = {"at": out.add(blob)}
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
     for name, field_ in fields:
         sf = field_ if isinstance(field_, StreamedField) else StreamedField.whole(field_)
@@ -551,7 +568,7 @@ def impact_bounds(
 
 def _parts(header: dict) -> list[dict]:
     """Every checksummed part a postings header names (arrays and blobs)."""
-    parts = [header["articles"], header["doc_article"], *([header["works"]] if "works" in header else [])]
+    parts = [header["articles"], header["doc_article"], *(header[k] for k in ("works", "standings") if k in header)]
     for info in header["fields"].values():
         parts.extend(
             info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys", "max_tf", "min_ratio") if k in info
@@ -616,6 +633,13 @@ class SegmentPostings:
         if "works" not in self._header:
             return None
         return json.loads(self._blob(self._header["works"]["at"]).decode("utf-8", "surrogatepass"))
+
+    def standings(self) -> list[str] | None:
+        """Each article's standing (``indexer.authority``; aligned with
+        :meth:`articles`' ids; ``None``: written before they were stored)."""
+        if "standings" not in self._header:
+            return None
+        return json.loads(self._blob(self._header["standings"]["at"]).decode("utf-8", "surrogatepass"))
 
     def has_field(self, name: str) -> bool:
         return name in self._fields

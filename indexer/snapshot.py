@@ -119,6 +119,20 @@ class Snapshot:
                 works[self._article_numbers[article_id]] = key
         return works
 
+    def article_standings(self) -> list[str]:
+        """Each article number's standing (``indexer.authority``) as stored
+        with the postings, the newest segment's for an article in several;
+        ``""`` for the articles of a segment written before they were stored
+        (no standing: ranked as before)."""
+        standings = [""] * len(self.articles)
+        for (store, _), ids in zip(self._stores, self._segment_ids, strict=True):
+            keys = store.standings()
+            if keys is None:
+                keys = [""] * len(ids)
+            for article_id, key in zip(ids, keys, strict=True):
+                standings[self._article_numbers[article_id]] = key
+        return standings
+
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
         return self._article_numbers.get(article_id, -1)

@@ -557,6 +557,12 @@ Examples:
     help="The jieba user dictionary the index was built with (checked; the index's own copy is used).",
 )
 @click.option("--no-correct", is_flag=True, help="Show the results of the query as typed, never of a correction.")
+@click.option(
+    "--prior/--no-prior",
+    default=None,
+    help="Rank a national law before the local regulations and judicial interpretations repeating it, "
+    "unless the question names their place or kind (default: on; config key prior).",
+)
 @_cluster_option
 @_index_option
 @_output_options
@@ -568,6 +574,7 @@ def search(
     synonyms: str | None,
     user_dict: str | None,
     no_correct: bool,
+    prior: bool | None,
     cluster: str | None,
     as_json: bool,
     fmt: str,
@@ -577,10 +584,10 @@ def search(
     from zhsearch.search.searcher import search as run_search
 
     fmt = "jsonl" if as_json else fmt
-    cfg = _config(index_dir, limit=limit, synonyms=synonyms, user_dict=user_dict, color=color)
+    cfg = _config(index_dir, limit=limit, synonyms=synonyms, user_dict=user_dict, color=color, prior=prior)
     results = run_search(
         " ".join(query), _index_of(cfg), limit=cfg["limit"], synonyms=cfg["synonyms"], user_dict=cfg["user_dict"],
-        correct=not no_correct, cluster=cluster, **options,
+        correct=not no_correct, prior=cfg["prior"], cluster=cluster, **options,
     )  # fmt: skip
     for notice in results.notices:
         click.echo(f"zhsearch: {clean(notice)}", err=True)

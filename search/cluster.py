@@ -502,6 +502,7 @@ class ClusterSearcher:
         facets: Iterable[str] = (),
         sort: str = "score",
         correct: bool = True,
+        prior: Any = None,
     ) -> ClusterResults:
         """Like :meth:`Searcher.search`, over every shard; see the module
         docstring for how, and ``ClusterResults.missing``."""
@@ -560,6 +561,7 @@ class ClusterSearcher:
             stats=stats,
             suggestions=False,
             pinyin_shared=given,
+            prior=prior,
             limit=page * limit,
             page=1,
         )
@@ -601,8 +603,9 @@ class ClusterSearcher:
             from zhsearch.search.searcher import CLEARLY_MORE
 
             better = self.search(
-                suggestion, limit, page, snippets=snippets, facets=facet_names, sort=sort, correct=False, **options
-            )
+                suggestion, limit, page, snippets=snippets, facets=facet_names, sort=sort, correct=False,
+                prior=prior, **options,
+            )  # fmt: skip
             typed = fixed = 0
             for part in self._round("complete", (results.terms, better.terms, options)):
                 if not isinstance(part, _Failed):

@@ -1,8 +1,9 @@
 """Settings from TOML files, so options need not be repeated on every command.
 
 A config file sets any of ``index``, ``synonyms``, ``user_dict`` (paths,
-relative to the file's own directory), ``limit`` (hits per page) and
-``color`` (``auto``, ``always``, ``never``)::
+relative to the file's own directory), ``limit`` (hits per page),
+``color`` (``auto``, ``always``, ``never``) and ``prior`` (``true`` or
+``false``: the document-level prior of ``search.authority``)::
 
     index = "~/notes/zhsearch-index"
     synonyms = "synonyms.txt"
@@ -39,7 +40,7 @@ from zhsearch.corpus.errors import ConfigError
 
 INDEX_CONFIG = "zhsearch.toml"
 USER_CONFIG = "config.toml"
-KEYS = ("index", "synonyms", "user_dict", "limit", "color")
+KEYS = ("index", "synonyms", "user_dict", "limit", "color", "prior")
 PATH_KEYS = ("index", "synonyms", "user_dict")
 COLORS = ("auto", "always", "never")
 DEFAULT_LIMIT = 10
@@ -131,6 +132,10 @@ def _check(path: Path, key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
             raise ConfigError(f"{where} must be a whole number from 1 to 1000")
         return value
+    if key == "prior":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
     if value not in COLORS:
         raise ConfigError(f"{where} must be one of {', '.join(COLORS)}")
     return value
@@ -138,7 +143,7 @@ def _check(path: Path, key: str, value: Any) -> Any:
 
 def config(index_dir: str | os.PathLike[str] | None = None, **options: Any) -> Config:
     """The settings in effect: ``options`` (``index_dir``, ``synonyms``,
-    ``user_dict``, ``limit``, ``color``; ``None`` means not given) over the
+    ``user_dict``, ``limit``, ``color``, ``prior``; ``None`` means not given) over the
     config files over the environment and defaults (see the module notes)."""
     from zhsearch.indexer.storage import default_index_dir
 
@@ -189,6 +194,10 @@ def _first(key: str, layers: list[tuple[str, Mapping[str, Any]]]) -> Setting | N
 def _default(key: str) -> Setting:
     if key == "limit":
         return Setting(key, DEFAULT_LIMIT, "default")
+    if key == "prior":
+        from zhsearch.search.authority import ON_BY_DEFAULT
+
+        return Setting(key, ON_BY_DEFAULT, "default")
     if key == "color":
         if os.environ.get("NO_COLOR"):
             return Setting(key, "never", "$NO_COLOR")

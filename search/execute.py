@@ -54,22 +54,24 @@ def scored(
     stats: CollectionStats | None,
     memo: Memo,
     prune: tuple[int, int] | None = None,
+    factors: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, pruning.PrunedTop | None]:
     """The sections a plan allows (``None``: all), before and after the
     article filter ``wanted``, and their scores; with ``prune`` (ranks
     start, stop) on a large index, the page dynamic pruning found when it
-    can prove it (``search.pruning``), and then only the scores it computed."""
+    can prove it (``search.pruning``), and then only the scores it computed.
+    ``factors`` are the articles' document-level prior (``Ranker.authority``)."""
     allowed = unfiltered = allowed_sections(ranker, qplan, memo)
     if wanted is not None:
         allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
     masks = [requirement_docs(ranker, m, memo) for m in qplan.masks]
     if prune is not None and not qplan.required and ranker.n_alive >= pruning.MIN_SECTIONS:
-        found = pruning.top_articles(ranker, list(qplan.scoring), masks, stats, allowed, *prune)
+        found = pruning.top_articles(ranker, list(qplan.scoring), masks, stats, allowed, *prune, factors=factors)
         if found is not None:
             scores = np.zeros(ranker.n_docs, dtype=np.float32)
             scores[found.docs] = found.scores
             return unfiltered, allowed, scores, found
-    scores = ranker.score(list(qplan.scoring), masks, stats)
+    scores = ranker.score(list(qplan.scoring), masks, stats, factors=factors)
     if qplan.required and allowed is not None:
         # Required clauses (phrases, AND) may match sections no scored
         # term reaches; give them a floor so they still rank.

@@ -13,7 +13,8 @@ lists (``Ranker.score(..., docs=...)``: the same arithmetic on fewer
 elements, so the same numbers bit for bit).
 
 The final score is not a plain sum — coordination, single-character
-matches and shared titles only scale it down (factors ≤ 1), but an article
+matches, shared titles and the document-level prior (``search.authority``)
+only scale it down (factors ≤ 1), so the bounds still hold; but an article
 also gets evidence from the best articles of its work (``ranking.
 group_evidence``), which depends on other articles.  So the pruned ranking is
 accepted only with a certificate: every article on the page has an exact
@@ -123,8 +124,15 @@ class _Candidates:
     section's score does not depend on the others, so new ones are scored
     alone and merged in."""
 
-    def __init__(self, ranker: Ranker, terms: list[ScoreTerm], masks, stats: CollectionStats | None) -> None:
-        self.ranker, self.terms, self.masks, self.stats = ranker, terms, masks, stats
+    def __init__(
+        self,
+        ranker: Ranker,
+        terms: list[ScoreTerm],
+        masks,
+        stats: CollectionStats | None,
+        factors: np.ndarray | None = None,
+    ) -> None:
+        self.ranker, self.terms, self.masks, self.stats, self.factors = ranker, terms, masks, stats, factors
         self.docs = np.zeros(0, dtype=np.int64)
         self.scores = np.zeros(0, dtype=np.float32)
 
@@ -135,7 +143,7 @@ class _Candidates:
             new = new[self.docs[at] != new]
         if not len(new):
             return
-        scores = self.ranker.score(self.terms, self.masks, self.stats, new)
+        scores = self.ranker.score(self.terms, self.masks, self.stats, new, self.factors)
         if not len(self.docs):
             self.docs, self.scores = new, scores
             return
@@ -247,11 +255,12 @@ def top_articles(
     allowed: np.ndarray | None,
     start: int,
     stop: int,
+    factors: np.ndarray | None = None,
 ) -> PrunedTop | None:
     """Ranks ``start`` to ``stop`` of the articles for ``terms``, as
-    ``Ranker.top_articles`` on ``Ranker.score`` gives them, found with
-    pruning; ``None`` when pruning cannot prove its page or saves nothing
-    (then score exhaustively)."""
+    ``Ranker.top_articles`` on ``Ranker.score`` (with the articles' prior
+    ``factors``) gives them, found with pruning; ``None`` when pruning
+    cannot prove its page or saves nothing (then score exhaustively)."""
     if stop > MAX_DEPTH or len(terms) < 2 or not ranker.n_alive:
         return None
     bounds = term_bounds(ranker, terms, stats)
@@ -276,7 +285,7 @@ def top_articles(
             continue
         essential.add(i)
         held += sizes[i]
-    cands = _Candidates(ranker, terms, masks, stats)
+    cands = _Candidates(ranker, terms, masks, stats, factors)
     cands.add([ids(i) for i in essential])
     ceiling = float(prefix[-2])
     for _ in range(4):

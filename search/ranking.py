@@ -32,6 +32,7 @@ from zhsearch.indexer.snapshot import Snapshot
 from zhsearch.indexer.works import work_key
 
 if TYPE_CHECKING:
+    from zhsearch.search.authority import Prior
     from zhsearch.search.filters import ArticleColumns
     from zhsearch.search.pinyin import PinyinIndex
 
@@ -184,6 +185,42 @@ class Ranker(Snapshot):
         return per_article[self.doc_article].astype(np.float32)
 
     @cached_property
+    def _standings(self) -> tuple[list[tuple[str, str, tuple[str, ...]]], np.ndarray]:
+        """The distinct standings (``indexer.authority``: level, form, folded
+        places) stored with the postings, and each article's number among them."""
+        from zhsearch.indexer.analysis import fold
+
+        keys = self.article_standings()
+        distinct: dict[str, int] = {}
+        codes = np.fromiter((distinct.setdefault(k, len(distinct)) for k in keys), np.int32, len(keys))
+        return [_parsed_standing(k, fold) for k in distinct], codes
+
+    @cached_property
+    def _factor_cache(self) -> dict[tuple[float, ...], np.ndarray | None]:
+        return {}
+
+    def authority(self, prior: Prior | None, question: str) -> np.ndarray | None:
+        """Each article's factor (≤ 1) under the document-level ``prior``
+        for ``question`` (``search.authority``); ``None`` when every article
+        keeps 1 (nothing to scale)."""
+        if prior is None:
+            return None
+        from zhsearch.indexer.authority import Standing
+        from zhsearch.search.authority import asked
+
+        distinct, codes = self._standings
+        if not len(codes):
+            return None
+        q = asked(question)
+        per = tuple(prior.factor(Standing(level, kind, places), q) for level, kind, places in distinct)
+        cache = self._factor_cache
+        if per not in cache:
+            if len(cache) >= 64:
+                cache.clear()
+            cache[per] = None if all(f == 1.0 for f in per) else np.asarray(per, dtype=np.float32)[codes]
+        return cache[per]
+
+    @cached_property
     def pinyin(self) -> PinyinIndex:
         """The index's Chinese words by pinyin, built for the first pinyin query."""
         from zhsearch.search.pinyin import PinyinIndex
@@ -239,11 +276,14 @@ class Ranker(Snapshot):
         masks: list[np.ndarray] | None = None,
         stats: CollectionStats | None = None,
         docs: np.ndarray | None = None,
+        factors: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-section scores (0 where nothing matched); ``masks`` are the
         section masks ``ScoreTerm.within`` refers to.  ``stats`` (default:
         this snapshot's) are the collection statistics to score with; every
-        collection-wide number a score uses comes from them.
+        collection-wide number a score uses comes from them.  ``factors``
+        (one per article, each in (0, 1]: the document-level prior, see
+        :meth:`authority`) scale each section's score last.
 
         With ``docs`` (increasing section numbers), only those sections'
         scores, in that order: the same numbers, bit for bit, as the full
@@ -325,6 +365,9 @@ class Ranker(Snapshot):
             total = float(weights.sum()) or 1.0
             share = matched[hit] / np.float32(total)
             scores[hit] *= share**COORD_POWER
+        if factors is not None:
+            hit = np.flatnonzero(scores)
+            scores[hit] *= factors[self.doc_article[hit if docs is None else docs[hit]]]
         return scores
 
     def term_idf(self, t: ScoreTerm, n: int, stats: CollectionStats | None) -> float:
@@ -461,6 +504,13 @@ class Ranker(Snapshot):
             m = min(len(cand), 4 * m)
         best = np.sort(first)[start:stop]
         return [(int(cand[pick[i]]), float(cs[pick[i]])) for i in best]
+
+
+def _parsed_standing(key: str, fold) -> tuple[str, str, tuple[str, ...]]:
+    from zhsearch.indexer.authority import Standing
+
+    st = Standing.parse(key)
+    return st.level, st.kind, tuple(fold(p) for p in st.places)
 
 
 def _is_cjk_char(text: str) -> bool:

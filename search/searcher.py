@@ -33,8 +33,9 @@ from zhsearch.indexer.storage import (
     resolve_index_dir,
     served_notice,
 )
-from zhsearch.search import execute, pinyin, ranking
+from zhsearch.search import authority, execute, pinyin, ranking
 from zhsearch.search import related as related_terms
+from zhsearch.search.authority import Prior
 from zhsearch.search.complete import Completer, Completion
 from zhsearch.search.filters import Filters, check_facets, check_sort
 from zhsearch.search.pruning import PrunedTop
@@ -302,6 +303,7 @@ class Searcher:
         suggestions: bool = True,
         pinyin_shared: pinyin.PinyinShared | None = None,
         correct: bool = True,
+        prior: bool | Prior | None = None,
     ) -> Results:
         """Articles matching ``query``, best first, ``limit`` per ``page``.
 
@@ -316,6 +318,12 @@ class Searcher:
         query matches nothing and its correction (did you mean) finds clearly
         more, the results are the correction's, with ``corrected`` set;
         ``correct=False`` keeps the query as typed.
+
+        ``prior`` is the document-level prior (``search.authority``): local
+        regulations and judicial interpretations rank below the national law
+        whose wording they repeat, unless the question names their place or
+        kind.  ``None``: as ``authority.ON_BY_DEFAULT`` says; ``False``: off;
+        a :class:`Prior`: its factors.
 
         ``stats`` are the collection statistics to score with (default: this
         index's own): a shard of a sharded index is given the sums over all
@@ -353,7 +361,10 @@ class Searcher:
         # Pruning ranks by score alone and gives up the exact total: not
         # when facets count every match or pinyin adds its own scores.
         prune = None if facet_names or sort != "score" or spelled_parts else ((page - 1) * limit, page * limit)
-        parsed, qplan, allowed, scores, pruned = self._run(ranker, parsed, qplan, wanted, stats, notices, prune)
+        factors = ranker.authority(authority.resolve(prior), query)
+        parsed, qplan, allowed, scores, pruned = self._run(
+            ranker, parsed, qplan, wanted, stats, notices, prune, factors
+        )
         reading = None
         spelled = pinyin.search(query, ranker, stats, pinyin_shared) if spelled_parts else None
         if spelled is not None:
@@ -407,7 +418,7 @@ class Searcher:
             options = {"category": category, "author": author, "tag": tag, "since": since, "until": until}
             better = self.search(
                 suggestion, limit, page, snippets=snippets, source=source, facets=facet_names, sort=sort,
-                stats=stats, correct=False, **options,
+                stats=stats, correct=False, prior=prior, **options,
             )  # fmt: skip
             typed = _complete_matches(ranker, parsed.terms, wanted)
             fixed = _complete_matches(ranker, better.terms, wanted)
@@ -470,13 +481,14 @@ class Searcher:
         stats: ranking.CollectionStats | None,
         notices: list[str],
         prune: tuple[int, int] | None = None,
+        factors: np.ndarray | None = None,
     ) -> tuple[ParsedQuery, Plan, np.ndarray | None, np.ndarray, PrunedTop | None]:
         """Run ``qplan`` (see ``search.execute``): the query and plan that
         ran, the sections allowed, their scores, and the page dynamic
         pruning found (with ``prune``, see ``execute.scored``).  When the
         required parts match no article, the relaxed query runs instead,
         with a notice."""
-        unfiltered, allowed, scores, pruned = execute.scored(ranker, qplan, wanted, stats, self._memo, prune)
+        unfiltered, allowed, scores, pruned = execute.scored(ranker, qplan, wanted, stats, self._memo, prune, factors)
         # A shard (``stats`` given) can't tell whether another shard has the
         # required parts: there the caller decides on the relaxed query.
         nothing = stats is None and qplan.required and not ranker.matching(scores, unfiltered).any()
@@ -486,7 +498,9 @@ class Searcher:
         # Nothing in the index has every required part: rather than no
         # results, the articles with some of the words, and a notice.
         loose_plan = plan(loose, self.settings, self.synonyms)
-        _, loose_allowed, loose_scores, _ = execute.scored(ranker, loose_plan, wanted, stats, self._memo)
+        _, loose_allowed, loose_scores, _ = execute.scored(
+            ranker, loose_plan, wanted, stats, self._memo, factors=factors
+        )
         if not ranker.matching(loose_scores, loose_allowed).any():
             return parsed, qplan, allowed, scores, pruned
         required = [c.text for c in parsed.clauses if (c.required or c.phrase) and not c.excluded]

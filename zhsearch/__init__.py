@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "config": "zhsearch.search.config",
     "Config": "zhsearch.search.config",
     "Setting": "zhsearch.search.config",
+    "Prior": "zhsearch.search.authority",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -116,6 +117,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         remove,
     )
     from zhsearch.indexer.watch import watch
+    from zhsearch.search.authority import Prior
     from zhsearch.search.complete import Completion
     from zhsearch.search.config import Config, Setting, config
     from zhsearch.search.evaluation import EvalReport, evaluate

@@ -116,7 +116,7 @@ def test_config_command_shows_values_and_sources(places):
     ("text", "message"),
     [
         ("limit = ", "is not valid TOML"),
-        ("limt = 3", "unknown setting 'limt'; the settings are index, synonyms, user_dict, limit, color"),
+        ("limt = 3", "unknown setting 'limt'; the settings are index, synonyms, user_dict, limit, color, prior"),
         ("limit = 0", "limit must be a whole number from 1 to 1000"),
         ('limit = "3"', "limit must be a whole number from 1 to 1000"),
         ('color = "blue"', "color must be one of auto, always, never"),

@@ -16,13 +16,17 @@ from hypothesis import strategies as st
 from zhsearch.indexer.build import build_index
 from zhsearch.indexer.postings import impact_bounds
 from zhsearch.search import pruning
+from zhsearch.search.authority import Prior
 from zhsearch.search.cli import main
 from zhsearch.search.query import parse, plan
 from zhsearch.search.ranking import K1
 from zhsearch.search.searcher import Searcher
 
 WORDS = ["合同", "解除", "赔偿", "劳动", "工资", "责任", "保护", "网络", "个人", "信息", "期限", "违约", "抵押", "担保"]
-WORKS = ["劳动合同法", "民法典", "网络安全法"]
+WORKS = ["劳动合同法", "民法典", "网络安全法", "北京市物业条例", "最高人民法院关于劳动争议的解释"]
+# The standing (meta level, doc_kind) of each work: the document-level
+# prior scales the local rule's and the interpretation's scores down.
+STANDING = {"北京市物业条例": ("local", "条例"), "最高人民法院关于劳动争议的解释": ("national", "司法解释")}
 
 
 def _corpus(rng: random.Random, n_articles: int) -> dict[str, str]:
@@ -32,8 +36,12 @@ def _corpus(rng: random.Random, n_articles: int) -> dict[str, str]:
     weights = [1.0 / (i + 1) for i in range(len(WORDS))]
     files = {}
     for a in range(n_articles):
-        title = f"{rng.choice(WORKS)} 第{a + 1}条" if rng.random() < 0.7 else f"条例{a}"
+        work = rng.choice(WORKS)
+        title = f"{work} 第{a + 1}条" if rng.random() < 0.7 else f"条例{a}"
         parts = [f"# {title}\n"]
+        if title.startswith(work) and work in STANDING:
+            level, kind = STANDING[work]
+            parts.insert(0, f"---\nlevel: {level}\ndoc_kind: {kind}\n---\n")
         for s in range(rng.randint(1, 3)):
             body = "，".join(rng.choices(WORDS, weights, k=rng.randint(1, 12)))
             parts.append(f"## 第{s + 1}节 {rng.choice(WORDS)}\n\n{body}。\n")
@@ -61,7 +69,7 @@ def _prune_small_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _page(s: Searcher, query: str, limit: int, page: int, monkeypatch: pytest.MonkeyPatch, prune: bool):
     monkeypatch.setattr(pruning, "MIN_SECTIONS", 0 if prune else 1 << 60)
-    r = s.search(query, limit=limit, page=page, snippets=False, suggestions=False, correct=False)
+    r = s.search(query, limit=limit, page=page, snippets=False, suggestions=False, correct=False, prior=Prior())
     return r, [(h.id, h.section.index, h.score) for h in r.hits], r.scores
 
 
@@ -74,6 +82,8 @@ def test_pruned_top_k_is_the_exhaustive_top_k(monkeypatch: pytest.MonkeyPatch, s
         with Searcher(_index(_corpus(rng, n_articles), root)) as s:
             for _ in range(12):
                 query = (" " if rng.random() < 0.5 else "").join(rng.sample(WORDS, rng.randint(1, 4)))
+                if rng.random() < 0.2:
+                    query += rng.choice(["北京", "解释"])  # names a place or a kind: no demotion there
                 limit, page = rng.randint(1, 5), rng.randint(1, 2)
                 exhaustive, want, want_scores = _page(s, query, limit, page, monkeypatch, prune=False)
                 pruned, got, got_scores = _page(s, query, limit, page, monkeypatch, prune=True)
