@@ -422,6 +422,11 @@ def create_app(
         correct: bool = Query(
             False, description="Show a did-you-mean correction's results when it finds clearly more (`corrected`)."
         ),
+        prior: bool = Query(
+            True,
+            description="The document-level prior: a national law before the local regulations and "
+            "interpretations repeating it, unless the query names their place or kind (false: off).",
+        ),
     ) -> Response:
         q = _check_query(q)
         options: dict[str, Any] = {
@@ -436,6 +441,7 @@ def create_app(
             "facets": tuple(facet or ()),
             "sort": sort,
             "correct": correct,
+            "prior": prior,
         }
         key = ("search", q, *options.values())
         return await handle.cached(key, lambda s: results_dict(s.search(q, **options)))

@@ -218,3 +218,17 @@ def test_a_sharded_index_ranks_with_the_prior_like_one_index(tmp_path: Path) -> 
         assert changed  # the prior did reorder something
         top = one.search("押金", limit=1).hits[0]
         assert top.title.startswith("中华人民共和国租赁法")
+
+
+def test_the_web_api_turns_it_off_too(laws: Path, live_server) -> None:
+    import httpx
+
+    base = live_server(laws)
+
+    def scores(**params) -> dict[str, float]:
+        got = httpx.get(f"{base}/search", params={"q": QUESTION, **params}, timeout=10).json()
+        return {h["id"]: h["score"] for h in got["hits"]}
+
+    on, off = scores(), scores(prior="false")
+    assert on["beijing.md"] < on["national.md"]
+    assert off["beijing.md"] == off["national.md"]
