@@ -75,6 +75,7 @@ class Snapshot:
             self.avg_length[field] = max(self.length_sums[field] / self.n_alive, 1.0) if self.n_alive else 1.0
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lexicons: dict[str, list[str]] = {}
+        self._bounds: dict[tuple[str, str], tuple[int, float] | None] = {}
 
     def stored_fields(self, docnum: int) -> dict:
         """A section's stored values, read straight from its segment's
@@ -206,15 +207,25 @@ class Snapshot:
         ``field`` over all segments (deleted sections included: still a
         bound), ``(0, inf)`` if no segment has it, ``None`` if a segment
         records no bounds (written before they existed)."""
+        key = (field, text)
+        if key in self._bounds:
+            return self._bounds[key]
         top, low = 0, float("inf")
+        found: tuple[int, float] | None = None
         for store, _ in self._stores:
             if not store.has_bounds(field):
-                return None
+                break
             i = store.term_index(field, text)
             if i >= 0:
                 tf, ratio = store.bounds_at(field, i)
                 top, low = max(top, tf), min(low, ratio)
-        return top, low
+        else:
+            found = (top, low)
+        # Remembered: a query looks each term up in every segment.
+        if len(self._bounds) >= _POSTINGS_CACHE:
+            self._bounds.clear()
+        self._bounds[key] = found
+        return found
 
     def gram_prefix_docs(self, field: str, char: str) -> np.ndarray:
         """Doc numbers of the sections with a bigram starting with ``char``."""

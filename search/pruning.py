@@ -52,9 +52,12 @@ SAFETY = 1.0 + 1e-4
 # The first candidates: at most this share of the sections.
 SEED_SHARE = 0.005
 SEED_MIN = 1000
-# Pruning is given up when the essential terms hold more than this share
-# of the query's postings (looking candidates up then costs more).
-MAX_WORK = 0.3
+# Pruning is given up when the terms weighed section by section hold more
+# than this share of the query's postings (it then saves little).
+MAX_WORK = 0.6
+# The terms weighed section by section: all but the weakest, whose bounds'
+# sum stays below this share of the page's last score.
+FILTER_SHARE = 0.7
 # Articles sampled to estimate how many match.
 SAMPLE_ARTICLES = 256
 # Below this many live sections every query is scored exhaustively: it
@@ -102,6 +105,33 @@ def term_bounds(ranker: Ranker, terms: list[ScoreTerm], stats: CollectionStats |
         weight = (K1 + 1.0) / (1.0 + K1 * (1.0 - b) / top + K1 * b * low / avg)
         out[i] = t.boost * idf * weight * SAFETY
     return out
+
+
+def _partial(
+    ranker: Ranker, terms: list[ScoreTerm], chosen: list[int], stats: CollectionStats | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sections holding one of the ``chosen`` terms (increasing), and an
+    upper bound of those terms' part of each one's score: their BM25
+    weights summed as :meth:`Ranker.score` sums them, before the factors
+    that only scale a score down (coordination, single characters, shared
+    titles, a stand-in's mask).  One pass over their postings, no look-ups."""
+    n = ranker.n_alive if stats is None else stats.sections
+    acc = np.zeros(ranker.n_docs, dtype=np.float32)
+    held = np.zeros(ranker.n_docs, dtype=bool)
+    for i in chosen:
+        t = terms[i]
+        ids, tfs = ranker.postings(t.field, t.text)
+        if not len(ids):
+            continue
+        idf = ranker.term_idf(t, n, stats)
+        b = FIELD_B.get(t.field, B)
+        avg = ranker.avg_length[t.field] if stats is None else stats.avg_length(t.field)
+        norm = K1 * (1.0 - b + b * ranker.lengths[t.field][ids] / avg)
+        acc[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
+        held[ids] = True
+    docs = np.flatnonzero(held)
+    # Summed in float32 like the scores: the margin covers the rounding.
+    return docs, acc[docs].astype(np.float64) * SAFETY
 
 
 def _union(parts: list[np.ndarray], n_docs: int) -> np.ndarray:
@@ -287,6 +317,7 @@ def top_articles(
         held += sizes[i]
     cands = _Candidates(ranker, terms, masks, stats, factors)
     cands.add([ids(i) for i in essential])
+    filtered: set[int] | None = None
     ceiling = float(prefix[-2])
     for _ in range(4):
         r = _Round(ranker, cands.docs, cands.scores, allowed)
@@ -296,18 +327,25 @@ def top_articles(
         # their bounds' sum, plus the most its work could add, stays below
         # the page's last score.
         room = prefix + w * np.maximum(top_best, prefix)
-        k = int(np.searchsorted(room, theta, side="left"))
-        ceiling = float(prefix[k - 1]) if k else 0.0
-        wanted = {int(i) for i in order[k:]}
-        if len(wanted) == len(terms):
-            return None
-        if sizes[sorted(wanted)].sum() > MAX_WORK * sizes.sum():
-            return None  # the essential terms hold most postings: no gain
-        new = wanted - essential
-        if not new:
+        # The terms weighed exactly section by section: the essential ones
+        # and more, so the rest's bounds leave room to rule sections out.
+        kf = int(np.searchsorted(room, FILTER_SHARE * theta, side="left"))
+        chosen = {int(i) for i in order[kf:]}
+        if sizes[sorted(chosen)].sum() > MAX_WORK * sizes.sum():
+            return None  # the weighed terms hold most postings: no gain
+        if filtered is not None and chosen <= filtered:
             break
-        essential |= new
-        cands.add([ids(i) for i in new])
+        # Not every section of a weighed term is a candidate: those whose
+        # weighed terms' weights, plus every other term's bound, cannot
+        # lift their article onto the page are left out (block-max
+        # MaxScore's test, per section); the best of them bounds them all.
+        rest = float(prefix[kf - 1]) if kf else 0.0
+        docs, partial = _partial(ranker, terms, sorted(chosen), stats)
+        bound = partial + rest
+        keep = (bound + w * np.maximum(top_best, bound)) * ROUNDING >= theta
+        ceiling = max(rest, float(bound[~keep].max(initial=0.0)))
+        filtered = chosen
+        cands.add([docs[keep]])
         if len(cands.docs) > limit:
             return None
     else:

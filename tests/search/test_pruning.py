@@ -166,3 +166,48 @@ def test_impact_bounds_bound_every_bm25_weight(postings, b: float, avg: float) -
     weight = tfs * (K1 + 1) / (tfs + K1 * (1 - b + b * lengths / avg))
     bound = (K1 + 1.0) / (1.0 + K1 * (1.0 - b) / float(top[0]) + K1 * b * float(low[0]) / avg)
     assert weight.max() <= bound * (1 + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def larger_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Enough sections that a common word's list is long and most of its
+    # sections are left out of the candidates by their weights' bound.
+    return _index(_corpus(random.Random(7), 300), tmp_path_factory.mktemp("larger"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(WORDS), min_size=2, max_size=6, unique=True), st.integers(1, 8), st.integers(0, 2))
+def test_sections_left_out_by_their_bound_never_belong_on_the_page(
+    larger_index: Path, monkeypatch: pytest.MonkeyPatch, words: list[str], limit: int, page: int
+) -> None:
+    monkeypatch.setattr(pruning, "MIN_SECTIONS", 0)
+    with Searcher(larger_index) as s:
+        _, ranker = s._current()
+        terms = list(plan(parse(" ".join(words), s.settings), s.settings).scoring)
+        start, stop = page * limit, (page + 1) * limit
+        found = pruning.top_articles(ranker, terms, None, None, None, start, stop)
+        want = ranker.top_articles(ranker.score(terms), None, start, stop)[1]
+        if found is not None:
+            assert found.top == want
+            assert len(found.docs) < ranker.n_alive
+
+
+def test_pruning_leaves_most_sections_out_on_the_larger_index(
+    larger_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test above must exercise the bound: most queries are pruned, with
+    # far fewer sections scored than match.
+    monkeypatch.setattr(pruning, "MIN_SECTIONS", 0)
+    rng = random.Random(3)
+    pruned = 0
+    with Searcher(larger_index) as s:
+        _, ranker = s._current()
+        for _ in range(30):
+            terms = list(plan(parse(" ".join(rng.sample(WORDS, rng.randint(2, 5))), s.settings), s.settings).scoring)
+            found = pruning.top_articles(ranker, terms, None, None, None, 0, 3)
+            if found is None:
+                continue
+            matching = int(np.count_nonzero(ranker.score(terms) > 0))
+            assert found.top == ranker.top_articles(ranker.score(terms), None, 0, 3)[1]
+            pruned += len(found.docs) < matching / 2
+    assert pruned >= 10
