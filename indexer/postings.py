@@ -255,7 +255,13 @@ def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> np.ndarray:
     flat = np.frombuffer(raw, dtype=np.uint8, count=count * dt.itemsize)
     if dt.itemsize == 1:
         return flat.view(dt)
-    return np.ascontiguousarray(flat.reshape(dt.itemsize, count).T).view(dt).ravel()
+    # The byte planes put back together with shifts and ors on whole
+    # planes: several times quicker than a transposed byte copy.
+    planes = flat.reshape(dt.itemsize, count)
+    out = planes[0].astype(dt)
+    for k in range(1, dt.itemsize):
+        out |= planes[k].astype(dt) << (8 * k)
+    return out
 
 
 class _Out:

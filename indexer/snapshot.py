@@ -49,7 +49,12 @@ class Snapshot:
             ids, local = store.articles()
             segment_ids.append(ids)
             # An article updated since keeps its number: one id, one article.
-            number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
+            before = len(article_ids)
+            if article_ids.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+                article_ids.update(zip(ids, range(before, before + len(ids))))
+                number = np.arange(before, before + len(ids), dtype=np.int32)
+            else:
+                number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
             self.doc_article[offset : offset + len(local)] = number[local]
         for field in fields:
             arr = np.zeros(self.n_docs, dtype=np.float32)
@@ -111,12 +116,15 @@ class Snapshot:
         """Each article number's work key (``indexer.works``) as stored with
         the postings, the newest segment's for an article in several;
         ``None`` if some segment was written before they were stored."""
+        parts = [store.works() for store, _ in self._stores]
+        if any(keys is None for keys in parts):
+            return None
+        if sum(map(len, self._segment_ids)) == len(self.articles):
+            # No article in two segments: numbered segment after segment.
+            return [key for keys in parts for key in keys]  # type: ignore[union-attr]
         works = [""] * len(self.articles)
-        for (store, _), ids in zip(self._stores, self._segment_ids, strict=True):
-            keys = store.works()
-            if keys is None:
-                return None
-            for article_id, key in zip(ids, keys, strict=True):
+        for keys, ids in zip(parts, self._segment_ids, strict=True):
+            for article_id, key in zip(ids, keys, strict=True):  # type: ignore[arg-type]
                 works[self._article_numbers[article_id]] = key
         return works
 
@@ -255,7 +263,13 @@ class Snapshot:
         """Live section numbers grouped by article (in docnum order), and
         where each article's group starts."""
         live = np.flatnonzero(self.alive)
-        order = live[np.argsort(self.doc_article[live], kind="stable")]
+        arts = self.doc_article[live]
+        # Usually each article's live sections are one run (written
+        # together, numbered in order of first appearance): no sort needed.
+        if len(arts) and arts[0] == 0 and bool(np.all((np.diff(arts) == 0) | (np.diff(arts) == 1))):
+            order = live
+        else:
+            order = live[np.argsort(arts, kind="stable")]
         starts = np.searchsorted(self.doc_article[order], np.arange(len(self.articles) + 1))
         return order, starts
 

@@ -23,6 +23,8 @@ from zhsearch.search.query import Plan, Requirement, phrase_pattern
 from zhsearch.search.ranking import CollectionStats, Ranker
 
 _FOLDED = 4096
+# The score of a section a required clause allows but no scored term matched.
+REQUIRED_FLOOR = 1e-6
 _REQUIREMENTS = 256
 
 
@@ -65,8 +67,11 @@ def scored(
     if wanted is not None:
         allowed = wanted[ranker.doc_article] if allowed is None else (allowed & wanted[ranker.doc_article])
     masks = [requirement_docs(ranker, m, memo) for m in qplan.masks]
-    if prune is not None and not qplan.required and ranker.n_alive >= pruning.MIN_SECTIONS:
-        found = pruning.top_articles(ranker, list(qplan.scoring), masks, stats, allowed, *prune, factors=factors)
+    if prune is not None and ranker.n_alive >= pruning.MIN_SECTIONS:
+        floor = REQUIRED_FLOOR if qplan.required and allowed is not None else 0.0
+        found = pruning.top_articles(
+            ranker, list(qplan.scoring), masks, stats, allowed, *prune, factors=factors, floor=floor
+        )
         if found is not None:
             scores = np.zeros(ranker.n_docs, dtype=np.float32)
             scores[found.docs] = found.scores
@@ -75,7 +80,7 @@ def scored(
     if qplan.required and allowed is not None:
         # Required clauses (phrases, AND) may match sections no scored
         # term reaches; give them a floor so they still rank.
-        scores = np.where(allowed & (scores <= 0), np.float32(1e-6), scores)
+        scores = np.where(allowed & (scores <= 0), np.float32(REQUIRED_FLOOR), scores)
     return unfiltered, allowed, scores, None
 
 
@@ -87,16 +92,23 @@ def allowed_sections(ranker: Ranker, qplan: Plan, memo: Memo) -> np.ndarray | No
     # phrase a in one section and phrase b in another.
     for req in qplan.required:
         docs = requirement_docs(ranker, req, memo, per_article=True) & ranker.alive
-        in_articles = np.isin(ranker.doc_article, np.unique(ranker.doc_article[docs]))
+        in_articles = _of_articles(ranker, docs)
         mask = in_articles if mask is None else (mask & in_articles)
     if qplan.excluded:
         hit = np.zeros(ranker.n_docs, dtype=bool)
         for req in qplan.excluded:
             hit |= requirement_docs(ranker, req, memo, per_article=True)
-        bad_articles = np.unique(ranker.doc_article[hit & ranker.alive])
-        keep = ~np.isin(ranker.doc_article, bad_articles)
+        keep = ~_of_articles(ranker, hit & ranker.alive)
         mask = keep if mask is None else (mask & keep)
     return mask
+
+
+def _of_articles(ranker: Ranker, docs: np.ndarray) -> np.ndarray:
+    """Mask of every section of the articles some section in ``docs`` (a
+    mask) belongs to: one gather, not a sort of every section's article."""
+    articles = np.zeros(len(ranker.articles), dtype=bool)
+    articles[ranker.doc_article[docs]] = True
+    return articles[ranker.doc_article]
 
 
 def requirement_docs(ranker: Ranker, req: Requirement, memo: Memo, per_article: bool = False) -> np.ndarray:

@@ -75,14 +75,16 @@ MAX_SHARE = 0.5
 class PrunedTop:
     """A page ranked with pruning: the estimated number of matching
     articles (at least ``found``, the matching articles among the
-    candidates), the page ``[(section, article score)]``, and the sections
-    scored exactly (increasing) with their scores."""
+    candidates), the page ``[(section, article score)]``, the sections
+    scored exactly (increasing) with their scores, and whether ``total``
+    is exact (a query with required parts counts the articles that have them)."""
 
     total: int
     found: int
     top: list[tuple[int, float]]
     docs: np.ndarray
     scores: np.ndarray
+    exact: bool = False
 
 
 def term_bounds(ranker: Ranker, terms: list[ScoreTerm], stats: CollectionStats | None) -> np.ndarray | None:
@@ -286,11 +288,15 @@ def top_articles(
     start: int,
     stop: int,
     factors: np.ndarray | None = None,
+    floor: float = 0.0,
 ) -> PrunedTop | None:
     """Ranks ``start`` to ``stop`` of the articles for ``terms``, as
     ``Ranker.top_articles`` on ``Ranker.score`` (with the articles' prior
     ``factors``) gives them, found with pruning; ``None`` when pruning
-    cannot prove its page or saves nothing (then score exhaustively)."""
+    cannot prove its page or saves nothing (then score exhaustively).
+    ``floor``: the score every ``allowed`` section no term matched gets (a
+    query's required parts, see ``search.execute``): such sections are
+    bounded by it, and every allowed article counts in the total."""
     if stop > MAX_DEPTH or len(terms) < 2 or not ranker.n_alive:
         return None
     bounds = term_bounds(ranker, terms, stats)
@@ -350,6 +356,7 @@ def top_articles(
             return None
     else:
         return None
+    ceiling = max(ceiling, floor)
     complete = np.zeros(len(ranker.articles), dtype=bool)
     for _ in range(3):
         upper, exact, outside = _bounds(ranker, r, ceiling, complete)
@@ -376,6 +383,10 @@ def top_articles(
     else:
         return None
     found, top = ranker.rank_candidates(r.cand, r.cs, start, stop)
+    if floor and allowed is not None:
+        seen = np.zeros(len(ranker.articles), dtype=bool)
+        seen[ranker.doc_article[np.flatnonzero(allowed & ranker.alive)]] = True
+        return PrunedTop(int(np.count_nonzero(seen)), found, top, r.docs, r.scores, exact=True)
     total = max(found, estimate_total(ranker, terms, masks, stats, allowed))
     return PrunedTop(total, found, top, r.docs, r.scores)
 

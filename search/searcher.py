@@ -412,7 +412,7 @@ class Searcher:
             counts,
             suggestion,
             scores=tuple(score for _, score in top),
-            total_exact=pruned is None,
+            total_exact=pruned is None or pruned.exact,
         )
         if correct and suggestion:
             options = {"category": category, "author": author, "tag": tag, "since": since, "until": until}
