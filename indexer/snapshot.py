@@ -51,7 +51,7 @@ class Snapshot:
             # An article updated since keeps its number: one id, one article.
             before = len(article_ids)
             if article_ids.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
-                article_ids.update(zip(ids, range(before, before + len(ids))))
+                article_ids.update(zip(ids, range(before, before + len(ids)), strict=True))
                 number = np.arange(before, before + len(ids), dtype=np.int32)
             else:
                 number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
