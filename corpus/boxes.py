@@ -53,9 +53,15 @@ def _words(el: Any) -> list[str]:
     return words
 
 
+# One search on the raw attributes first (most elements have none of these).
+_HINT = re.compile(rf"side|profile|avatar|vcard|{_PERSON}", re.I)
+
+
 def _is_box(el: Any) -> bool:
     if el.tag == "aside":
         return True
+    if not _HINT.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+        return False
     return any(_PROFILE_WORD.match(w) or _SIDE_WORD.match(w) for w in _words(el))
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from zhsearch.corpus.blocks import Block, sections_from_blocks
@@ -323,20 +324,36 @@ def _iso_date(text: str) -> str | None:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
-# Elements short enough to be a 相关文章 label (string-length in C: reading
-# every div's whole text from Python cost more than the rest of the metadata).
-_SHORT_LABELS = _xpath(
-    "//*[self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span or self::p or self::strong"
-    " or self::b or self::dt or self::li or self::em][not(*[3])][string-length(.) <= 12]"
-)
+# Elements that may be a 相关文章 label (at most 12 characters of text,
+# at most two children).
+_LABEL_TAGS = ("h2", "h3", "h4", "h5", "div", "span", "p", "strong", "b", "dt", "li", "em")
+_LABEL_CHARS = 12
+
+
+def _short_labels(tree: Any) -> Iterator[tuple[Any, str]]:
+    """``(element, text)`` for the short elements a marker may be.  One walk
+    reading each element's own and its children's text: the whole text of
+    every element (XPath ``string-length(.)``) is quadratic in the nesting."""
+    for el in tree.iter(*_LABEL_TAGS):
+        if len(el) > 2:
+            continue
+        text = el.text or ""
+        deeper = False
+        for child in el:
+            text += (child.text or "") + (child.tail or "")
+            deeper = deeper or len(child) > 0
+        if len(text) > _LABEL_CHARS:
+            continue
+        if deeper and len(text := el.text_content()) > _LABEL_CHARS:
+            continue
+        yield el, text
 
 
 def _related_teasers(tree: Any) -> list[str]:
     """Link texts of the blocks a related-articles marker heads."""
     titles: list[str] = []
-    for el in _SHORT_LABELS(tree):
-        text = el.text_content()
-        if len(text) > 12 or _squash(text) not in RELATED_MARKERS:
+    for el, text in _short_labels(tree):
+        if _squash(text) not in RELATED_MARKERS:
             continue
         container = el.getparent()
         after = set(el.xpath("following::a[position() <= 60]"))
@@ -437,12 +454,12 @@ def _prune_link_lists(tree: Any) -> None:
     links: dict[Any, int] = {}
     for el in reversed(order):
         text = el.text
-        total = len(_squash(text)) if text and not text.isspace() else 0
+        total = _chars(text) if text and not text.isspace() else 0
         linked = count = 0
         for child in el:
             tail = child.tail
             if tail and not tail.isspace():
-                total += len(_squash(tail))
+                total += _chars(tail)
             if child in text_len:
                 total += text_len[child]
                 linked += link_len[child]
@@ -468,12 +485,18 @@ def _prune_link_lists(tree: Any) -> None:
             el.drop_tree()
 
 
-def _drop_author_boxes(tree: Any) -> None:
+def _chars(text: str) -> int:
+    """Characters other than whitespace (what a reader sees; cheaper than
+    :func:`_squash`, which this runs too often for)."""
+    return len(text) - sum(map(text.count, (" ", "\n", "\t", "\r", "\u3000", "\xa0")))
+
+
+def _drop_author_boxes(attributed: list[Any]) -> None:
     """Remove the short author boxes (name, badge, follow button) that
     article pages put beside the text; extraction keeps them as a line.
     Run after :func:`corpus.threads.prune_posts`, which needs a post's
     author to know it is a post."""
-    for el in _ATTRIBUTED(tree):
+    for el in attributed:
         words = f"{el.get('class') or ''} {el.get('id') or ''}".split()
         if any(_AUTHOR_BOX.match(w) for w in words) and el.getparent() is not None:
             if len(_squash(el.text_content())) <= _AUTHOR_BOX_CHARS:
@@ -538,8 +561,9 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     import trafilatura
 
     question = prune_posts(tree)
-    _drop_author_boxes(tree)
-    drop_side_boxes(tree, _ATTRIBUTED(tree))
+    attributed = _ATTRIBUTED(tree)
+    _drop_author_boxes(attributed)
+    drop_side_boxes(tree, attributed)
     drop_forms(tree)
     _prune_link_lists(tree)
     headings = _source_headings(tree)

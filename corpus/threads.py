@@ -76,6 +76,12 @@ def _hinted(
     ]
 
 
+def _has_text(el: Any) -> bool:
+    """Whether ``el`` holds any text (stops at the first; ``text_content()``
+    of every nested candidate would read the page many times over)."""
+    return any(not t.isspace() for t in el.itertext())
+
+
 def _words(el: Any) -> list[str]:
     return f"{el.get('class') or ''} {el.get('id') or ''}".split()
 
@@ -133,13 +139,14 @@ def prune_posts(tree: Any) -> list[str]:
     """Remove the posts that are not the article; return the question's
     description lines when the page is a Q&A page (extraction, which keeps
     the long answer, tends to drop the short question above it)."""
-    candidates = [el for el in _hinted(tree, _CANDIDATE_HINT, _POST_TAGS) if el.text_content().strip()]
+    attributed = _ATTRIBUTED(tree)
+    candidates = [el for el in _hinted(tree, _CANDIDATE_HINT, _POST_TAGS, attributed) if _has_text(el)]
     posts = [el for el in candidates if _matches(el, _POST_WORD) or "answer" in (el.get("itemprop") or "").lower()]
     groups: dict[tuple[str, str], list[Any]] = {}
     for el in posts:
         groups.setdefault(_key(el), []).append(el)
     lists = [members for members in groups.values() if len(members) >= 2 and sum(map(_signed, members)) >= 2]
-    lists.extend(_floor_lists(tree, {el for members in lists for el in members}))
+    lists.extend(_floor_lists(attributed, {el for members in lists for el in members}))
     if not lists:
         return []
     threads = []
@@ -167,7 +174,7 @@ def prune_posts(tree: Any) -> list[str]:
         and not any(m in el.iterancestors() or el in m.iterancestors() for m in members)
     ]
     keep = accepted[0] if accepted else (None if elsewhere and answers else members[0])
-    question = _question_lines(tree, keep if keep is not None else elsewhere[0]) if answers else []
+    question = _question_lines(tree, keep if keep is not None else elsewhere[0], attributed) if answers else []
     for m in members:
         if m is not keep and m.getparent() is not None:
             m.drop_tree()
@@ -199,33 +206,40 @@ def _floored(el: Any) -> bool:
     return False
 
 
-def _floor_lists(tree: Any, known: set[Any]) -> list[list[Any]]:
+def _floor_lists(attributed: list[Any], known: set[Any]) -> list[list[Any]]:
     """Lists of posts whatever their class says (``list-item``, ``topic-item``,
-    ``cell``): sibling blocks with the same tag and first class word, at
-    least two signed (a profile link, an author element) and two showing a
-    floor mark — a thread, not a list of teasers or comments."""
-    found: list[list[Any]] = []
-    for parent in tree.iter():
-        if not isinstance(parent.tag, str) or len(parent) < 2:
-            continue
-        peers: dict[tuple[str, str], list[Any]] = {}
-        for child in parent:
-            if isinstance(child.tag, str) and child.tag in _FLOOR_TAGS and child not in known:
-                peers.setdefault(_key(child), []).append(child)
-        for (_tag, word), members in peers.items():
-            if len(members) < 2 or word == "#":
-                continue
-            if sum(map(_signed, members)) >= 2 and sum(map(_floored, members)) >= 2:
-                found.append(members)
-    return found
+    ``cell``): sibling blocks (``attributed``: the page's elements with a
+    class or id) with the same tag and first class word, at least two
+    signed (a profile link, an author element) and two showing a floor
+    mark — a thread, not a list of teasers or comments."""
+    peers: dict[tuple[Any, str, str], list[Any]] = {}
+    for el in attributed:
+        # Classed blocks only: numbered ids (post_5091) are the word rules' case.
+        if el.tag in _FLOOR_TAGS and (classes := el.get("class")) and classes.strip() and el not in known:
+            peers.setdefault((el.getparent(), el.tag, classes.split(None, 1)[0]), []).append(el)
+    return [
+        members
+        for members in peers.values()
+        if len(members) >= 2 and _at_least_two(_signed, members) and _at_least_two(_floored, members)
+    ]
 
 
-def _question_lines(tree: Any, answer: Any) -> list[str]:
+def _at_least_two(test: Any, members: list[Any]) -> bool:
+    found = 0
+    for m in members:
+        if test(m):
+            found += 1
+            if found == 2:
+                return True
+    return False
+
+
+def _question_lines(tree: Any, answer: Any, attributed: list[Any]) -> list[str]:
     """The question's own text: the first question element before the
     answer, its title, buttons and short meta lines left out."""
     order = {el: i for i, el in enumerate(tree.iter())}
     ancestors = set(answer.iterancestors())
-    for el in _hinted(tree, _QUESTION_HINT):
+    for el in _hinted(tree, _QUESTION_HINT, None, attributed):
         if el in ancestors or order.get(el, 1 << 30) > order.get(answer, 0) or not _matches(el, _QUESTION_WORD):
             continue
         if el.tag not in _POST_TAGS and el.tag not in ("main", "header", "span", "p"):
