@@ -169,6 +169,7 @@ _DATE_LINE = re.compile(
 _AUTHOR_BOX = re.compile(
     r"^(?:author|authorinfo|author-info|author_info|byline|post-author|article-author|user-info|userinfo)$", re.I
 )
+_AUTHOR_BOX_HINT = re.compile(r"author|byline|user", re.I)
 _AUTHOR_BOX_CHARS = 40
 _BYLINE_FIELDS = re.compile(
     r"(?P<key>作者|记者|撰文|发布者|发布人|提问者|回答者|博主|分类|栏目)\s*[:：]\s*(?P<value>[^\s|｜　:：]{1,20})"
@@ -448,30 +449,29 @@ def _prune_link_lists(tree: Any) -> None:
     One pass, children before parents: every element's text length, link
     text length and link count are summed from its children's (the
     link-density test per element would otherwise read its whole subtree)."""
-    order = [el for el in tree.iter() if isinstance(el.tag, str)]
-    text_len: dict[Any, int] = {}
-    link_len: dict[Any, int] = {}
-    links: dict[Any, int] = {}
+    from lxml import etree
+
+    order = list(tree.iter(etree.Element))
+    stats: dict[Any, tuple[int, int, int]] = {}
     for el in reversed(order):
         text = el.text
-        total = _chars(text) if text and not text.isspace() else 0
+        total = _chars(text) if text else 0
         linked = count = 0
         for child in el:
             tail = child.tail
-            if tail and not tail.isspace():
+            if tail:
                 total += _chars(tail)
-            if child in text_len:
-                total += text_len[child]
-                linked += link_len[child]
-                count += links[child]
+            if (sub := stats.get(child)) is not None:
+                total += sub[0]
+                linked += sub[1]
+                count += sub[2]
         if el.tag == "a":
             linked, count = total, count + 1
-        text_len[el], link_len[el], links[el] = total, linked, count
+        stats[el] = (total, linked, count)
     doomed = []
     for el in order:
-        if el.tag not in _PRUNE_TAGS or links[el] < 2 or not text_len[el]:
-            continue
-        if link_len[el] / text_len[el] >= _LINK_DENSITY:
+        total, linked, count = stats[el]
+        if count >= 2 and total and el.tag in _PRUNE_TAGS and linked / total >= _LINK_DENSITY:
             doomed.append(el)
     kept: list[Any] = []
     gone: set[Any] = set()
@@ -488,7 +488,7 @@ def _prune_link_lists(tree: Any) -> None:
 def _chars(text: str) -> int:
     """Characters other than whitespace (what a reader sees; cheaper than
     :func:`_squash`, which this runs too often for)."""
-    return len(text) - sum(map(text.count, (" ", "\n", "\t", "\r", "\u3000", "\xa0")))
+    return len("".join(text.split()))
 
 
 def _drop_author_boxes(attributed: list[Any]) -> None:
@@ -497,10 +497,17 @@ def _drop_author_boxes(attributed: list[Any]) -> None:
     Run after :func:`corpus.threads.prune_posts`, which needs a post's
     author to know it is a post."""
     for el in attributed:
-        words = f"{el.get('class') or ''} {el.get('id') or ''}".split()
-        if any(_AUTHOR_BOX.match(w) for w in words) and el.getparent() is not None:
+        raw = f"{el.get('class') or ''} {el.get('id') or ''}"
+        if not _AUTHOR_BOX_HINT.search(raw):
+            continue
+        if any(_AUTHOR_BOX.match(w) for w in raw.split()) and el.getparent() is not None:
             if len(_squash(el.text_content())) <= _AUTHOR_BOX_CHARS:
                 el.drop_tree()
+
+
+# The first text nodes after an element (position() in the XPath: a slice
+# of all the following text would read the rest of the page per heading).
+_TEXT_AFTER = _xpath("following::text()[normalize-space()][position() <= 8]")
 
 
 def _source_headings(tree: Any) -> list[tuple[str, str, str]]:
@@ -511,7 +518,7 @@ def _source_headings(tree: Any) -> list[tuple[str, str, str]]:
         if not heading or len(heading) > MAX_TITLE_CHARS:
             continue
         after = ""
-        for piece in el.xpath("following::text()[normalize-space()]")[:8]:
+        for piece in _TEXT_AFTER(el):
             after += _squash(str(piece))
             if len(after) >= 16:
                 break
@@ -672,6 +679,27 @@ def _text(el: Any) -> str:
 # --------------------------------------------------------------------------
 
 
+@functools.cache
+def _parser() -> Any:
+    """lxml.html's parser with one element class for every tag, looked up in
+    C: lxml.html's own lookup (forms, inputs, labels get their own classes)
+    is a Python call for every element object created — a twentieth of the
+    reader's time, for classes nothing here uses."""
+    import lxml.html
+    from lxml import etree
+
+    parser = lxml.html.HTMLParser()
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml.html.HtmlElement,
+            comment=lxml.html.HtmlComment,
+            pi=lxml.html.HtmlProcessingInstruction,
+            entity=lxml.html.HtmlEntity,
+        )
+    )
+    return parser
+
+
 def parse_html(data: bytes, article_id: str, source: str | None = None) -> Article | None:
     """Parse a saved web page into an article (``None`` when it has no text)."""
     import lxml.html
@@ -683,7 +711,7 @@ def parse_html(data: bytes, article_id: str, source: str | None = None) -> Artic
         return None
     try:
         # The parser sees text, so a charset declaration can't re-decode it.
-        tree = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", clean_text(text)))
+        tree = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", clean_text(text)), parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ReadError(name, f"not an HTML page ({exc})") from None
     # One scan for the elements with a class or id, which the metadata,

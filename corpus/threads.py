@@ -76,12 +76,6 @@ def _hinted(
     ]
 
 
-def _has_text(el: Any) -> bool:
-    """Whether ``el`` holds any text (stops at the first; ``text_content()``
-    of every nested candidate would read the page many times over)."""
-    return any(not t.isspace() for t in el.itertext())
-
-
 def _words(el: Any) -> list[str]:
     return f"{el.get('class') or ''} {el.get('id') or ''}".split()
 
@@ -140,7 +134,7 @@ def prune_posts(tree: Any) -> list[str]:
     description lines when the page is a Q&A page (extraction, which keeps
     the long answer, tends to drop the short question above it)."""
     attributed = _ATTRIBUTED(tree)
-    candidates = [el for el in _hinted(tree, _CANDIDATE_HINT, _POST_TAGS, attributed) if _has_text(el)]
+    candidates = [el for el in _hinted(tree, _CANDIDATE_HINT, _POST_TAGS, attributed) if el.text_content().strip()]
     posts = [el for el in candidates if _matches(el, _POST_WORD) or "answer" in (el.get("itemprop") or "").lower()]
     groups: dict[tuple[str, str], list[Any]] = {}
     for el in posts:
