@@ -567,6 +567,7 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     """The main text's blocks."""
     import trafilatura
 
+    _drop_inert(tree)
     question = prune_posts(tree)
     attributed = _ATTRIBUTED(tree)
     _drop_author_boxes(attributed)
@@ -584,6 +585,22 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     # The question above a Q&A page's answer, which extraction tends to drop.
     missing = [Block(line) for line in question if _squash(line) not in extracted]
     return _restore_headings(missing + blocks, headings)
+
+
+# Elements with nothing to read, which every later step (and trafilatura's
+# copies of the tree) would otherwise walk: real pages carry tens of KB of
+# inline script and style.  JSON-LD stays: trafilatura reads it to tell a
+# forum thread.
+_INERT = ("style", "noscript", "template", "svg", "link", "meta", "iframe", "object", "embed")
+
+
+def _drop_inert(tree: Any) -> None:
+    from lxml import etree
+
+    for script in list(tree.iter("script")):
+        if (script.get("type") or "").lower() != "application/ld+json":
+            script.drop_tree()
+    etree.strip_elements(tree, *_INERT, with_tail=False)
 
 
 @functools.cache
