@@ -44,7 +44,7 @@ from zhsearch.corpus.readers import (
     stream_jsonl,
 )
 from zhsearch.indexer.analysis import Settings, UserDict, default_settings, load_user_dict
-from zhsearch.indexer.codec import PACKED, ZhCodec, pack_stored
+from zhsearch.indexer.codec import PACKED, ZhCodec, pack_stored_runs
 from zhsearch.indexer.merge import merge_for_commit
 from zhsearch.indexer.postings import SUFFIX as POSTINGS_SUFFIX
 from zhsearch.indexer.postings import FieldPostings, SectionTerms, analyze_sections, write_segment
@@ -1023,7 +1023,7 @@ def _documents(article: Article, source: str, digest: str) -> tuple[list[dict[st
     ``(heading path, body)`` for the text postings."""
     meta = dict(article.meta)
     common = {"article": article.id, "filekey": _filekey(source, digest)}
-    docs: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     texts: list[tuple[str, str]] = []
     has_text = any(s.text.strip() for s in article.sections)
     for section in article.sections:
@@ -1047,9 +1047,9 @@ def _documents(article: Article, source: str, digest: str) -> tuple[list[dict[st
                 "count": len(article.sections),
             },
         }
-        docs.append({PACKED: pack_stored(stored), **common})
+        records.append(stored)
         texts.append((heading, section.text))
-    return docs, texts
+    return [{PACKED: packed, **common} for packed in pack_stored_runs(records)], texts
 
 
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG})

@@ -447,9 +447,7 @@ def _write_parts(
             "terms_per_block": TERMS_PER_BLOCK,
             "files": {name: list(v) for name, v in (files or {}).items()},
             "fields": {},
-            "articles": {
-                "at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))
-            },
+            "articles": {"at": out.add(zlib.compress(json.dumps(articles).encode("utf-8", "surrogatepass"), _LEVEL))},
             "doc_article": out.array(np.asarray(doc_article, dtype=np.int32)),
         }
     )

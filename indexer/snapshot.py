@@ -87,17 +87,16 @@ class Snapshot:
         stored column: every stored read of a search goes through here
         (Whoosh's reader adds a lookup and a copy per call, which phrase
         checks over many sections pay for)."""
-        from zhsearch.indexer.codec import unpack_stored
-
         i = bisect.bisect_right(self._offsets, docnum) - 1
-        column = self._stored_columns[i]
-        return unpack_stored(column[docnum - self._offsets[i]]) if column is not None else {}
+        records = self._stored_columns[i]
+        return records[docnum - self._offsets[i]] if records is not None else {}
 
     @staticmethod
-    def _stored_column(perdoc):  # -> whoosh.columns.ColumnReader | None
-        from zhsearch.indexer.codec import stored_column
+    def _stored_column(perdoc):  # -> indexer.codec.StoredRecords | None
+        from zhsearch.indexer.codec import StoredRecords, stored_column
 
-        return stored_column(perdoc)
+        column = stored_column(perdoc)
+        return StoredRecords(column) if column is not None else None
 
     @cached_property
     def id_order(self) -> np.ndarray:

@@ -282,7 +282,6 @@ def test_parallel_build_keeps_the_first_of_two_articles_with_one_id(tmp_path: Pa
 
 def test_small_segments_give_the_same_results(articles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import zhsearch.indexer.build
-
     import zhsearch.indexer.merge
 
     build_index([articles_dir], tmp_path / "one", jobs=1)

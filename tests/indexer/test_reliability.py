@@ -210,7 +210,8 @@ def test_a_crafted_stored_fields_blob_is_refused_and_runs_nothing(index_dir: Pat
     # The stored values of the first section: replace them, same length, by
     # a compressed pickle (the old format) that would create the marker.
     evil = zlib.compress(_crafted_pickle(marker), 3)
-    blob_at = data.find(b"\x78\x5e")  # zlib level-3 header: the first record
+    # A block of sections: its marker byte, then a zlib level-6 header.
+    blob_at = data.find(b"\x01\x78\x9c")
     assert blob_at >= 0
     data[blob_at : blob_at + len(evil)] = evil
     column.write_bytes(bytes(data))
@@ -377,11 +378,45 @@ def test_stored_fields_are_data(index_dir: Path):
 
     with open_index(index_dir).reader() as reader:
         leaf = next(iter(reader.leaf_readers()))[0]
-        raw = zlib.decompress(stored_column(leaf._perdoc)[0])
+        column = stored_column(leaf._perdoc)
+        # The first section's record holds its article's run of sections.
+        assert column[0][0] == 1
+        raw = zlib.decompress(column[0][1:])
         assert not raw.startswith(b"\x80")  # not a pickle
-        record = msgspec.msgpack.decode(raw)
-        assert record["article"] in ("a.txt", "b.txt")
-        assert reader.stored_fields(0) == record
+        run = msgspec.msgpack.decode(raw)
+        assert run[0]["article"] in ("a.txt", "b.txt")
+        assert reader.stored_fields(0) == run[0]
+
+
+def test_sections_stored_in_runs_read_back_one_by_one(tmp_path: Path):
+    """An article's sections are stored in runs of ``STORED_BLOCK`` (the
+    first section's record holds the run, the others two-byte references
+    to it); every section reads back as written, through zhsearch and
+    through Whoosh."""
+    import msgspec
+    from zhsearch.indexer.codec import STORED_BLOCK, stored_column
+    from zhsearch.indexer.storage import open_index
+
+    n = STORED_BLOCK + 5
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = "".join(f"## 第{i}节\n\n第{i}节的正文，讲协商还款第{i}次。\n\n" for i in range(n))
+    (docs / "long.md").write_text("# 长文\n\n" + body, encoding="utf-8")
+    (docs / "short.txt").write_text("短文\n\n只有一段。\n", encoding="utf-8")
+    build_index([docs], tmp_path / "index", jobs=1)
+    with open_index(tmp_path / "index").reader() as reader:
+        leaf = next(iter(reader.leaf_readers()))[0]
+        column = stored_column(leaf._perdoc)
+        kinds = [column[d][0] for d in range(leaf.doc_count_all())]
+        assert kinds.count(1) == 3 and kinds.count(2) == n - 2
+        assert all(len(column[d]) == 2 for d, k in enumerate(kinds) if k == 2)
+        bodies = {reader.stored_fields(d)["body"] for d in range(leaf.doc_count_all())}
+        assert bodies == {f"第{i}节的正文，讲协商还款第{i}次。" for i in range(n)} | {"只有一段。"}
+        first = msgspec.msgpack.decode(zlib.decompress(column[kinds.index(1)][1:]))
+        assert len(first) in (1, STORED_BLOCK)
+    with Searcher(tmp_path / "index") as s:
+        hit = s.search("第20次", limit=1).hits[0]
+        assert (hit.section.heading, hit.render()) == ("第20节", "[第20]节的正文，讲协商还款[第20次]。")
 
 
 # --------------------------------------------------------------------------
