@@ -331,3 +331,22 @@ def test_a_missing_postings_file_asks_for_a_rebuild(docs: Path, index_dir: Path)
     with pytest.raises(IndexMismatchError, match="missing") as damaged:
         Searcher(index_dir).search("逾期")
     assert "--rebuild" in hint(damaged.value)
+
+
+def test_sections_are_added_to_whoosh_as_add_document_would(articles_dir: Path, tmp_path: Path, monkeypatch):
+    """The writer's own way of adding an article's sections (their keys'
+    postings made once) writes the very bytes Whoosh's add_document writes."""
+    import hashlib
+
+    import zhsearch.indexer.build
+
+    def digests(index_dir: Path) -> dict[str, str]:
+        files = [p for p in index_dir.iterdir() if p.name.startswith("sections_") and p.suffix != ".zpost"]
+        return {p.name.split(".", 1)[1]: hashlib.sha1(p.read_bytes()).hexdigest() for p in files}
+
+    build_index([articles_dir], tmp_path / "ours", jobs=1)
+    monkeypatch.setattr(zhsearch.indexer.build, "_add_documents", lambda w, docs: [w.add_document(**d) for d in docs])
+    build_index([articles_dir], tmp_path / "whoosh", jobs=1)
+    ours = digests(tmp_path / "ours")
+    assert set(ours) == {"_stored.col", "pst", "trm"}
+    assert ours == digests(tmp_path / "whoosh")
