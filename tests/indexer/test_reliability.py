@@ -649,3 +649,21 @@ $Z search 上门走访 --index {mount}/index > {tmp_path}/search.txt
     assert "no space left on device (needed about" in err and "internal error" not in err, err
     assert (tmp_path / "after.txt").read_text() == (tmp_path / "before.txt").read_text()
     assert "a.txt" in (tmp_path / "search.txt").read_text()
+
+
+def test_indexes_stored_a_record_per_section_still_read(tmp_path: Path, articles_dir: Path, monkeypatch):
+    """Indexes written before runs of sections (a zlib record per section)
+    open and search as they did."""
+    import zhsearch.indexer.build
+    from zhsearch.indexer.codec import pack_stored
+
+    build_index([articles_dir], tmp_path / "runs", jobs=1)
+    monkeypatch.setattr(zhsearch.indexer.build, "pack_stored_runs", lambda records: list(map(pack_stored, records)))
+    build_index([articles_dir], tmp_path / "single", jobs=1)
+    sizes = [sum(p.stat().st_size for p in (tmp_path / n).glob("*_stored*")) for n in ("runs", "single")]
+    assert sizes[0] < sizes[1]
+    found = []
+    for name in ("runs", "single"):
+        with Searcher(tmp_path / name) as s:
+            found.append([(h.id, h.section.index, h.snippet) for q in ("上门", "逾期 协商") for h in s.search(q).hits])
+    assert found[0] == found[1] and found[0]
