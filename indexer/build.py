@@ -166,7 +166,7 @@ def build_index(
         )
     started = time.perf_counter()
     path_list = [Path(p) for p in paths]
-    _check_paths(path_list)
+    check_paths(path_list)
     if user_dict is not None and not isinstance(user_dict, UserDict):
         user_dict = load_user_dict(user_dict)
     # Bytes of the files to (re)index, for the message when the disk fills.
@@ -277,7 +277,7 @@ def check_index(
 
     target = resolve_index_dir(index_dir)
     path_list = [Path(p) for p in paths]
-    _check_paths(path_list)
+    check_paths(path_list)
     if is_sharded(target):
         return check_shards(path_list, target)
     ix = open_index(target)
@@ -288,17 +288,17 @@ def check_index(
     if served:
         problems.append(served)
     unindexable: list[Skipped] = []
-    files = _collect(path_list, target, unindexable)
+    files = collect_files(path_list, target, unindexable)
     if problems and not (served and len(problems) == 1):
         # Damaged files: the comparison with PATHS cannot be trusted (and
         # may not be possible); the remedy is a rebuild either way.
         return CheckReport(index_dir=str(target), files=len(files), damage=tuple(problems))
     with ix.reader() as reader:
-        known = _known_files(reader)
-    return _compare_files(target, path_list, files, known, unindexable, problems)
+        known = known_files(reader)
+    return compare_files(target, path_list, files, known, unindexable, problems)
 
 
-def _compare_files(
+def compare_files(
     target: Path,
     path_list: list[Path],
     files: list[tuple[Path, Path]],
@@ -348,7 +348,7 @@ def _compare_files(
             missing.append(source)
         else:
             unindexable.append(Skipped(source, "no articles in it"))
-    removed = _removed_sources(known, {str(f) for _, f in files}, path_list)
+    removed = removed_sources(known, {str(f) for _, f in files}, path_list)
     return CheckReport(
         index_dir=str(target),
         files=len(files),
@@ -360,7 +360,8 @@ def _compare_files(
     )
 
 
-def _check_paths(paths: list[Path]) -> None:
+def check_paths(paths: list[Path]) -> None:
+    """Refuse a run with no paths, or with none that can be read (why, per path)."""
     if not paths:
         raise ZhsearchError("nothing to index: give at least one file or directory")
     problems = [(str(p), path_problem(p)) for p in paths]
@@ -380,7 +381,7 @@ def build_sample_index(index_dir: str | os.PathLike[str] | None = None, *, wait:
     return report
 
 
-def _collect(paths: list[Path], target: Path | None, skipped: list[Skipped]) -> list[tuple[Path, Path]]:
+def collect_files(paths: list[Path], target: Path | None, skipped: list[Skipped]) -> list[tuple[Path, Path]]:
     """The files to index, in walk order; what can't be walked goes to ``skipped``."""
     files: list[tuple[Path, Path]] = []
     # The index's own files when it sits inside an indexed directory.
@@ -787,13 +788,13 @@ def _update(
 ) -> IndexReport:
     skipped: list[Skipped] = []
     warnings: list[str] = []
-    files = _collect(paths, target, skipped)
+    files = collect_files(paths, target, skipped)
     if keep is not None:
         files = [(root, f) for root, f in files if keep.wants_file(root, f)]
     order = {str(f): i for i, (_, f) in enumerate(files)}
     # Open for the whole run: it answers which file holds an article id.
     reader = ix.reader()
-    known = _known_files(reader)
+    known = known_files(reader)
     settings = replace(default_settings(), user_dict=recorded_user_dict(ix.schema))
     jobs = (os.cpu_count() or 1) if jobs <= 0 else jobs
     # This writer only deletes from the existing segments and commits; the
@@ -882,7 +883,7 @@ def _update(
                 n_sections += count
                 n_articles += 1
             n_indexed += 1
-        removed = _removed_sources(known, seen, paths)
+        removed = removed_sources(known, seen, paths)
         for source in removed:
             writer.delete_by_term("filekey", _filekey(source, known[source]))
     except BaseException:
@@ -955,7 +956,7 @@ def remove(
         meta = check_compatible(target)
         ix = open_index(target)
         with ix.reader() as reader:
-            known = _known_files(reader)
+            known = known_files(reader)
             sources = sorted(s for s in known if s in wanted or s.startswith(prefixes))
             docs = [d for s in sources for d in reader.postings("filekey", _filekey(s, known[s])).all_ids()]
             articles = {reader.stored_fields(d).get("article") for d in docs}
@@ -999,7 +1000,7 @@ def _filekey(source: str, digest: str) -> str:
     return f"{source}\x00{digest}"
 
 
-def _known_files(reader) -> dict[str, str]:
+def known_files(reader: Any) -> dict[str, str]:
     """Map each indexed source file to the content hash it was indexed at."""
     known: dict[str, str] = {}
     # Deleted documents keep their terms in the lexicon until Whoosh merges
@@ -1026,7 +1027,7 @@ def _holder(reader, article_id: str) -> str | None:
     return None
 
 
-def _removed_sources(known: dict[str, str], seen: set[str], paths: list[Path]) -> list[str]:
+def removed_sources(known: dict[str, str], seen: set[str], paths: list[Path]) -> list[str]:
     """Indexed files under an indexed directory that are no longer there."""
     dirs = [str(_resolve(p)) + os.sep for p in paths if p.is_dir()]
     files = {str(_resolve(p)) for p in paths if not p.exists() or p.is_file()}

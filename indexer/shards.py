@@ -295,13 +295,13 @@ def build_shards(
     An update rebuilds only the shards whose articles changed; the manifest
     is committed after all of them are.
     """
-    from zhsearch.indexer.build import IndexReport, Skipped, _check_paths, _collect
+    from zhsearch.indexer.build import IndexReport, Skipped, check_paths, collect_files
     from zhsearch.indexer.storage import WriteLock
 
     started = time.perf_counter()
     target = Path(index_dir).absolute()
     path_list = [Path(p) for p in paths]
-    _check_paths(path_list)
+    check_paths(path_list)
     if user_dict is not None and not isinstance(user_dict, UserDict):
         user_dict = load_user_dict(user_dict)
     if target.exists() and not is_sharded(target) and any(target.iterdir()):
@@ -327,7 +327,7 @@ def build_shards(
         _remove_leftovers(target, old)
         generation = (old.generation if old is not None else 0) + 1
         build = uuid.uuid4().hex[:8]
-        files = _collect(path_list, target, [])
+        files = collect_files(path_list, target, [])
         if fresh or old is None:
             touched, changed = list(range(n)), [_size(f) for _, f in files]
         else:
@@ -385,14 +385,14 @@ def check_shards(paths: list[Path], target: Path):  # -> indexer.build.CheckRepo
     (and its statistics part), then the files under ``paths`` against the
     sources all shards hold.  Read-only, in this process."""
     from zhsearch.indexer.binfile import FormatError
-    from zhsearch.indexer.build import CheckReport, Skipped, _collect, _compare_files, _known_files
+    from zhsearch.indexer.build import CheckReport, Skipped, collect_files, compare_files, known_files
     from zhsearch.indexer.collection import PART, ShardPart
     from zhsearch.indexer.storage import damage, open_index
 
     manifest = read_manifest(target)
     problems: list[str] = []
     unindexable: list[Skipped] = []
-    files = _collect(paths, target, unindexable)
+    files = collect_files(paths, target, unindexable)
     opened = []
     for info in manifest.shards:
         folder = target / info.path
@@ -414,11 +414,11 @@ def check_shards(paths: list[Path], target: Path):  # -> indexer.build.CheckRepo
     known: dict[str, str] = {}
     for ix in opened:
         with ix.reader() as reader:
-            for source, digest in _known_files(reader).items():
+            for source, digest in known_files(reader).items():
                 # A JSON-lines file split across shards is known to each; if
                 # they disagree on its content, it changed.
                 known[source] = digest if known.get(source, digest) == digest else ""
-    return _compare_files(target, paths, files, known, unindexable, problems)
+    return compare_files(target, paths, files, known, unindexable, problems)
 
 
 def _check_settings(target: Path, old: Manifest, user_dict: UserDict | None) -> None:
@@ -448,7 +448,7 @@ def _changed_shards(
     article of a new, changed or removed file — and the sizes of the new and
     changed files.  Costs one read of every file (its content hash), as an
     unsharded update does."""
-    from zhsearch.indexer.build import _known_files, _removed_sources
+    from zhsearch.indexer.build import known_files, removed_sources
     from zhsearch.indexer.storage import open_index
 
     n = len(old.shards)
@@ -456,7 +456,7 @@ def _changed_shards(
     for info in old.shards:
         ix = open_index(target / info.path)
         with ix.reader() as reader:
-            known.append(_known_files(reader))
+            known.append(known_files(reader))
     holders: dict[str, set[int]] = {}
     for k, sources in enumerate(known):
         for source in sources:
@@ -488,7 +488,7 @@ def _changed_shards(
         else:
             touched.add(shard_of(_file_article_id(root, file), n))
     for k, sources in enumerate(known):
-        if _removed_sources(sources, seen, paths):
+        if removed_sources(sources, seen, paths):
             touched.add(k)
     return sorted(touched), changed
 
