@@ -100,7 +100,8 @@ _PROVINCES = (
 )
 _LOCAL = re.compile(
     rf"^(?:(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
-    r"|(?!全国|国家|中华|中国)[\u4e00-\u9fff]{2,6}?(?:市|自治州|自治县|州|盟|县|经济特区))"
+    # A city's 市 ends a name, not a word (城市市容…, 人力资源市场… are national).
+    r"|(?!全国|国家|中华|中国)[\u4e00-\u9fff]{2,6}?(?:(?<!市)市(?!场)|自治州|自治县|州|盟|县|经济特区))"
 )
 _NATIONAL_ISSUER = re.compile(r"^(?:中华人民共和国|全国人民代表大会|国务院|最高人民法院|最高人民检察院|中共中央)")
 _JUDICIAL = re.compile(r"^(?:最高人民法院|最高人民检察院)")
@@ -140,22 +141,17 @@ _PLACE_SUFFIX = re.compile(
 
 
 def legal_places(title: str) -> tuple[str, ...]:
-    """The places a local law's title opens with, the widest first, each as
-    written and without its administrative suffix when two characters or
-    more are left: ``("浙江省", "浙江", "温州市", "温州")`` for
-    ``浙江省温州市市容条例``, ``()`` for a national one.  The names come
-    from the title itself (a province's or a city's prefix), so a question
-    naming the place can be told from one that does not."""
-    out: list[str] = []
-    rest = title.strip()
-    for _ in range(2):  # a province, then a city under it
-        m = _LOCAL.match(rest)
-        if not m or _NATIONAL_ISSUER.match(rest):
-            break
-        name = m.group()
-        stem = _PLACE_SUFFIX.sub("", name)
-        out.append(name)
-        if stem != name and len(stem) >= 2:
-            out.append(stem)
-        rest = rest[len(name) :]
-    return tuple(out)
+    """The place a local law's title opens with, as written and without
+    its administrative suffix when two characters or more are left:
+    ``("温州市", "温州")`` for ``温州市民间融资管理条例``, ``()`` for a
+    national one.  The name comes from the title itself (the prefix that
+    makes it local, see :func:`legal_meta`), so a question naming the place
+    can be told from one that does not.  Only the first place: what follows
+    it (``城市市容``, ``技术市场``, ``台湾同胞``) is the subject, not a place."""
+    title = title.strip()
+    m = _LOCAL.match(title)
+    if not m or _NATIONAL_ISSUER.match(title):
+        return ()
+    name = m.group()
+    stem = _PLACE_SUFFIX.sub("", name)
+    return (name, stem) if stem != name and len(stem) >= 2 else (name,)

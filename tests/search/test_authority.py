@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from zhsearch.corpus.clauses import legal_places
+from zhsearch.corpus.clauses import legal_meta, legal_places
 from zhsearch.corpus.errors import ConfigError, ZhsearchError
 from zhsearch.indexer.authority import Standing, standing_key
 from zhsearch.indexer.build import build_index
@@ -46,9 +46,14 @@ def _order(s: Searcher, query: str, **kw) -> list[str]:
 
 
 def test_places_and_standing_come_from_the_title() -> None:
-    assert legal_places("浙江省温州市市容条例") == ("浙江省", "浙江", "温州市", "温州")
+    assert legal_places("浙江省温州市市容条例") == ("浙江省", "浙江")
+    assert legal_places("温州市民间融资管理条例") == ("温州市", "温州")
+    assert legal_places("上海市台湾同胞投资权益保护规定") == ("上海市", "上海")  # not 台湾
     assert legal_places("深圳经济特区绿色建筑条例") == ("深圳经济特区", "深圳")
     assert legal_places("中华人民共和国劳动合同法") == ()
+    # National regulations whose subject starts like a city name.
+    assert legal_places("城市市容和环境卫生管理条例") == ()
+    assert legal_meta("人力资源市场暂行条例")["level"] == "national"
     key = standing_key("北京市劳动合同条例", {"level": "local", "doc_kind": "条例"})
     assert Standing.parse(key) == Standing("local", "条例", ("北京市", "北京"))
     assert standing_key("拖欠工资怎么办", {}) == ""  # not a legal document: never demoted
@@ -79,7 +84,9 @@ def test_a_local_regulation_repeating_a_national_clause_ranks_below_it(laws: Pat
         order = [h.id for h in on.hits]
         assert order.index("national.md") < order.index("interpretation.md") < order.index("beijing.md")
         assert scores_on["beijing.md"] == pytest.approx(LOCAL_FACTOR * scores_off["beijing.md"], abs=1e-4)
-        assert scores_on["interpretation.md"] == pytest.approx(JUDICIAL_FACTOR * scores_off["interpretation.md"], abs=1e-4)
+        assert scores_on["interpretation.md"] == pytest.approx(
+            JUDICIAL_FACTOR * scores_off["interpretation.md"], abs=1e-4
+        )
         # Not a legal document: left alone.
         assert scores_on["essay.md"] == scores_off["essay.md"]
 
