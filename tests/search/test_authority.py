@@ -239,3 +239,28 @@ def test_the_web_api_turns_it_off_too(laws: Path, live_server) -> None:
     on, off = scores(), scores(prior="false")
     assert on["beijing.md"] < on["national.md"]
     assert off["beijing.md"] == off["national.md"]
+
+
+def test_an_index_written_before_standings_ranks_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zhsearch.indexer.build as build_module
+
+    original = build_module.write_segment
+
+    def without_standings(*args, **kwargs):
+        args = args[:8]  # up to works: what segments held before standings
+        kwargs.pop("standings", None)
+        return original(*args, **kwargs)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in LAWS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(build_module, "write_segment", without_standings)
+    build_index([docs], tmp_path / "old")
+    monkeypatch.undo()
+    with Searcher(tmp_path / "old") as s:
+        _, ranker = s._current()
+        assert set(ranker.article_standings()) == {""}
+        on = s.search(QUESTION, snippets=False, correct=False)
+        off = s.search(QUESTION, snippets=False, correct=False, prior=False)
+        assert [(h.id, h.score) for h in on.hits] == [(h.id, h.score) for h in off.hits]
