@@ -254,7 +254,7 @@ def merge_postings(
     work_of: dict[int, str] = {}
     standing_of: dict[int, str] = {}
     doc_article = np.zeros(n_docs, dtype=np.int32)
-    all_works = all_standings = True
+    all_works = True
     for store, live, new in zip(stores, lives, renumber, strict=True):
         ids, local = store.articles()
         number = np.fromiter((articles.setdefault(a, len(articles)) for a in ids), np.int32, len(ids))
@@ -265,16 +265,17 @@ def merge_postings(
         else:
             work_of.update(zip(number.tolist(), works, strict=True))
         standings = store.standings()
-        if standings is None:
-            all_standings = False
-        else:
-            standing_of.update(zip(number.tolist(), standings, strict=True))
+        if standings is not None:
+            keys, codes = standings
+            standing_of.update(zip(number.tolist(), (keys[c] for c in codes.tolist()), strict=True))
+        else:  # none in this segment: its articles (an update of one too) have none
+            standing_of.update(dict.fromkeys(number.tolist(), ""))
     # Articles only deleted sections held are dropped (renumbered densely).
     used = np.zeros(len(articles), dtype=bool)
     used[doc_article] = True
     keep_ids = [a for a, i in articles.items() if used[i]]
     keep_works = [work_of.get(i, "") for a, i in articles.items() if used[i]] if all_works else None
-    keep_standings = [standing_of.get(i, "") for a, i in articles.items() if used[i]] if all_standings else None
+    keep_standings = [standing_of.get(i, "") for a, i in articles.items() if used[i]]
     dense = np.cumsum(used, dtype=np.int64) - 1
     doc_article = dense[doc_article].astype(np.int32)
     names = [n for n in (*WORD_FIELDS, GRAM_FIELD) if any(s.has_field(n) for s in stores)]

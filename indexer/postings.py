@@ -456,11 +456,16 @@ def _write_parts(
             raise ValueError(f"{len(works)} work keys for {len(articles)} articles")
         blob = zlib.compress(json.dumps(works).encode("utf-8", "surrogatepass"), _LEVEL)
         header["works"] = {"at": out.add(blob)}
-    if standings is not None:
+    if standings is not None and any(standings):
+        # Few distinct standings: stored once each, an article's as a number
+        # (the first query decodes them; segments with none store nothing).
         if len(standings) != len(articles):
             raise ValueError(f"{len(standings)} standings for {len(articles)} articles")
-        blob = zlib.compress(json.dumps(standings).encode("utf-8", "surrogatepass"), _LEVEL)
+        keys = sorted(set(standings) | {""})
+        number = {k: i for i, k in enumerate(keys)}
+        blob = zlib.compress(json.dumps(keys).encode("utf-8", "surrogatepass"), _LEVEL)
         header["standings"] = {"at": out.add(blob)}
+        header["standing_codes"] = out.array(np.fromiter((number[k] for k in standings), np.int32, len(standings)))
     doc_dtype = np.uint16 if n_docs <= 1 << 16 else np.uint32
     for name, field_ in fields:
         sf = field_ if isinstance(field_, StreamedField) else StreamedField.whole(field_)
@@ -572,7 +577,11 @@ def impact_bounds(
 
 def _parts(header: dict) -> list[dict]:
     """Every checksummed part a postings header names (arrays and blobs)."""
-    parts = [header["articles"], header["doc_article"], *(header[k] for k in ("works", "standings") if k in header)]
+    parts = [
+        header["articles"],
+        header["doc_article"],
+        *(header[k] for k in ("works", "standings", "standing_codes") if k in header),
+    ]
     for info in header["fields"].values():
         parts.extend(
             info[k] for k in ("df", "offsets", "block_crcs", "lengths", "keys", "max_tf", "min_ratio") if k in info
@@ -638,12 +647,20 @@ class SegmentPostings:
             return None
         return json.loads(self._blob(self._header["works"]["at"]).decode("utf-8", "surrogatepass"))
 
-    def standings(self) -> list[str] | None:
-        """Each article's standing (``indexer.authority``; aligned with
-        :meth:`articles`' ids; ``None``: written before they were stored)."""
+    def standings(self) -> tuple[list[str], np.ndarray] | None:
+        """The distinct standings of the segment's articles (``indexer.
+        authority``; ``""`` first) and each article's number among them
+        (aligned with :meth:`articles`' ids); ``None``: no article has one
+        (or the segment was written before they were stored)."""
         if "standings" not in self._header:
             return None
-        return json.loads(self._blob(self._header["standings"]["at"]).decode("utf-8", "surrogatepass"))
+        keys = json.loads(self._blob(self._header["standings"]["at"]).decode("utf-8", "surrogatepass"))
+        if "standing_codes" not in self._header:
+            # Written for a few hours as one standing per article.
+            distinct = sorted(set(keys) | {""})
+            number = {k: i for i, k in enumerate(distinct)}
+            return distinct, np.fromiter((number[k] for k in keys), np.int32, len(keys))
+        return keys, self._raw(self._header["standing_codes"])
 
     def has_field(self, name: str) -> bool:
         return name in self._fields

@@ -41,6 +41,7 @@ class Snapshot:
         self.alive = np.ones(self.n_docs, dtype=bool)
         article_ids: dict[str, int] = {}
         segment_ids: list[list[str]] = []
+        segment_numbers: list[np.ndarray] = []
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
         for (leaf, offset), (store, _) in zip(self._leaves, self._stores, strict=True):
             if leaf.has_deletions():
@@ -56,6 +57,7 @@ class Snapshot:
             else:
                 number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
             self.doc_article[offset : offset + len(local)] = number[local]
+            segment_numbers.append(number)
         for field in fields:
             arr = np.zeros(self.n_docs, dtype=np.float32)
             for store, offset in self._stores:
@@ -67,6 +69,7 @@ class Snapshot:
             self.length_sums[field] = float(arr[self.alive].sum(dtype=np.float64))
         self.articles = list(article_ids)
         self._segment_ids = segment_ids
+        self._segment_numbers = segment_numbers
         self._article_numbers = article_ids
         self._offsets = [offset for _, offset in self._leaves]
         # Opened now too: a snapshot holds all its files open, so a commit
@@ -127,19 +130,25 @@ class Snapshot:
                 works[self._article_numbers[article_id]] = key
         return works
 
-    def article_standings(self) -> list[str]:
-        """Each article number's standing (``indexer.authority``) as stored
-        with the postings, the newest segment's for an article in several;
-        ``""`` for the articles of a segment written before they were stored
-        (no standing: ranked as before)."""
-        standings = [""] * len(self.articles)
-        for (store, _), ids in zip(self._stores, self._segment_ids, strict=True):
-            keys = store.standings()
-            if keys is None:
-                keys = [""] * len(ids)
-            for article_id, key in zip(ids, keys, strict=True):
-                standings[self._article_numbers[article_id]] = key
-        return standings
+    def article_standings(self) -> tuple[list[str], np.ndarray]:
+        """The distinct standings (``indexer.authority``; ``""``, none,
+        first) and each article number's among them, as stored with the
+        postings, the newest segment's for an article in several; a segment
+        that stores none (no legal documents, or written before standings
+        were stored) gives its articles none: ranked as before."""
+        keys = [""]
+        codes = np.zeros(len(self.articles), dtype=np.int32)
+        for (store, _), numbers in zip(self._stores, self._segment_numbers, strict=True):
+            found = store.standings()
+            if found is None:
+                codes[numbers] = 0
+                continue
+            local, local_codes = found
+            index = {k: i for i, k in enumerate(keys)}
+            remap = np.array([index.setdefault(k, len(index)) for k in local], dtype=np.int32)
+            keys = list(index)
+            codes[numbers] = remap[local_codes]
+        return keys, codes
 
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""

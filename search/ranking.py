@@ -192,10 +192,8 @@ class Ranker(Snapshot):
         places) stored with the postings, and each article's number among them."""
         from zhsearch.indexer.analysis import fold
 
-        keys = self.article_standings()
-        distinct: dict[str, int] = {}
-        codes = np.fromiter((distinct.setdefault(k, len(distinct)) for k in keys), np.int32, len(keys))
-        return [_parsed_standing(k, fold) for k in distinct], codes
+        keys, codes = self.article_standings()
+        return [_parsed_standing(k, fold) for k in keys], codes
 
     @cached_property
     def _factor_cache(self) -> dict[tuple[float, ...], np.ndarray | None]:
@@ -211,8 +209,8 @@ class Ranker(Snapshot):
         from zhsearch.search.authority import asked
 
         distinct, codes = self._standings
-        if not len(codes):
-            return None
+        if len(distinct) < 2 or not len(codes):
+            return None  # no article has a standing
         q = asked(question)
         per = tuple(prior.factor(Standing(level, kind, places), q) for level, kind, places in distinct)
         cache = self._factor_cache

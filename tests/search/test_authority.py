@@ -41,6 +41,11 @@ def laws(shared_index) -> Path:
     return shared_index(LAWS, name="authority")
 
 
+def _standings(ranker) -> dict[str, str]:
+    keys, codes = ranker.article_standings()
+    return {a: keys[c] for a, c in zip(ranker.articles, codes.tolist(), strict=True)}
+
+
 def _order(s: Searcher, query: str, **kw) -> list[str]:
     return [h.id for h in s.search(query, limit=10, snippets=False, correct=False, **kw).hits]
 
@@ -62,7 +67,7 @@ def test_places_and_standing_come_from_the_title() -> None:
 def test_the_standing_is_stored_at_build_and_read_without_stored_fields(laws: Path) -> None:
     with Searcher(laws) as s:
         _, ranker = s._current()
-        by_id = dict(zip(ranker.articles, ranker.article_standings(), strict=True))
+        by_id = _standings(ranker)
         assert by_id == {
             "national.md": "national|法",
             "beijing.md": "local|条例|北京市|北京",
@@ -71,6 +76,14 @@ def test_the_standing_is_stored_at_build_and_read_without_stored_fields(laws: Pa
         }
         s.search(QUESTION, snippets=False)
         assert "columns" not in ranker.__dict__  # no article's stored fields were read
+
+
+def test_a_collection_without_legal_documents_stores_no_standings(make_index) -> None:
+    index = make_index({"essay.md": LAWS["essay.md"], "note.md": "# 笔记\n\n合同的效力。\n"})
+    with Searcher(index) as s:
+        _, ranker = s._current()
+        assert not any(store.standings() for store, _ in ranker._stores)
+        assert ranker.authority(Prior(), QUESTION) is None
 
 
 def test_a_local_regulation_repeating_a_national_clause_ranks_below_it(laws: Path) -> None:
@@ -176,7 +189,7 @@ def test_the_standing_survives_updates_and_merges(tmp_path: Path) -> None:
     with Searcher(index) as s:
         _, ranker = s._current()
         assert len(ranker._stores) < 6  # some segments were merged
-        by_id = dict(zip(ranker.articles, ranker.article_standings(), strict=True))
+        by_id = _standings(ranker)
         assert by_id["national.md"] == "national|法"
         assert by_id["beijing.md"] == "local|条例|北京市|北京"
         assert all(by_id[f"local{i}.md"] == "local|条例|上海市|上海" for i in range(5))
@@ -260,7 +273,8 @@ def test_an_index_written_before_standings_ranks_as_before(tmp_path: Path, monke
     monkeypatch.undo()
     with Searcher(tmp_path / "old") as s:
         _, ranker = s._current()
-        assert set(ranker.article_standings()) == {""}
+        assert set(_standings(ranker).values()) == {""}
+        assert not any(store.standings() for store, _ in ranker._stores)  # nothing stored
         on = s.search(QUESTION, snippets=False, correct=False)
         off = s.search(QUESTION, snippets=False, correct=False, prior=False)
         assert [(h.id, h.score) for h in on.hits] == [(h.id, h.score) for h in off.hits]
