@@ -135,6 +135,16 @@ def legal_meta(title: str) -> dict[str, str]:
     return {"doc_kind": kind, "level": level}
 
 
+_TRAILING_ARTICLE = re.compile(rf"\s+第[{_NUM}\d]+条(?:之[{_NUM}\d]+)?$")
+
+
+def article_work(title: str) -> str:
+    """The law a title names one numbered article of (``民法典`` for
+    ``民法典 第十条``), or ``""`` when it names none."""
+    work = _TRAILING_ARTICLE.sub("", title.strip())
+    return work if work != title.strip() else ""
+
+
 _PLACE_SUFFIX = re.compile(
     r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|自治州|自治县|州|盟|县|经济特区)$"
 )

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from zhsearch.corpus.clauses import CLAUSE_LABEL, clause_start, has_clauses, legal_meta
+from zhsearch.corpus.clauses import CLAUSE_LABEL, article_work, clause_start, has_clauses, legal_meta
 from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ReadError
 from zhsearch.corpus.model import Article, Section
@@ -716,6 +716,10 @@ def _record_article(record: Any, source: str | None, lineno: int) -> tuple[Artic
     if source is not None:
         meta["source"] = source
     meta["line"] = lineno
+    if "doc_kind" not in meta and "level" not in meta and (work := article_work(title)):
+        # A record that is one numbered article of a law (``民法典 第十条``):
+        # the law's form and level, as a document of clauses gets them.
+        meta.update(legal_meta(work))
     return Article(art_id, title, tuple(sections), meta), note
 
 

@@ -278,3 +278,20 @@ def test_an_index_written_before_standings_ranks_as_before(tmp_path: Path, monke
         on = s.search(QUESTION, snippets=False, correct=False)
         off = s.search(QUESTION, snippets=False, correct=False, prior=False)
         assert [(h.id, h.score) for h in on.hits] == [(h.id, h.score) for h in off.hits]
+
+
+def test_a_json_lines_record_of_one_numbered_article_gets_its_laws_standing(tmp_path: Path) -> None:
+    from zhsearch.corpus.readers import parse_jsonl
+
+    lines = [
+        {"id": "a", "title": "北京市物业管理条例 第十条", "text": "业主大会。"},
+        {"id": "b", "title": "最高人民法院关于审理物业服务纠纷案件的解释 第一条", "text": "业主大会。"},
+        {"id": "c", "title": "物业管理第十条怎么理解", "text": "业主大会。"},  # not a numbered article
+        {"id": "d", "title": "物业管理条例 第二条", "level": "local", "text": "业主大会。"},  # given: kept
+    ]
+    articles, _ = parse_jsonl("\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    meta = {a.id: {k: a.meta.get(k) for k in ("doc_kind", "level")} for a in articles}
+    assert meta["a"] == {"doc_kind": "条例", "level": "local"}
+    assert meta["b"] == {"doc_kind": "司法解释", "level": "national"}
+    assert meta["c"] == {"doc_kind": None, "level": None}
+    assert meta["d"] == {"doc_kind": None, "level": "local"}
