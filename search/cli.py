@@ -179,6 +179,13 @@ _color_option = click.option(
 )
 
 
+_prior_option = click.option(
+    "--prior/--no-prior",
+    default=None,
+    help="Rank a national law before the local regulations and judicial interpretations repeating it, "
+    "unless the question names their place or kind (default: on; config key prior).",
+)
+
 _cluster_option = click.option(
     "--cluster",
     metavar="ADDRESS",
@@ -557,12 +564,7 @@ Examples:
     help="The jieba user dictionary the index was built with (checked; the index's own copy is used).",
 )
 @click.option("--no-correct", is_flag=True, help="Show the results of the query as typed, never of a correction.")
-@click.option(
-    "--prior/--no-prior",
-    default=None,
-    help="Rank a national law before the local regulations and judicial interpretations repeating it, "
-    "unless the question names their place or kind (default: on; config key prior).",
-)
+@_prior_option
 @_cluster_option
 @_index_option
 @_output_options
@@ -856,9 +858,17 @@ Examples:
     default=None,
     help="TREC qrels file ('qid 0 doc grade' lines) judging the questions instead of their doc/docs.",
 )
+@_prior_option
 @_output_options
 def eval_command(
-    queries: str, index_dir: str | None, k: int, misses: int, qrels: str | None, as_json: bool, fmt: str
+    queries: str,
+    index_dir: str | None,
+    k: int,
+    misses: int,
+    qrels: str | None,
+    prior: bool | None,
+    as_json: bool,
+    fmt: str,
 ) -> None:
     """Measure ranking quality on QUERIES, a JSON-lines file of
     {"qid", "query", "doc", "docs", "section"} lines (doc or docs: the
@@ -871,7 +881,8 @@ def eval_command(
     from zhsearch.search.evaluation import evaluate, format_table
     from zhsearch.search.output import record
 
-    report = evaluate(queries, _index_of(_config(index_dir)), k=k, qrels=qrels)
+    cfg = _config(index_dir, prior=prior)
+    report = evaluate(queries, _index_of(cfg), k=k, qrels=qrels, prior=cfg["prior"])
     if as_json or fmt != "text":
         data = {
             "k": report.k,

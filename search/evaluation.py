@@ -236,13 +236,15 @@ def evaluate(
     qrels: str | os.PathLike[str] | Mapping[str, Mapping[str, int]] | None = None,
     depth: int = DEPTH,
     synonyms: str | os.PathLike[str] | None = None,
+    prior: bool | None = None,
 ) -> EvalReport:
     """Run every question against the index and score the rankings.
 
     Each question is searched as a user would (``k`` results, snippets),
     which is what the latency measures, and once more ``depth`` deep
     without snippets for Recall@depth.  ``synonyms`` is a synonym file used
-    for every question, as ``search --synonyms`` would.
+    for every question, as ``search --synonyms`` would; ``prior`` the
+    document-level prior, as in :meth:`Searcher.search` (None: on).
     """
     if isinstance(queries, (str, os.PathLike)):
         questions = read_questions(queries, qrels)
@@ -254,11 +256,11 @@ def evaluate(
     with Searcher(index_dir, synonyms=synonyms) as searcher:
         for q in questions:
             t0 = time.perf_counter()
-            results = searcher.search(q.query, limit=k, snippets=snippets)
+            results = searcher.search(q.query, limit=k, snippets=snippets, prior=prior)
             ms = (time.perf_counter() - t0) * 1000
             ids = [h.id for h in results.hits]
             if depth > k and results.total > k:
-                ids = [h.id for h in searcher.search(q.query, limit=depth, snippets=False).hits]
+                ids = [h.id for h in searcher.search(q.query, limit=depth, snippets=False, prior=prior).hits]
             rankings[q.qid] = ids
             top = results.hits[0] if results.hits else None
             section_ok = None

@@ -295,3 +295,22 @@ def test_a_json_lines_record_of_one_numbered_article_gets_its_laws_standing(tmp_
     assert meta["b"] == {"doc_kind": "司法解释", "level": "national"}
     assert meta["c"] == {"doc_kind": None, "level": None}
     assert meta["d"] == {"doc_kind": None, "level": "local"}
+
+
+def test_eval_measures_with_or_without_the_prior(laws: Path, tmp_path: Path) -> None:
+    # A question whose answer is the local regulation: without the prior
+    # only the short essay is above it (the three laws' equal scores tie,
+    # broken by id); the prior puts the national law and the interpretation
+    # above it too.
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"qid": "q-1", "query": QUESTION, "doc": "beijing.md"}) + "\n", encoding="utf-8")
+    runner = CliRunner()
+
+    def mrr(*flags: str) -> float:
+        result = runner.invoke(main, ["eval", str(questions), "--index", str(laws), "--json", *flags])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["overall"]["mrr"]
+
+    assert mrr("--no-prior") == 0.5
+    assert mrr() == 0.25
+    assert mrr("--prior") == 0.25
