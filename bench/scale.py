@@ -22,7 +22,10 @@ updated N times (each time a few files change, one is removed, one added)
 and segments, warm p95, cold time and index size are compared with a fresh
 build of the same files.
 
-    python bench/scale.py [--sizes 1,4,16] [--data DIR] [--keep DIR] [--updates 30] [--json FILE]
+    python bench/scale.py [--sizes 1,4,16] [--data DIR] [--keep DIR] [--reuse DIR] [--updates 30] [--json FILE]
+
+``--reuse DIR`` keeps the built indexes in DIR and, on a later run, measures
+queries on them without building again (query changes, same index format).
 
 Progress goes to stderr, the Markdown tables to stdout.
 """
@@ -423,6 +426,12 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=0, metavar="N", help="then N incremental updates (default 0)")
     ap.add_argument("--updates-size", type=int, default=4, metavar="K", help="corpus copies for --updates")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument(
+        "--reuse",
+        metavar="DIR",
+        help="keep each size's indexes in DIR and, when a previous run left them there, measure queries on them "
+        "without building again (the build rows then show that run's figures)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     data = Path(args.data)
@@ -451,10 +460,20 @@ def main() -> None:
             files, size = make_corpus(laws, corpus, k)
             log(f"{k}×: {files:,} files, {size / 1e6:.0f} MB")
             s: dict = {"copies": k, "files": files, "bytes": size}
-            zidx, tidx = tmp / f"zh-x{k}", tmp / f"tv-x{k}"
+            keep = Path(args.reuse).resolve() if args.reuse else None
+            zidx, tidx = (keep or tmp) / f"zh-x{k}", (keep or tmp) / f"tv-x{k}"
             for kind, idx in (("zhsearch", zidx), ("tantivy", tidx)):
-                log(f"  building {kind}")
-                b = run_build(kind, corpus, idx, args.jobs)
+                built = idx.with_name(idx.name + ".build.json")
+                if keep is not None and built.is_file() and idx.is_dir():
+                    # The build figures are those of the run that built it.
+                    b = json.loads(built.read_text(encoding="utf-8"))
+                    log(f"  reusing {idx} (built {b.get('date', '?')})")
+                else:
+                    log(f"  building {kind}")
+                    b = run_build(kind, corpus, idx, args.jobs)
+                    b["date"] = date
+                    if keep is not None:
+                        built.write_text(json.dumps(b), encoding="utf-8")
                 log(f"    {b['wall']:.1f} s, {size / 1e6 / b['wall']:.2f} MB/s, {b['segments']} segments")
                 s[kind] = {"build": b}
             log("  warm queries")
@@ -468,9 +487,11 @@ def main() -> None:
             print(table(r) + "\n", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(r, ensure_ascii=False, indent=2), encoding="utf-8")
-            shutil.rmtree(tidx)
+            if keep is None:
+                shutil.rmtree(tidx)
             if not (args.updates and k == args.updates_size):
-                shutil.rmtree(zidx)
+                if keep is None:
+                    shutil.rmtree(zidx)
                 shutil.rmtree(corpus)
         if args.updates:
             k = args.updates_size
