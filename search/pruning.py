@@ -358,6 +358,9 @@ def top_articles(
         rest = float(prefix[kf - 1]) if kf else 0.0
         docs, partial = _partial(ranker, terms, sorted(chosen), stats)
         bound = partial + rest
+        if factors is not None:
+            # The prior scales every section of an article (a factor ≤ 1).
+            bound = bound * factors[ranker.doc_article[docs]].astype(np.float64)
         keep = (bound + w * np.maximum(top_best, bound)) * ROUNDING >= theta
         ceiling = max(rest, float(bound[~keep].max(initial=0.0)))
         filtered = chosen

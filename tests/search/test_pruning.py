@@ -193,8 +193,11 @@ def test_sections_left_out_by_their_bound_never_belong_on_the_page(
         _, ranker = s._current()
         terms = list(plan(parse(" ".join(words), s.settings), s.settings).scoring)
         start, stop = page * limit, (page + 1) * limit
-        found = pruning.top_articles(ranker, terms, None, None, None, start, stop)
-        want = ranker.top_articles(ranker.score(terms), None, start, stop)[1]
+        # With the document-level prior: a local rule's sections count less.
+        factors = ranker.authority(Prior(), " ".join(words))
+        assert factors is not None and factors.min() < 1
+        found = pruning.top_articles(ranker, terms, None, None, None, start, stop, factors=factors)
+        want = ranker.top_articles(ranker.score(terms, factors=factors), None, start, stop)[1]
         if found is not None:
             assert found.top == want
             assert len(found.docs) < ranker.n_alive
