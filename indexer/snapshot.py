@@ -278,7 +278,10 @@ class Snapshot:
             order = live
         else:
             order = live[np.argsort(arts, kind="stable")]
-        starts = np.searchsorted(self.doc_article[order], np.arange(len(self.articles) + 1))
+        # Needles of the same dtype: else numpy converts the whole haystack first.
+        starts = np.searchsorted(
+            self.doc_article[order], np.arange(len(self.articles) + 1, dtype=self.doc_article.dtype)
+        )
         return order, starts
 
     def sections_of(self, article: int) -> np.ndarray:
