@@ -49,7 +49,12 @@ from zhsearch.indexer.postings import (
     write_sorted_segment,
 )
 
-SEGMENTS_PER_TIER = 4
+# One segment a tier: every segment costs each query a look-up of its
+# terms, and a fresh build's two large segments are out of an update's
+# reach, so the small ones are kept to a segment per size tier
+# (bench/scale.py --updates 30 at 4x: 3 segments afterwards, against 12
+# with four a tier, which made warm p95 1.41-2.4x a fresh build's).
+SEGMENTS_PER_TIER = 1
 MERGE_AT_ONCE = 6
 # Segments below this many postings count as this big (tiny ones merge first).
 FLOOR_POSTINGS = 500_000

@@ -49,9 +49,24 @@ def test_tiers_allow_few_segments_and_merges_reach_them() -> None:
     # Runs of adjacent segments: documents keep their order.
     assert all([s.segment for s in g] == list(range(g[0].segment, g[0].segment + len(g))) for g in merges)
     # Few segments need nothing; tiny ones all merge into one.
-    assert choose_merges([SegmentSize(i, 4_000_000) for i in range(3)]) == []
+    assert choose_merges([SegmentSize(i, 4_000_000) for i in range(2)]) == []
     assert allowed_segments([10, 20, 30]) == 1
     assert [len(g) for g in choose_merges([SegmentSize(i, 100) for i in range(5)])] == [5]
+
+
+def test_many_small_updates_beside_a_fresh_builds_segments_stay_few() -> None:
+    # A fresh 4x build (two segments too big for an update to merge), then
+    # 30 updates of about 3 files each: every update adds a small segment
+    # and merges as the policy says.  A query visits every segment, so the
+    # updated index must stay close to the fresh one's two.
+    segments = [SegmentSize(0, 60_000_000), SegmentSize(1, 60_000_000)]
+    for n in range(2, 32):
+        segments.append(SegmentSize(n, 300_000))
+        for group in choose_merges(segments):
+            first = segments.index(group[0])
+            segments[first : first + len(group)] = [SegmentSize(group[0].segment, sum(g.postings for g in group))]
+        assert len(segments) <= 5, n
+    assert segments[:2] == [SegmentSize(0, 60_000_000), SegmentSize(1, 60_000_000)]  # never rewritten
 
 
 def test_updates_merge_into_an_index_equal_to_a_fresh_build(tmp_path: Path) -> None:
