@@ -128,6 +128,9 @@ def test_index_watch_stops_cleanly_on_ctrl_c(docs: Path, tmp_path: Path):
         stderr=subprocess.PIPE,
         cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C as on a terminal: a test run started in the background
+        # (``cmd &``) ignores SIGINT, and its children would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
