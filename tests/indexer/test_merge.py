@@ -173,7 +173,9 @@ main(sys.argv[1:], prog_name="zhsearch")
 """
 
 
-def test_a_kill_during_a_merge_leaves_the_previous_index(tmp_path: Path) -> None:
+def _indexed_then_one_new_article(tmp_path: Path) -> tuple[Path, Path, dict, list[str]]:
+    """The sample articles indexed, then a new article added to the folder:
+    the folder, the index, its results and its files before the update."""
     docs = tmp_path / "docs"
     shutil.copytree(REPO / "corpus" / "articles", docs)
     index_dir = tmp_path / "index"
@@ -181,6 +183,11 @@ def test_a_kill_during_a_merge_leaves_the_previous_index(tmp_path: Path) -> None
     before = results(index_dir)
     files_before = sorted(p.name for p in index_dir.iterdir())
     (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    return docs, index_dir, before, files_before
+
+
+def test_a_kill_during_a_merge_leaves_the_previous_index(tmp_path: Path) -> None:
+    docs, index_dir, before, files_before = _indexed_then_one_new_article(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "ZHSEARCH_DEBUG"}
     cmd = [sys.executable, "-c", DRIVER, "index", str(docs), "--index", str(index_dir), "--jobs", "1"]
     proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
@@ -198,13 +205,7 @@ def test_a_kill_during_a_merge_leaves_the_previous_index(tmp_path: Path) -> None
 
 
 def test_a_kill_during_a_rebuilds_final_merge_leaves_the_previous_index(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    shutil.copytree(REPO / "corpus" / "articles", docs)
-    index_dir = tmp_path / "index"
-    build_index([docs], index_dir, jobs=1)
-    before = results(index_dir)
-    files_before = sorted(p.name for p in index_dir.iterdir())
-    (docs / "new.txt").write_text("新文章\n\n琥珀蜂鸟出现在这里。\n", encoding="utf-8")
+    docs, index_dir, before, files_before = _indexed_then_one_new_article(tmp_path)
     env = {**{k: v for k, v in os.environ.items() if k != "ZHSEARCH_DEBUG"}, "SMALL_SEGMENTS": "1"}
     cmd = [sys.executable, "-c", DRIVER, "index", str(docs), "--index", str(index_dir), "--rebuild", "--jobs", "1"]
     proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
