@@ -57,5 +57,5 @@ def standing_key(title: str, meta: Mapping[str, Any]) -> str:
     if not (level or kind):
         return ""
     places = legal_places(title) if level == "local" else ()
-    clean = (p.replace(_SEP, "") for p in (level, kind, *places))
-    return _SEP.join(clean)
+    level, kind, *places = (p.replace(_SEP, "") for p in (level, kind, *places))
+    return Standing(level, kind, tuple(places)).key()

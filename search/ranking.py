@@ -32,6 +32,7 @@ from zhsearch.indexer.snapshot import Snapshot
 from zhsearch.indexer.works import work_key
 
 if TYPE_CHECKING:
+    from zhsearch.indexer.authority import Standing
     from zhsearch.search.authority import Prior
     from zhsearch.search.filters import ArticleColumns
     from zhsearch.search.pinyin import PinyinIndex
@@ -187,13 +188,16 @@ class Ranker(Snapshot):
         return per_article[self.doc_article].astype(np.float32)
 
     @cached_property
-    def _standings(self) -> tuple[list[tuple[str, str, tuple[str, ...]]], np.ndarray]:
-        """The distinct standings (``indexer.authority``: level, form, folded
-        places) stored with the postings, and each article's number among them."""
+    def _standings(self) -> tuple[list[Standing], np.ndarray]:
+        """The distinct standings (``indexer.authority``, their places
+        folded as questions are) stored with the postings, and each
+        article's number among them."""
         from zhsearch.indexer.analysis import fold
+        from zhsearch.indexer.authority import Standing
 
         keys, codes = self.article_standings()
-        return [_parsed_standing(k, fold) for k in keys], codes
+        parsed = (Standing.parse(k) for k in keys)
+        return [Standing(st.level, st.kind, tuple(fold(p) for p in st.places)) for st in parsed], codes
 
     @cached_property
     def _factor_cache(self) -> dict[tuple[float, ...], np.ndarray | None]:
@@ -205,14 +209,13 @@ class Ranker(Snapshot):
         keeps 1 (nothing to scale)."""
         if prior is None:
             return None
-        from zhsearch.indexer.authority import Standing
         from zhsearch.search.authority import asked
 
         distinct, codes = self._standings
         if len(distinct) < 2 or not len(codes):
             return None  # no article has a standing
         q = asked(question)
-        per = tuple(prior.factor(Standing(level, kind, places), q) for level, kind, places in distinct)
+        per = tuple(prior.factor(standing, q) for standing in distinct)
         cache = self._factor_cache
         if per not in cache:
             if len(cache) >= 64:
@@ -504,13 +507,6 @@ class Ranker(Snapshot):
             m = min(len(cand), 4 * m)
         best = np.sort(first)[start:stop]
         return [(int(cand[pick[i]]), float(cs[pick[i]])) for i in best]
-
-
-def _parsed_standing(key: str, fold) -> tuple[str, str, tuple[str, ...]]:
-    from zhsearch.indexer.authority import Standing
-
-    st = Standing.parse(key)
-    return st.level, st.kind, tuple(fold(p) for p in st.places)
 
 
 def _is_cjk_char(text: str) -> bool:
