@@ -39,38 +39,58 @@ class Snapshot:
         self.avg_length: dict[str, float] = {}
         self.length_sums: dict[str, float] = {}
         self.alive = np.ones(self.n_docs, dtype=bool)
-        article_ids: dict[str, int] = {}
-        segment_ids: list[list[str]] = []
-        segment_numbers: list[np.ndarray] = []
+        deleted: list[np.ndarray] = []
+        for leaf, offset in self._leaves:
+            dead = np.fromiter(leaf.segment().deleted_docs(), np.int64) if leaf.has_deletions() else np.zeros(0, int)
+            self.alive[offset + dead] = False
+            deleted.append(dead)
+        segment_ids = [store.articles() for store, _ in self._stores]
         self.doc_article = np.zeros(self.n_docs, dtype=np.int32)
-        for (leaf, offset), (store, _) in zip(self._leaves, self._stores, strict=True):
-            if leaf.has_deletions():
-                for docnum in leaf.segment().deleted_docs():
-                    self.alive[offset + docnum] = False
-            ids, local = store.articles()
-            segment_ids.append(ids)
+        every = [a for ids, _ in segment_ids for a in ids]
+        self._article_numbers: dict[str, int] | None = None
+        if len(set(every)) == len(every):
+            # No article in two segments (a fresh build, or updates that
+            # only added): numbered segment after segment.
+            self.articles = every
+            segment_numbers = []
+            before = 0
+            for (ids, local), (_, offset) in zip(segment_ids, self._leaves, strict=True):
+                np.add(local, before, out=self.doc_article[offset : offset + len(local)])
+                segment_numbers.append(np.arange(before, before + len(ids), dtype=np.int32))
+                before += len(ids)
+        else:
             # An article updated since keeps its number: one id, one article.
-            before = len(article_ids)
-            if article_ids.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
-                article_ids.update(zip(ids, range(before, before + len(ids)), strict=True))
-                number = np.arange(before, before + len(ids), dtype=np.int32)
-            else:
+            article_ids: dict[str, int] = {}
+            segment_numbers = []
+            for (ids, local), (_, offset) in zip(segment_ids, self._leaves, strict=True):
                 number = np.fromiter((article_ids.setdefault(a, len(article_ids)) for a in ids), np.int32, len(ids))
-            self.doc_article[offset : offset + len(local)] = number[local]
-            segment_numbers.append(number)
+                self.doc_article[offset : offset + len(local)] = number[local]
+                segment_numbers.append(number)
+            self.articles = list(article_ids)
+            self._article_numbers = article_ids
+        # Recorded when written: every segment's sections come article by
+        # article, and none is deleted or renumbered.
+        self._in_runs = self._article_numbers is None and all(
+            store.article_runs() and not len(dead) for (store, _), dead in zip(self._stores, deleted, strict=True)
+        )
         for field in fields:
             arr = np.zeros(self.n_docs, dtype=np.float32)
-            for store, offset in self._stores:
+            total = 0.0
+            for (store, offset), dead in zip(self._stores, deleted, strict=True):
                 part = store.lengths(field)[: self.n_docs - offset]
                 arr[offset : offset + len(part)] = part
+                # Summed in float64 (or as integers when written): lengths
+                # are whole numbers, so the sum is exact and adds up across
+                # shards to the same value.
+                whole = store.length_sum(field)
+                if whole is None or len(part) != store.n_docs:
+                    total += float(part[self.alive[offset : offset + len(part)]].sum(dtype=np.float64))
+                else:
+                    total += float(whole - int(part[dead].sum(dtype=np.int64)))
             self.lengths[field] = arr
-            # Summed in float64: lengths are whole numbers, so the sum is
-            # exact and adds up across shards to the same value.
-            self.length_sums[field] = float(arr[self.alive].sum(dtype=np.float64))
-        self.articles = list(article_ids)
-        self._segment_ids = segment_ids
+            self.length_sums[field] = total
+        self._segment_ids = [ids for ids, _ in segment_ids]
         self._segment_numbers = segment_numbers
-        self._article_numbers = article_ids
         self._offsets = [offset for _, offset in self._leaves]
         # Opened now too: a snapshot holds all its files open, so a commit
         # or rebuild may delete them (see indexer.storage) without it noticing.
@@ -127,7 +147,7 @@ class Snapshot:
         works = [""] * len(self.articles)
         for keys, ids in zip(parts, self._segment_ids, strict=True):
             for article_id, key in zip(ids, keys, strict=True):  # type: ignore[arg-type]
-                works[self._article_numbers[article_id]] = key
+                works[self._numbers()[article_id]] = key
         return works
 
     def article_standings(self) -> tuple[list[str], np.ndarray]:
@@ -150,9 +170,15 @@ class Snapshot:
             codes[numbers] = remap[local_codes]
         return keys, codes
 
+    def _numbers(self) -> dict[str, int]:
+        """Article id -> number (made when first needed: most queries never ask)."""
+        if self._article_numbers is None:
+            self._article_numbers = {a: i for i, a in enumerate(self.articles)}
+        return self._article_numbers
+
     def article_number(self, article_id: str) -> int:
         """The number of an article in ``articles`` and ``doc_article`` (-1: none)."""
-        return self._article_numbers.get(article_id, -1)
+        return self._numbers().get(article_id, -1)
 
     def close(self) -> None:
         for store, _ in self._stores:
@@ -270,6 +296,10 @@ class Snapshot:
     def _article_sections(self) -> tuple[np.ndarray, np.ndarray]:
         """Live section numbers grouped by article (in docnum order), and
         where each article's group starts."""
+        if self._in_runs:
+            order = np.arange(self.n_docs, dtype=np.int64)
+            starts = np.searchsorted(self.doc_article, np.arange(len(self.articles) + 1, dtype=self.doc_article.dtype))
+            return order, starts
         live = np.flatnonzero(self.alive)
         arts = self.doc_article[live]
         # Usually each article's live sections are one run (written

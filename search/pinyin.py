@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -125,14 +126,23 @@ def _reading(word: str) -> tuple[str, ...]:
 # The index vocabulary by pinyin
 
 
-@dataclass
 class PinyinIndex:
     """The index's Chinese words by full pinyin and by initials, and every
-    article title spelled out (syllable by syllable)."""
+    article title spelled out (syllable by syllable; read when first asked
+    for: re-spelling a mistyped word needs only the words, and reading one
+    title per article grows with the collection)."""
 
-    full: dict[str, list[str]]
-    initials: dict[str, list[str]]
-    titles: list[list[str]]
+    def __init__(
+        self, full: dict[str, list[str]], initials: dict[str, list[str]], titles: Callable[[], list[str]]
+    ) -> None:
+        self.full = full
+        self.initials = initials
+        self._titles = titles
+
+    @cached_property
+    def titles(self) -> list[list[str]]:
+        """Each article's title as syllables, indexed like ``Ranker.articles``."""
+        return [spelled(t) for t in self._titles()]
 
     @classmethod
     def build(cls, ranker: Ranker) -> PinyinIndex:
@@ -150,7 +160,7 @@ class PinyinIndex:
             full.setdefault("".join(syl), []).append(word)
             if len(word) > 1:
                 initials.setdefault("".join(s[0] for s in syl), []).append(word)
-        return cls(full, initials, [spelled(t) for t in ranker.columns.title])
+        return cls(full, initials, lambda: ranker.columns.title)
 
     def titles_matching(self, parts: list[tuple[str, str]]) -> list[int]:
         """Articles (indexes into ``Ranker.articles``) whose title spells
