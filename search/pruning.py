@@ -284,6 +284,123 @@ def _certain(r: _Round, page: np.ndarray, upper: np.ndarray, exact: np.ndarray, 
     return bool(after.all()) and (ceiling == 0 or outside * ROUNDING < theta64)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A query's terms ordered by their bounds (weakest first), the running
+    sum of those bounds, each term's number of postings, and the most a
+    work's evidence may add to an article (a share of a score)."""
+
+    order: np.ndarray
+    prefix: np.ndarray
+    sizes: np.ndarray
+    group_weight: float
+
+
+def _seed(
+    ranker: Ranker, terms: list[ScoreTerm], plan: _Plan, cands: _Candidates, stats: CollectionStats | None
+) -> None:
+    """The first candidates: of the sections of the terms with the highest
+    bounds (as long as they are few), those their weights say are best —
+    a first threshold at the cost of a few exact scores."""
+    budget = max(SEED_SHARE * ranker.n_alive, SEED_MIN)
+    essential: list[int] = []
+    held = 0
+    for i in plan.order[::-1].tolist():
+        if essential and held + plan.sizes[i] > budget:
+            continue
+        essential.append(i)
+        held += plan.sizes[i]
+    docs, partial = _partial(ranker, terms, sorted(essential), stats)
+    if len(docs) > SEED_BEST:
+        docs = np.sort(docs[np.argpartition(-partial, SEED_BEST - 1)[:SEED_BEST]])
+    cands.add([docs])
+
+
+def _filter(
+    ranker: Ranker,
+    terms: list[ScoreTerm],
+    plan: _Plan,
+    cands: _Candidates,
+    stats: CollectionStats | None,
+    allowed: np.ndarray | None,
+    stop: int,
+    factors: np.ndarray | None,
+) -> tuple[_Round, float] | None:
+    """MaxScore rounds: the terms weighed section by section are those whose
+    bounds the page's last score does not leave out; of their sections,
+    those that may still reach the page become candidates.  Repeated while
+    a higher threshold leaves out more terms.  The candidates' round and
+    the ceiling every other section's score stays below; ``None``: pruning
+    would save nothing."""
+    prefix, order, sizes, w = plan.prefix, plan.order, plan.sizes, plan.group_weight
+    filtered: set[int] | None = None
+    ceiling = float(prefix[-2])
+    for _ in range(4):
+        r = _Round(ranker, cands.docs, cands.scores, allowed)
+        theta = r.threshold(stop)
+        top_best = float(r.best.max(initial=0.0))
+        # The weakest terms a section may hold alone and still be left out:
+        # their bounds' sum, plus the most its work could add, stays below
+        # the page's last score.
+        room = prefix + w * np.maximum(top_best, prefix)
+        # The terms weighed exactly section by section: the essential ones
+        # and more, so the rest's bounds leave room to rule sections out.
+        kf = int(np.searchsorted(room, FILTER_SHARE * theta, side="left"))
+        chosen = {int(i) for i in order[kf:]}
+        if sizes[sorted(chosen)].sum() > MAX_WORK * sizes.sum():
+            return None  # the weighed terms hold most postings: no gain
+        if filtered is not None and chosen <= filtered:
+            return r, ceiling
+        # Not every section of a weighed term is a candidate: those whose
+        # weighed terms' weights, plus every other term's bound, cannot
+        # lift their article onto the page are left out (block-max
+        # MaxScore's test, per section); the best of them bounds them all.
+        rest = float(prefix[kf - 1]) if kf else 0.0
+        docs, partial = _partial(ranker, terms, sorted(chosen), stats)
+        bound = partial + rest
+        if factors is not None:
+            # The prior scales every section of an article (a factor ≤ 1).
+            bound = bound * factors[ranker.doc_article[docs]].astype(np.float64)
+        keep = (bound + w * np.maximum(top_best, bound)) * ROUNDING >= theta
+        ceiling = max(rest, float(bound[~keep].max(initial=0.0)))
+        filtered = chosen
+        cands.add([docs[keep]])
+        if len(cands.docs) > MAX_SHARE * ranker.n_alive:
+            return None
+    return None
+
+
+def _certify(
+    ranker: Ranker, r: _Round, cands: _Candidates, allowed: np.ndarray | None, stop: int, ceiling: float
+) -> _Round | None:
+    """Make the page exact and prove it: the page's articles (and, when
+    their work's evidence is not exact, their works' articles) get every
+    section scored, until no article off the page can outrank its last one.
+    The final round; ``None``: not proven."""
+    complete = np.zeros(len(ranker.articles), dtype=bool)
+    for _ in range(3):
+        upper, exact, outside = _bounds(ranker, r, ceiling, complete)
+        page = r.page(stop)
+        if len(page) < stop and ceiling > 0:
+            return None
+        unknown = page[~exact[page] | ~complete[r.articles[page]]]
+        if not len(unknown):
+            if len(page) and not _certain(r, page, upper, exact, outside, ceiling):
+                return None
+            return r
+        arts = r.articles[unknown]
+        if r.grouped:
+            unsure = unknown[~exact[unknown]]
+            if len(unsure):
+                arts = np.union1d(arts, np.flatnonzero(np.isin(ranker.article_groups, r.groups[unsure])))
+        complete[arts] = True
+        cands.add([ranker.sections_of(int(a)) for a in arts])
+        if len(cands.docs) > MAX_SHARE * ranker.n_alive:
+            return None
+        r = _Round(ranker, cands.docs, cands.scores, allowed)
+    return None
+
+
 def top_articles(
     ranker: Ranker,
     terms: list[ScoreTerm],
@@ -308,100 +425,28 @@ def top_articles(
     if bounds is None:
         return None
     order = np.argsort(bounds, kind="stable")
-    prefix = np.cumsum(bounds[order])
-    limit = MAX_SHARE * ranker.n_alive
-    w = GROUP_WEIGHT if (GROUP_WEIGHT and ranker.has_groups) else 0.0
-
-    def ids(i: int) -> np.ndarray:
-        return ranker.postings(terms[i].field, terms[i].text)[0]
-
-    # The first candidates: the sections of the terms with the highest
-    # bounds, as long as they are few; their scores give a first threshold.
-    sizes = np.array([ranker.doc_frequency(t.field, t.text) for t in terms])
-    budget = max(SEED_SHARE * ranker.n_alive, SEED_MIN)
-    essential: set[int] = set()
-    held = 0
-    for i in order[::-1].tolist():
-        if essential and held + sizes[i] > budget:
-            continue
-        essential.add(i)
-        held += sizes[i]
+    plan = _Plan(
+        order=order,
+        prefix=np.cumsum(bounds[order]),
+        sizes=np.array([ranker.doc_frequency(t.field, t.text) for t in terms]),
+        group_weight=GROUP_WEIGHT if (GROUP_WEIGHT and ranker.has_groups) else 0.0,
+    )
     cands = _Candidates(ranker, terms, masks, stats, factors)
-    # Of their sections, those their weights say are best are scored: a
-    # first threshold at the cost of a few exact scores.
-    docs, partial = _partial(ranker, terms, sorted(essential), stats)
-    if len(docs) > SEED_BEST:
-        docs = np.sort(docs[np.argpartition(-partial, SEED_BEST - 1)[:SEED_BEST]])
-    cands.add([docs])
-    filtered: set[int] | None = None
-    ceiling = float(prefix[-2])
-    for _ in range(4):
-        r = _Round(ranker, cands.docs, cands.scores, allowed)
-        theta = r.threshold(stop)
-        top_best = float(r.best.max(initial=0.0))
-        # The weakest terms a section may hold alone and still be left out:
-        # their bounds' sum, plus the most its work could add, stays below
-        # the page's last score.
-        room = prefix + w * np.maximum(top_best, prefix)
-        # The terms weighed exactly section by section: the essential ones
-        # and more, so the rest's bounds leave room to rule sections out.
-        kf = int(np.searchsorted(room, FILTER_SHARE * theta, side="left"))
-        chosen = {int(i) for i in order[kf:]}
-        if sizes[sorted(chosen)].sum() > MAX_WORK * sizes.sum():
-            return None  # the weighed terms hold most postings: no gain
-        if filtered is not None and chosen <= filtered:
-            break
-        # Not every section of a weighed term is a candidate: those whose
-        # weighed terms' weights, plus every other term's bound, cannot
-        # lift their article onto the page are left out (block-max
-        # MaxScore's test, per section); the best of them bounds them all.
-        rest = float(prefix[kf - 1]) if kf else 0.0
-        docs, partial = _partial(ranker, terms, sorted(chosen), stats)
-        bound = partial + rest
-        if factors is not None:
-            # The prior scales every section of an article (a factor ≤ 1).
-            bound = bound * factors[ranker.doc_article[docs]].astype(np.float64)
-        keep = (bound + w * np.maximum(top_best, bound)) * ROUNDING >= theta
-        ceiling = max(rest, float(bound[~keep].max(initial=0.0)))
-        filtered = chosen
-        cands.add([docs[keep]])
-        if len(cands.docs) > limit:
-            return None
-    else:
+    _seed(ranker, terms, plan, cands, stats)
+    filtered = _filter(ranker, terms, plan, cands, stats, allowed, stop, factors)
+    if filtered is None:
         return None
-    ceiling = max(ceiling, floor)
-    complete = np.zeros(len(ranker.articles), dtype=bool)
-    for _ in range(3):
-        upper, exact, outside = _bounds(ranker, r, ceiling, complete)
-        page = r.page(stop)
-        if len(page) < stop and ceiling > 0:
-            return None
-        unknown = page[~exact[page] | ~complete[r.articles[page]]]
-        if not len(unknown):
-            if len(page) and not _certain(r, page, upper, exact, outside, ceiling):
-                return None
-            break
-        # The page's articles (and, when their work's evidence is not
-        # exact, their works' articles): every section scored.
-        arts = r.articles[unknown]
-        if r.grouped:
-            unsure = unknown[~exact[unknown]]
-            if len(unsure):
-                arts = np.union1d(arts, np.flatnonzero(np.isin(ranker.article_groups, r.groups[unsure])))
-        complete[arts] = True
-        cands.add([ranker.sections_of(int(a)) for a in arts])
-        if len(cands.docs) > limit:
-            return None
-        r = _Round(ranker, cands.docs, cands.scores, allowed)
-    else:
+    r, ceiling = filtered
+    final = _certify(ranker, r, cands, allowed, stop, max(ceiling, floor))
+    if final is None:
         return None
-    found, top = ranker.rank_candidates(r.cand, r.cs, start, stop)
+    found, top = ranker.rank_candidates(final.cand, final.cs, start, stop)
     if floor and allowed is not None:
         seen = np.zeros(len(ranker.articles), dtype=bool)
         seen[ranker.doc_article[np.flatnonzero(allowed & ranker.alive)]] = True
-        return PrunedTop(int(np.count_nonzero(seen)), found, top, r.docs, r.scores, exact=True)
+        return PrunedTop(int(np.count_nonzero(seen)), found, top, final.docs, final.scores, exact=True)
     total = max(found, estimate_total(ranker, terms, masks, stats, allowed))
-    return PrunedTop(total, found, top, r.docs, r.scores)
+    return PrunedTop(total, found, top, final.docs, final.scores)
 
 
 def estimate_total(

@@ -164,3 +164,20 @@ def test_a_streamed_file_has_its_header_first_whatever_its_size(tmp_path: Path, 
         out.write(b"abc")
         raise RuntimeError("a failed write")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(["甲", "b", "\0", "\n", "\ud800", "/"]), max_size=6), max_size=8))
+def test_article_ids_and_work_keys_read_back_whatever_they_hold(tmp_path_factory: pytest.TempPathFactory, ids):
+    # Ids are kept NUL-joined for a quick open; one holding a NUL (or a
+    # lone surrogate from a mis-decoded name) still reads back as written.
+    n = len(ids)
+    path = tmp_path_factory.mktemp("ids") / "seg.zpost"
+    fields = _fields({GRAM_FIELD: {gram_key("甲乙"): {0: 1}}}, max(n, 1))
+    doc_article = np.arange(max(n, 1), dtype=np.int32) if n else np.zeros(1, dtype=np.int32)
+    write_segment(path, max(n, 1), fields, ids or ["a"], doc_article, works=[s[::-1] for s in ids or ["a"]])
+    store = SegmentPostings(path)
+    assert store.articles()[0] == (ids or ["a"])
+    assert store.works() == [s[::-1] for s in ids or ["a"]]
+    assert store.article_runs()
+    assert store.length_sum(GRAM_FIELD) == sum(range(1, max(n, 1) + 1))
