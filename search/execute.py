@@ -69,9 +69,10 @@ def scored(
     masks = [requirement_docs(ranker, m, memo) for m in qplan.masks]
     if prune is not None and ranker.n_alive >= pruning.MIN_SECTIONS:
         floor = REQUIRED_FLOOR if qplan.required and allowed is not None else 0.0
-        found = pruning.top_articles(
-            ranker, list(qplan.scoring), masks, stats, allowed, *prune, factors=factors, floor=floor
-        )
+        terms = list(qplan.scoring)
+        found = pruning.sparse_articles(ranker, terms, masks, stats, allowed, *prune, factors=factors, floor=floor)
+        if found is None:
+            found = pruning.top_articles(ranker, terms, masks, stats, allowed, *prune, factors=factors, floor=floor)
         if found is not None:
             scores = np.zeros(ranker.n_docs, dtype=np.float32)
             scores[found.docs] = found.scores

@@ -71,6 +71,9 @@ ROUNDING = 1.0 + 1e-6
 MAX_DEPTH = 100
 # Candidates beyond this share of the live sections: no gain, score them all.
 MAX_SHARE = 0.5
+# Queries whose terms hold at most this many postings per live section are
+# ranked exhaustively over their postings alone (``sparse_articles``).
+SPARSE_SHARE = 0.03
 
 
 @dataclass(frozen=True)
@@ -447,6 +450,40 @@ def top_articles(
         return PrunedTop(int(np.count_nonzero(seen)), found, top, final.docs, final.scores, exact=True)
     total = max(found, estimate_total(ranker, terms, masks, stats, allowed))
     return PrunedTop(total, found, top, final.docs, final.scores)
+
+
+def sparse_articles(
+    ranker: Ranker,
+    terms: list[ScoreTerm],
+    masks: list[np.ndarray] | None,
+    stats: CollectionStats | None,
+    allowed: np.ndarray | None,
+    start: int,
+    stop: int,
+    factors: np.ndarray | None = None,
+    floor: float = 0.0,
+) -> PrunedTop | None:
+    """Ranks ``start`` to ``stop`` exhaustively, as :func:`top_articles`
+    promises, when the terms' postings are few (at most ``SPARSE_SHARE`` of
+    the live sections): every section they hold is scored, and only those —
+    no array over every section of the index, whose passes cost more than
+    the postings on a large one.  The total is exact.  ``None``: too many."""
+    if sum(ranker.doc_frequency(t.field, t.text) for t in terms) > SPARSE_SHARE * ranker.n_alive:
+        return None
+    parts = [ranker.postings(t.field, t.text)[0] for t in terms]
+    required = bool(floor) and allowed is not None
+    if required:
+        parts.append(np.flatnonzero(allowed))
+    docs = _union(parts, ranker.n_docs)
+    scores = ranker.score(terms, masks, stats, docs, factors)
+    if required:
+        # Sections with the required parts that no scored term reaches.
+        scores = np.where(allowed[docs] & (scores <= 0), np.float32(floor), scores)
+    ok = (scores > 0) & ranker.alive[docs]
+    if allowed is not None:
+        ok &= allowed[docs]
+    found, top = ranker.rank_candidates(docs[ok], scores[ok], start, stop)
+    return PrunedTop(found, found, top, docs, scores, exact=True)
 
 
 def estimate_total(

@@ -65,10 +65,15 @@ def _prune_small_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pruning, "SEED_MIN", 0)
     monkeypatch.setattr(pruning, "MAX_WORK", 1.0)
     monkeypatch.setattr(pruning, "MAX_SHARE", 1.0)
+    monkeypatch.setattr(pruning, "SPARSE_SHARE", 0.0)
 
 
-def _page(s: Searcher, query: str, limit: int, page: int, monkeypatch: pytest.MonkeyPatch, prune: bool):
-    monkeypatch.setattr(pruning, "MIN_SECTIONS", 0 if prune else 1 << 60)
+def _page(
+    s: Searcher, query: str, limit: int, page: int, monkeypatch: pytest.MonkeyPatch, prune: bool, sparse: bool = False
+):
+    monkeypatch.setattr(pruning, "MIN_SECTIONS", 0 if prune or sparse else 1 << 60)
+    # ``sparse``: every query ranked over its postings alone (sparse_articles).
+    monkeypatch.setattr(pruning, "SPARSE_SHARE", float("inf") if sparse else 0.0)
     r = s.search(query, limit=limit, page=page, snippets=False, suggestions=False, correct=False, prior=Prior())
     return r, [(h.id, h.section.index, h.score) for h in r.hits], r.scores
 
@@ -96,6 +101,9 @@ def test_pruned_top_k_is_the_exhaustive_top_k(monkeypatch: pytest.MonkeyPatch, s
                 assert got == want, query
                 assert got_scores == want_scores, query
                 assert exhaustive.total_exact
+                sparse, got, got_scores = _page(s, query, limit, page, monkeypatch, prune=False, sparse=True)
+                assert (got, got_scores) == (want, want_scores), query
+                assert sparse.total_exact and sparse.total == exhaustive.total, query
                 if pruned.total_exact:
                     assert pruned.total == exhaustive.total, query
                 else:
