@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from zhsearch.indexer.arrays import unique
 from zhsearch.indexer.postings import (
     GRAM_FIELD,
     SUFFIX,
@@ -304,7 +305,7 @@ def _merge_field(
     present = [i for i, s in enumerate(stores) if s.has_field(name)]
     keys = np.zeros(0, dtype=np.uint64)
     for a in range(0, len(present), 8):  # the union a few segments at a time
-        keys = np.unique(np.concatenate([keys, *(stores[i].term_keys(name) for i in present[a : a + 8])]))
+        keys = unique(np.concatenate([keys, *(stores[i].term_keys(name) for i in present[a : a + 8])]))
     # Postings per merged term, dead ones included (dropped run by run).
     total_df = np.zeros(len(keys), dtype=np.int64)
     for i in present:

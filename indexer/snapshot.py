@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from zhsearch.indexer.arrays import unique, unique_inverse
 from zhsearch.indexer.postings import SUFFIX, SegmentPostings
 
 _POSTINGS_CACHE = 4096
@@ -132,7 +133,7 @@ class Snapshot:
     def live_term_count(self, field: str) -> int:
         """How many distinct terms of ``field`` live (not deleted) sections hold."""
         parts = [store.live_terms(field, self.alive[offset : offset + store.n_docs]) for store, offset in self._stores]
-        return len(np.unique(np.concatenate(parts))) if parts else 0
+        return len(unique(np.concatenate(parts))) if parts else 0
 
     def article_works(self) -> list[str] | None:
         """Each article number's work key (``indexer.works``) as stored with
@@ -226,8 +227,8 @@ class Snapshot:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
         if len(keys) == 1:
             return keys[0], dfs[0]
-        unique, where = np.unique(np.concatenate(keys), return_inverse=True)
-        return unique, np.bincount(where, weights=np.concatenate(dfs), minlength=len(unique)).astype(np.int64)
+        distinct, where = unique_inverse(np.concatenate(keys))
+        return distinct, np.bincount(where, weights=np.concatenate(dfs), minlength=len(distinct)).astype(np.int64)
 
     # -- postings
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -279,7 +280,7 @@ class Snapshot:
             if store.has_field(field):
                 for i in store.key_range(field, lo, hi):
                     parts.append((store.postings_at(field, i), offset))
-        return np.unique(self._live(parts)[0])
+        return unique(self._live(parts)[0])
 
     def _live(self, parts) -> tuple[np.ndarray, np.ndarray]:
         parts = [(ids + offset, tfs) for (ids, tfs), offset in parts if len(ids)]

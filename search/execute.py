@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from zhsearch.indexer.analysis import fold, is_cjk
+from zhsearch.indexer.arrays import unique_first
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS
 from zhsearch.search import pruning
 from zhsearch.search.query import Plan, Requirement, phrase_pattern
@@ -172,7 +173,7 @@ def confirmed(
     cands = np.flatnonzero(docs)
     if field == "title":
         # One title per article: check it once.
-        arts, first = np.unique(ranker.doc_article[cands], return_index=True)
+        arts, first = unique_first(ranker.doc_article[cands])
         ok = [
             a
             for a, d in zip(arts.tolist(), cands[first].tolist(), strict=True)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from zhsearch.corpus.errors import OptionError
 from zhsearch.indexer.analysis import fold
+from zhsearch.indexer.arrays import unique_first
 
 if TYPE_CHECKING:
     from zhsearch.search.ranking import Ranker
@@ -213,7 +214,7 @@ class ArticleColumns:
             name: ([], {}, [], []) for name in FACETS
         }
         live = np.flatnonzero(ranker.alive)
-        arts, first = np.unique(ranker.doc_article[live], return_index=True)
+        arts, first = unique_first(ranker.doc_article[live])
         for art, docnum in zip(arts.tolist(), live[first].tolist(), strict=True):
             stored = ranker.stored_fields(docnum)
             meta = stored.get("data", {}).get("meta", {})

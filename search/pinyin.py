@@ -35,6 +35,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+from zhsearch.indexer.arrays import unique
 from zhsearch.indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
 from zhsearch.search.ranking import ScoreTerm
 
@@ -385,7 +386,7 @@ def _found(query: str, ranker: Ranker, words: Reading | None, stats) -> tuple[np
     have = np.zeros(len(ranker.articles), dtype=np.int32)
     for piece in words.pieces:
         docs = ranker.docs_with([(f, w) for w, _ in piece for f in TEXT_FIELDS]) & ranker.alive
-        have[np.unique(ranker.doc_article[docs])] += 1
+        have[unique(ranker.doc_article[docs])] += 1
     share = max(MIN_PIECES_SHARE[mode] for mode, _ in parts)
     need = math.ceil(share * len(words.pieces))
     found = np.where(have[ranker.doc_article] >= need, found, np.float32(0))

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from zhsearch.indexer.arrays import union, unique, unique_first
 from zhsearch.search.ranking import (
     FIELD_B,
     GROUP_BEST,
@@ -151,7 +152,7 @@ def _union(parts: list[np.ndarray], n_docs: int) -> np.ndarray:
     if len(parts) == 1:
         return parts[0]
     if sum(map(len, parts)) * 64 < n_docs:
-        return np.unique(np.concatenate(parts))
+        return unique(np.concatenate(parts))
     # Many: a mask over all sections is quicker than sorting them.
     mask = np.zeros(n_docs, dtype=bool)
     for p in parts:
@@ -203,7 +204,7 @@ class _Round:
         self.cand, self.cs = docs[ok], scores[ok]
         arts = ranker.doc_article[self.cand]
         order = np.lexsort((self.cand, -self.cs))
-        self.articles, first = np.unique(arts[order], return_index=True)
+        self.articles, first = unique_first(arts[order])
         self.best = self.cs[order][first]
         self.grouped = bool(GROUP_WEIGHT) and ranker.has_groups
         if self.grouped:
@@ -395,7 +396,7 @@ def _certify(
         if r.grouped:
             unsure = unknown[~exact[unknown]]
             if len(unsure):
-                arts = np.union1d(arts, np.flatnonzero(np.isin(ranker.article_groups, r.groups[unsure])))
+                arts = union([arts, np.flatnonzero(np.isin(ranker.article_groups, r.groups[unsure]))])
         complete[arts] = True
         cands.add([ranker.sections_of(int(a)) for a in arts])
         if len(cands.docs) > MAX_SHARE * ranker.n_alive:
@@ -505,5 +506,5 @@ def estimate_total(
     ok = scores > 0
     if allowed is not None:
         ok &= allowed[docs]
-    hit = len(np.unique(owner[ok]))
+    hit = len(unique(owner[ok]))
     return int(round(hit / n_sampled * n_live))

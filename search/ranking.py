@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from zhsearch.indexer.arrays import unique_first, unique_inverse
 from zhsearch.indexer.schema import FIELD_WEIGHTS
 from zhsearch.indexer.snapshot import Snapshot
 from zhsearch.indexer.works import work_key
@@ -466,7 +467,7 @@ class Ranker(Snapshot):
             return total, self._top_by_score(cand, cs, arts, start, stop, self.id_order)
         order = np.argsort(-cs, kind="stable")
         cand, cs, arts = cand[order], cs[order], arts[order]
-        _, first = np.unique(arts, return_index=True)
+        _, first = unique_first(arts)
         best_docs, best_scores = cand[first], cs[first]
         if spread:
             totals = np.zeros(len(self.articles), dtype=np.float32)
@@ -501,7 +502,7 @@ class Ranker(Snapshot):
                 pick = np.arange(len(cand))
             # By score, then article id, then document number (``cand`` is increasing).
             pick = pick[np.lexsort((pick, id_order[arts[pick]], -cs[pick]))]
-            _, first = np.unique(arts[pick], return_index=True)
+            _, first = unique_first(arts[pick])
             if len(first) >= stop or len(pick) == len(cand):
                 break
             m = min(len(cand), 4 * m)
@@ -543,7 +544,7 @@ def group_evidence(scores: np.ndarray, groups: np.ndarray, weight: float, best: 
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     pos = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
     keep = order[pos < best]
-    uniq, inverse = np.unique(groups, return_inverse=True)
+    uniq, inverse = unique_inverse(groups)
     sums = np.zeros(len(uniq), dtype=np.float64)
     np.add.at(sums, inverse[keep], scores[keep])
     return (weight * sums[inverse] / best).astype(scores.dtype)

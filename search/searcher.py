@@ -24,6 +24,7 @@ import numpy as np
 from zhsearch.corpus.errors import ArticleNotFoundError, IndexDamagedError, ZhsearchError
 from zhsearch.corpus.model import Article, Section
 from zhsearch.indexer.analysis import QuickCuts, UserDict, load_user_dict
+from zhsearch.indexer.arrays import unique
 from zhsearch.indexer.schema import GRAM_FIELD, TEXT_FIELDS, recorded_user_dict, user_dict_changed, user_dict_mismatch
 from zhsearch.indexer.storage import (
     check_compatible,
@@ -648,7 +649,7 @@ class Searcher:
     def stats(self) -> IndexStats:
         """Counts, size and build settings of the index."""
         reader, ranker = self._current()
-        articles = len(np.unique(ranker.doc_article[ranker.alive]))
+        articles = len(unique(ranker.doc_article[ranker.alive]))
         terms = ranker.live_term_count("body")
         size = sum(p.stat().st_size for p in Path(self.index_dir).iterdir() if p.is_file())
         return IndexStats(
@@ -677,7 +678,7 @@ def _complete_matches(ranker: Ranker, terms: Iterable[str], wanted: np.ndarray |
     articles: np.ndarray | None = None
     for term in dict.fromkeys(terms):
         docs = ranker.docs_with([(f, term) for f in TEXT_FIELDS]) & ranker.alive
-        found = np.unique(ranker.doc_article[docs])
+        found = unique(ranker.doc_article[docs])
         articles = found if articles is None else np.intersect1d(articles, found, assume_unique=True)
         if not len(articles):
             return 0
