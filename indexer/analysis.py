@@ -421,6 +421,51 @@ def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]
     return counts
 
 
+def word_terms(token: str) -> list[str]:
+    """The terms a raw jieba token gives: itself if it is a word or a number,
+    else its letter runs and numbers (none for punctuation and spaces); the
+    filter of :func:`word_counts` and :func:`word_spans`."""
+    if token.isalpha() or token.isdigit():
+        return [token]
+    return _PIECES.findall(token)
+
+
+# Texts folded or cut as one are joined by NUL: folding maps it to itself,
+# and jieba and rjieba cut it as a token of its own and never across it (it
+# is neither a word character nor a space), so the result is each text's in
+# turn.  A text that holds a NUL itself is done on its own.
+TEXT_SEPARATOR = "\x00"
+
+
+def _joinable(texts: list[str]) -> str | None:
+    joined = TEXT_SEPARATOR.join(texts)
+    return joined if joined.count(TEXT_SEPARATOR) == len(texts) - 1 else None
+
+
+def fold_many(texts: list[str]) -> list[str]:
+    """:func:`fold` of each of ``texts``, in one call over them all (a call
+    a section cost indexing more than the folding itself)."""
+    joined = _joinable(texts) if texts else None
+    if joined is None:
+        return [fold(t) for t in texts]
+    return fold(joined).split(TEXT_SEPARATOR)
+
+
+def cut_many(folded: list[str], settings: Settings | None = None) -> list[str] | None:
+    """The raw jieba tokens of already-folded ``texts`` cut in one call:
+    each text's tokens in turn, a :data:`TEXT_SEPARATOR` token between two
+    texts (the same tokens as a cut of each); ``None`` when a text holds the
+    separator or there are none."""
+    joined = _joinable(folded) if folded else None
+    if joined is None:
+        return None
+    s = settings or default_settings()
+    quick = _quick(s, joined)
+    if quick is not None:
+        return quick.cut(joined, s.hmm)
+    return _plain_cutter(s.engine, s.hmm, s.user_dict)(joined)
+
+
 @cache
 def _full_cutter(engine: str, user_dict: UserDict | None = None):  # -> Callable[[str], list[str]]
     seg = _jieba(engine, user_dict)

@@ -45,11 +45,23 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from zhsearch.indexer.analysis import CJK_CLASS, CJK_RANGES, Settings, fold, is_cjk_code, word_counts
+from zhsearch.indexer.analysis import (
+    CJK_CLASS,
+    CJK_RANGES,
+    TEXT_SEPARATOR,
+    Settings,
+    cut_many,
+    fold,
+    fold_many,
+    is_cjk_code,
+    word_counts,
+    word_terms,
+)
 from zhsearch.indexer.authority import standing_key
 from zhsearch.indexer.binfile import FormatError, StreamedFile, crc, head, open_mapped, write_file
 from zhsearch.indexer.works import work_key
@@ -175,6 +187,14 @@ def word_key(word: str) -> int:
     return key
 
 
+def _key_array(words: list[str]) -> np.ndarray:
+    """The keys of ``words`` (see :func:`word_key`), looked up in C."""
+    found = list(map(_WORD_KEYS.get, words))
+    if None in found:
+        found = [word_key(w) if k is None else k for w, k in zip(words, found, strict=True)]
+    return np.array(found, dtype=np.uint64)
+
+
 def _keys(counts: dict[str, int]) -> list[int]:
     cache = _WORD_KEYS
     return [cache[w] if w in cache else word_key(w) for w in counts]
@@ -191,7 +211,11 @@ def analyze_sections(
     body)``: title words (the article's, in every section), heading words,
     body words, and the bigrams of heading and body (see ``indexer.schema``).
     Words are added to ``lexicon`` (field -> words); the article's
-    ``meta`` gives its standing (``indexer.authority``)."""
+    ``meta`` gives its standing (``indexer.authority``).
+
+    The sections are folded, cut and counted together, not one at a time:
+    a call per section into the folder and the segmenter, and a count per
+    section in Python, were most of an article's analysis."""
     n = len(texts)
     pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     lengths: dict[str, np.ndarray] = {}
@@ -201,24 +225,13 @@ def analyze_sections(
     c = np.fromiter(counts.values(), dtype=np.uint32, count=len(counts))
     pairs["title"] = (np.tile(t, n), np.repeat(np.arange(n, dtype=np.int64), len(t)), np.tile(c, n))
     lengths["title"] = np.full(n, int(c.sum()), dtype=np.uint32)
-    folded = [(fold(h), fold(b)) for h, b in texts]
-    for i, name in ((0, "heading"), (1, "body")):
-        keys: list[int] = []
-        tfs: list[int] = []
-        lens = np.zeros(n, dtype=np.uint32)
-        per_doc = np.zeros(n, dtype=np.int64)
-        seen = lexicon.setdefault(name, set())
-        for d, pair in enumerate(folded):
-            counts = word_counts(pair[i], settings)
-            seen.update(counts)
-            keys.extend(_keys(counts))
-            tfs.extend(counts.values())
-            lens[d] = sum(counts.values())
-            per_doc[d] = len(counts)
-        docs = np.repeat(np.arange(n, dtype=np.int64), per_doc)
-        pairs[name] = (np.asarray(keys, dtype=np.uint64), docs, np.asarray(tfs, dtype=np.uint32))
+    folded = fold_many([text for pair in texts for text in pair])
+    headings, bodies = folded[0::2], folded[1::2]
+    for name, field_texts in (("heading", headings), ("body", bodies)):
+        keys, docs, tfs, lens = _word_pairs(field_texts, settings, lexicon.setdefault(name, set()))
+        pairs[name] = (keys, docs, tfs)
         lengths[name] = lens
-    gram_texts = [f"{h}\n{b}" for h, b in folded]
+    gram_texts = [f"{h}\n{b}" for h, b in zip(headings, bodies, strict=True)]
     starts = np.zeros(n, dtype=np.int64)
     if n > 1:
         np.cumsum([len(g) + 1 for g in gram_texts[:-1]], out=starts[1:])
@@ -226,6 +239,91 @@ def analyze_sections(
     pairs[GRAM_FIELD] = count_pairs(keys_arr, docs)
     lengths[GRAM_FIELD] = np.bincount(docs, minlength=n).astype(np.uint32)
     return SectionTerms(n, pairs, lengths, work_key(title), standing_key(title, meta or {}))
+
+
+def _word_pairs(
+    folded: list[str], settings: Settings, seen: set[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(term keys, section, count)`` of the words of already-folded texts
+    (one per section), sorted by term then section, and each section's
+    length: :func:`~zhsearch.indexer.analysis.word_counts` of each text, with
+    the distinct texts (headings repeat) cut in one call and the tokens
+    counted as arrays.  The words are added to ``seen``."""
+    n = len(folded)
+    distinct = {text: i for i, text in enumerate(dict.fromkeys(folded))}
+    tokens = cut_many(list(distinct), settings)
+    if tokens is None:  # a text holds the separator: one at a time
+        return _word_pairs_each(folded, settings, seen)
+    # Raw tokens -> numbers; each raw token -> the terms it gives, as a
+    # flat array with offsets.  Most tokens are words or numbers, their own
+    # one term (told apart by str methods mapped in C); the rest (spaces,
+    # punctuation, mixed tokens) go through word_terms one by one.
+    raw = {token: i for i, token in enumerate(dict.fromkeys(tokens))}
+    token_ids = np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    vocab = list(raw)
+    plain = np.fromiter(map(str.isalpha, vocab), dtype=bool, count=len(vocab))
+    plain |= np.fromiter(map(str.isdigit, vocab), dtype=bool, count=len(vocab))
+    plain_at = np.flatnonzero(plain)
+    terms = dict(zip(compress(vocab, plain), range(len(plain_at)), strict=True))
+    n_terms = plain.astype(np.int64)
+    pieces: list[tuple[int, list[int]]] = []
+    for i in np.flatnonzero(~plain).tolist():
+        token = vocab[i]
+        if token != TEXT_SEPARATOR:
+            found = [terms.setdefault(w, len(terms)) for w in word_terms(token)]
+            n_terms[i] = len(found)
+            pieces.append((i, found))
+    first_target = np.cumsum(n_terms) - n_terms
+    targets = np.empty(int(n_terms.sum()), dtype=np.int64)
+    targets[first_target[plain_at]] = np.arange(len(plain_at))
+    for i, found in pieces:
+        targets[first_target[i] : first_target[i] + len(found)] = found
+    seen.update(terms)
+    # The distinct text of each token: separators counted before it.
+    sep = raw.get(TEXT_SEPARATOR)
+    text_of = np.cumsum(token_ids == sep) if sep is not None else np.zeros(len(tokens), dtype=np.int64)
+    # Every (term, distinct text) occurrence.
+    per_token = n_terms[token_ids]
+    occurrence = np.repeat(np.arange(len(tokens)), per_token)
+    first_target = np.cumsum(n_terms) - n_terms
+    within = np.arange(len(occurrence)) - np.repeat(np.cumsum(per_token) - per_token, per_token)
+    term_ids = targets[first_target[token_ids[occurrence]] + within]
+    texts_of = text_of[occurrence]
+    # The occurrences of each section: those of its distinct text.
+    section_text = np.fromiter(map(distinct.__getitem__, folded), dtype=np.int64, count=n)
+    if len(distinct) < n:
+        order = np.argsort(texts_of, kind="stable")
+        term_ids, texts_of = term_ids[order], texts_of[order]
+        per_text = np.bincount(texts_of, minlength=len(distinct))
+        text_start = np.cumsum(per_text) - per_text
+        sizes = per_text[section_text]
+        pick = np.repeat(text_start[section_text] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+        term_ids = term_ids[pick]
+        sections = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    else:
+        sections = section_text[texts_of]
+    ids, docs, tfs = count_pairs(term_ids, sections)
+    return _key_array(list(terms))[ids], docs, tfs, np.bincount(sections, minlength=n).astype(np.uint32)
+
+
+def _word_pairs_each(
+    folded: list[str], settings: Settings, seen: set[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_word_pairs`, a text at a time."""
+    n = len(folded)
+    keys: list[int] = []
+    tfs: list[int] = []
+    lens = np.zeros(n, dtype=np.uint32)
+    per_doc = np.zeros(n, dtype=np.int64)
+    for d, text in enumerate(folded):
+        counts = word_counts(text, settings)
+        seen.update(counts)
+        keys.extend(_keys(counts))
+        tfs.extend(counts.values())
+        lens[d] = sum(counts.values())
+        per_doc[d] = len(counts)
+    docs = np.repeat(np.arange(n, dtype=np.int64), per_doc)
+    return np.asarray(keys, dtype=np.uint64), docs, np.asarray(tfs, dtype=np.uint32), lens
 
 
 # --------------------------------------------------------------------------
