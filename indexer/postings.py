@@ -45,7 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import compress
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -189,10 +189,9 @@ def word_key(word: str) -> int:
 
 def _key_array(words: list[str]) -> np.ndarray:
     """The keys of ``words`` (see :func:`word_key`), looked up in C."""
-    found = list(map(_WORD_KEYS.get, words))
-    if None in found:
-        found = [word_key(w) if k is None else k for w, k in zip(words, found, strict=True)]
-    return np.array(found, dtype=np.uint64)
+    for word in set(words).difference(_WORD_KEYS):
+        word_key(word)
+    return np.fromiter(map(_WORD_KEYS.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def _keys(counts: dict[str, int]) -> list[int]:
@@ -250,7 +249,7 @@ def _word_pairs(
     the distinct texts (headings repeat) cut in one call and the tokens
     counted as arrays.  The words are added to ``seen``."""
     n = len(folded)
-    distinct = {text: i for i, text in enumerate(dict.fromkeys(folded))}
+    distinct = dict(zip(dict.fromkeys(folded), count()))
     tokens = cut_many(list(distinct), settings)
     if tokens is None:  # a text holds the separator: one at a time
         return _word_pairs_each(folded, settings, seen)
@@ -258,7 +257,7 @@ def _word_pairs(
     # flat array with offsets.  Most tokens are words or numbers, their own
     # one term (told apart by str methods mapped in C); the rest (spaces,
     # punctuation, mixed tokens) go through word_terms one by one.
-    raw = {token: i for i, token in enumerate(dict.fromkeys(tokens))}
+    raw = dict(zip(dict.fromkeys(tokens), count()))
     token_ids = np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
     vocab = list(raw)
     plain = np.fromiter(map(str.isalpha, vocab), dtype=bool, count=len(vocab))
@@ -302,8 +301,11 @@ def _word_pairs(
         sections = np.repeat(np.arange(n, dtype=np.int64), sizes)
     else:
         sections = section_text[texts_of]
-    ids, docs, tfs = count_pairs(term_ids, sections)
-    return _key_array(list(terms))[ids], docs, tfs, np.bincount(sections, minlength=n).astype(np.uint32)
+    # Term numbers and sections are small: one sort of their combination.
+    pairs, tfs = np.unique(term_ids * n + sections, return_counts=True)
+    ids, docs = np.divmod(pairs, n)
+    lengths = np.bincount(sections, minlength=n).astype(np.uint32)
+    return _key_array(list(terms))[ids], docs, tfs.astype(np.uint32), lengths
 
 
 def _word_pairs_each(
