@@ -181,3 +181,25 @@ def test_article_ids_and_work_keys_read_back_whatever_they_hold(tmp_path_factory
     assert store.works() == [s[::-1] for s in ids or ["a"]]
     assert store.article_runs()
     assert store.length_sum(GRAM_FIELD) == sum(range(1, max(n, 1) + 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["", "一、总则", "第一条", "第一条 / 2.1"]), MIXED | st.just("")), max_size=6),
+    st.booleans(),
+)
+def test_sections_counted_together_are_each_sections_words(texts: list[tuple[str, str]], nul: bool):
+    # Headings repeat, bodies may be empty or hold the separator (NUL:
+    # then they are counted one at a time); the counts are word_counts of
+    # each section's text either way.
+    texts = [*texts, *texts[:1], *([("", "a\x00b 网贷")] if nul else [])]
+    lexicon: dict[str, set[str]] = {}
+    terms = analyze_sections("标题", texts, default_settings(), lexicon)
+    for i, name in ((0, "heading"), (1, "body")):
+        expected = {(word_key(w), d): c for d, pair in enumerate(texts) for w, c in word_counts(fold(pair[i])).items()}
+        keys, docs, tfs = terms.pairs[name]
+        assert {(int(k), int(d)): int(c) for k, d, c in zip(keys, docs, tfs, strict=True)} == expected
+        assert len(keys) == len(expected)
+        lengths = [sum(word_counts(fold(pair[i])).values()) for pair in texts]
+        assert terms.lengths[name].tolist() == lengths
+        assert lexicon[name] == {w for pair in texts for w in word_counts(fold(pair[i]))}
