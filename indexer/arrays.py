@@ -27,6 +27,16 @@ def unique(values: np.ndarray) -> np.ndarray:
     return ordered[_run_starts(ordered)] if len(ordered) else ordered
 
 
+def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, increasing, and how often each occurs
+    (``np.unique(values, return_counts=True)``)."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if not len(ordered):
+        return ordered, np.zeros(0, dtype=np.intp)
+    starts = _run_starts(ordered)
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
 def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, increasing, and where each first occurs
     (``np.unique(values, return_index=True)``)."""

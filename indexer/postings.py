@@ -62,6 +62,7 @@ from zhsearch.indexer.analysis import (
     word_counts,
     word_terms,
 )
+from zhsearch.indexer.arrays import unique_counts
 from zhsearch.indexer.authority import standing_key
 from zhsearch.indexer.binfile import FormatError, StreamedFile, crc, head, open_mapped, write_file
 from zhsearch.indexer.works import work_key
@@ -302,7 +303,7 @@ def _word_pairs(
     else:
         sections = section_text[texts_of]
     # Term numbers and sections are small: one sort of their combination.
-    pairs, tfs = np.unique(term_ids * n + sections, return_counts=True)
+    pairs, tfs = unique_counts(term_ids * n + sections)
     ids, docs = np.divmod(pairs, n)
     lengths = np.bincount(sections, minlength=n).astype(np.uint32)
     return _key_array(list(terms))[ids], docs, tfs.astype(np.uint32), lengths

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from zhsearch.indexer.arrays import union, unique, unique_first, unique_inverse
+from zhsearch.indexer.arrays import union, unique, unique_counts, unique_first, unique_inverse
 
 INTS = st.sampled_from([np.int32, np.int64, np.uint64]).flatmap(
     lambda dtype: arrays(dtype, st.integers(0, 300), elements=st.integers(0, 40))
@@ -16,6 +16,14 @@ INTS = st.sampled_from([np.int32, np.int64, np.uint64]).flatmap(
 @given(INTS)
 def test_unique_is_numpys(values: np.ndarray) -> None:
     assert unique(values).tolist() == np.unique(values).tolist()
+
+
+@given(INTS)
+def test_unique_counts_is_numpys_with_return_counts(values: np.ndarray) -> None:
+    got, counts = unique_counts(values)
+    want, want_counts = np.unique(values, return_counts=True)
+    assert got.tolist() == want.tolist()
+    assert counts.tolist() == want_counts.tolist()
 
 
 @given(INTS)
