@@ -131,14 +131,11 @@ def _partial(
     held = np.zeros(ranker.n_docs, dtype=bool)
     for i in chosen:
         t = terms[i]
-        ids, tfs = ranker.postings(t.field, t.text)
+        avg = ranker.avg_length[t.field] if stats is None else stats.avg_length(t.field)
+        ids, w = ranker.term_weights(t.field, t.text, avg)
         if not len(ids):
             continue
-        idf = ranker.term_idf(t, n, stats)
-        b = FIELD_B.get(t.field, B)
-        avg = ranker.avg_length[t.field] if stats is None else stats.avg_length(t.field)
-        norm = K1 * (1.0 - b + b * ranker.lengths[t.field][ids] / avg)
-        acc[ids] += (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
+        acc[ids] += np.float32(t.boost * ranker.term_idf(t, n, stats)) * w
         held[ids] = True
     docs = np.flatnonzero(held)
     # Summed in float32 like the scores: the margin covers the rounding.

@@ -21,6 +21,7 @@ chosen by measurement on the zhwiki-qa dev questions (bench/relevance.py).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -62,6 +63,8 @@ PROXIMITY_WEIGHT = 2.0
 PROXIMITY_WINDOW = 50
 # How many of an article's best-scoring sections compete on proximity.
 SECTION_CANDIDATES = 5
+# Terms whose weights (``Ranker.term_weights``) a ranker remembers.
+WEIGHTS_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -310,13 +313,14 @@ class Ranker(Snapshot):
             last = np.full(size, -1, dtype=np.int32)
             weights = self._coordination_weights(terms, group_row, n, stats)
         for t in terms:
-            ids, tfs = self.postings(t.field, t.text)
+            avg = self.avg_length[t.field] if stats is None else stats.avg_length(t.field)
+            ids, w = self.term_weights(t.field, t.text, avg)
             if not len(ids):
                 continue
             idf = self.term_idf(t, n, stats)
             if t.within >= 0 and masks is not None:
                 keep = masks[t.within][ids]
-                ids, tfs = ids[keep], tfs[keep]
+                ids, w = ids[keep], w[keep]
                 if not len(ids):
                     continue
             if docs is None:
@@ -325,7 +329,7 @@ class Ranker(Snapshot):
                 # Few candidates, a long list: look each one up in it.
                 at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
                 slots = np.flatnonzero(ids[at] == docs)
-                ids, tfs = docs[slots], tfs[at[slots]]
+                ids, w = docs[slots], w[at[slots]]
                 if not len(ids):
                     continue
             else:
@@ -336,16 +340,10 @@ class Ranker(Snapshot):
                 at = slot_of[ids]
                 has = at > 0
                 slots = at[has].astype(np.int64) - 1
-                ids, tfs = ids[has], tfs[has]
+                ids, w = ids[has], w[has]
                 if not len(ids):
                     continue
-            b = FIELD_B.get(t.field, B)
-            avg = self.avg_length[t.field] if stats is None else stats.avg_length(t.field)
-            norm = K1 * (1.0 - b + b * self.lengths[t.field][ids] / avg)
-            part = (t.boost * idf) * tfs * (K1 + 1.0) / (tfs + norm)
-            if t.field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
-                part *= self.title_weights[ids]
-            scores[slots] += part
+            scores[slots] += np.float32(t.boost * idf) * w
             if content is not None and (len(t.text) > 1 or not _is_cjk_char(t.text)):
                 content[slots] = True
             if coord and t.group in group_row:
@@ -373,6 +371,33 @@ class Ranker(Snapshot):
             hit = np.flatnonzero(scores)
             scores[hit] *= factors[self.doc_article[hit if docs is None else docs[hit]]]
         return scores
+
+    def term_weights(self, field: str, text: str, avg: float) -> tuple[np.ndarray, np.ndarray]:
+        """The live sections holding ``text`` in ``field`` (increasing) and
+        the term's BM25 weight in each before its idf and boost — frequency
+        saturated, length normalised against the average length ``avg``, a
+        shared title's share applied — computed once a term and remembered
+        with its postings: a query multiplies them by one number instead of
+        redoing the arithmetic on every posting it reads."""
+        key = (field, text, avg)
+        hit = self._weights.get(key)
+        if hit is not None:
+            self._weights.move_to_end(key)
+            return hit
+        ids, tfs = self.postings(field, text)
+        b = FIELD_B.get(field, B)
+        norm = K1 * (1.0 - b + b * self.lengths[field][ids] / avg)
+        w = tfs * np.float32(K1 + 1.0) / (tfs + norm)
+        if field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
+            w *= self.title_weights[ids]
+        self._weights[key] = (ids, w)
+        if len(self._weights) > WEIGHTS_CACHE:
+            self._weights.popitem(last=False)
+        return ids, w
+
+    @cached_property
+    def _weights(self) -> OrderedDict[tuple[str, str, float], tuple[np.ndarray, np.ndarray]]:
+        return OrderedDict()
 
     def term_idf(self, t: ScoreTerm, n: int, stats: CollectionStats | None) -> float:
         """The inverse document frequency ``t`` is scored with among ``n``
