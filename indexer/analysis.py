@@ -141,8 +141,10 @@ class _ArrayFold:
 
     def __init__(self, table: _FoldTable) -> None:
         import numpy as np
+        from zhsearch.indexer.arrays import unique
 
         self._np = np
+        self._unique = unique
         self.table = table
         self.map = np.arange(0x10000, dtype=np.uint32)
         self.known = np.zeros(0x10000, dtype=bool)
@@ -154,7 +156,7 @@ class _ArrayFold:
             return None  # beyond the BMP: the dict table handles it
         new = codes[~self.known[codes]]
         if len(new):
-            for code in np.unique(new).tolist():
+            for code in self._unique(new).tolist():
                 self.map[code] = self.table[code]
                 self.known[code] = True
         return self.map[codes].tobytes().decode("utf-32-le")

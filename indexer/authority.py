@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zhsearch.corpus.clauses import legal_places
-
 _SEP = "|"
 
 
@@ -56,6 +54,9 @@ def standing_key(title: str, meta: Mapping[str, Any]) -> str:
     kind = kind if isinstance(kind, str) else ""
     if not (level or kind):
         return ""
+    # Imported here: a search parses standings and never needs the clause rules.
+    from zhsearch.corpus.clauses import legal_places
+
     places = legal_places(title) if level == "local" else ()
     level, kind, *places = (p.replace(_SEP, "") for p in (level, kind, *places))
     return Standing(level, kind, tuple(places)).key()

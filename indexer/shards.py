@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from zhsearch.corpus.errors import DirectoryInUseError, IndexMismatchError, IndexNotFoundError, ReadError, ZhsearchError
-from zhsearch.corpus.readers import JSONL_SUFFIXES, article_id_for, read_bytes, read_file
 from zhsearch.indexer.analysis import UserDict, default_settings, load_user_dict
 from zhsearch.indexer.schema import SCHEMA_VERSION
 from zhsearch.indexer.works import work_key
@@ -75,6 +74,8 @@ class ShardFilter:
         return shard_of(article_id, self.shards, title) == self.shard
 
     def wants_file(self, root: Path, file: Path) -> bool:
+        from zhsearch.corpus.readers import JSONL_SUFFIXES
+
         # A file of one article has its path as id (as readers.read_file
         # names it); a JSON-lines file must be read to know.
         if file.suffix.lower() in JSONL_SUFFIXES:
@@ -83,6 +84,8 @@ class ShardFilter:
 
 
 def _file_article_id(root: Path, file: Path) -> str:
+    from zhsearch.corpus.readers import article_id_for
+
     try:
         return article_id_for(root.resolve(), file.resolve())
     except (ValueError, OSError, RuntimeError):
@@ -457,6 +460,10 @@ def _changed_shards(
         ix = open_index(target / info.path)
         with ix.reader() as reader:
             known.append(known_files(reader))
+    # The readers are loaded here, not when a search asks whether an index
+    # is sharded (this module's first use in every query process).
+    from zhsearch.corpus.readers import JSONL_SUFFIXES, read_bytes, read_file
+
     holders: dict[str, set[int]] = {}
     for k, sources in enumerate(known):
         for source in sources:

@@ -160,9 +160,12 @@ class Ranker(Snapshot):
         sample article, the sample's size and the number of live articles."""
         cached = self._samples.get(size)
         if cached is None:
-            seen = np.zeros(len(self.articles), dtype=bool)
-            seen[self.doc_article[self.alive]] = True
-            live = np.flatnonzero(seen)
+            if self.n_alive == self.n_docs:
+                live = np.arange(len(self.articles))  # nothing deleted: every article is live
+            else:
+                seen = np.zeros(len(self.articles), dtype=bool)
+                seen[self.doc_article[self.alive]] = True
+                live = np.flatnonzero(seen)
             rng = np.random.default_rng(len(live))
             picked = rng.choice(live, size=min(size, len(live)), replace=False) if len(live) else live
             docs = np.sort(np.concatenate([self.sections_of(int(a)) for a in picked])) if len(picked) else live
@@ -181,15 +184,13 @@ class Ranker(Snapshot):
 
     @cached_property
     def title_weights(self) -> np.ndarray:
-        """Per section, how much its title counts: ``SHARED_TITLE_WEIGHT``
+        """Per article, how much its title counts: ``SHARED_TITLE_WEIGHT``
         where the article's title (its part number aside) is shared with
         other articles, 1 elsewhere.  A shared title names the work, not the
         article: its words are evidence for the group, which
         :func:`group_evidence` counts once for all its articles."""
         groups = self.article_groups
-        sizes = np.bincount(groups)
-        per_article = np.where(sizes[groups] > 1, np.float32(SHARED_TITLE_WEIGHT), np.float32(1.0))
-        return per_article[self.doc_article].astype(np.float32)
+        return np.where(self.group_sizes[groups] > 1, np.float32(SHARED_TITLE_WEIGHT), np.float32(1.0))
 
     @cached_property
     def _standings(self) -> tuple[list[Standing], np.ndarray]:
@@ -389,7 +390,7 @@ class Ranker(Snapshot):
         norm = K1 * (1.0 - b + b * self.lengths[field][ids] / avg)
         w = tfs * np.float32(K1 + 1.0) / (tfs + norm)
         if field == "title" and SHARED_TITLE_WEIGHT != 1.0 and self.has_groups:
-            w *= self.title_weights[ids]
+            w *= self.title_weights[self.doc_article[ids]]
         self._weights[key] = (ids, w)
         if len(self._weights) > WEIGHTS_CACHE:
             self._weights.popitem(last=False)
