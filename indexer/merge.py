@@ -373,16 +373,15 @@ def _merge_run(
     lo, hi = keys[0], keys[-1]
     for i in present:
         store = stores[i]
-        tpb = store._tpb
         live, new = lives[i], renumber[i]
         source_keys = store.term_keys(name)
         a = int(np.searchsorted(source_keys, lo, side="left"))
         z = int(np.searchsorted(source_keys, hi, side="right"))
         if a >= z:
             continue
-        b0 = a // tpb
-        k, df, d, tf = store.field_postings(name, b0, -(-z // tpb))
-        skip = a - b0 * tpb
+        b0 = store.block_of(name, a)
+        k, df, d, tf = store.field_postings(name, b0, store.block_of(name, z - 1) + 1)
+        skip = a - int(store.block_terms(name)[b0])
         p0 = int(df[:skip].sum(dtype=np.int64))
         k, df = k[skip : skip + z - a], df[skip : skip + z - a]
         p1 = p0 + int(df.sum(dtype=np.int64))

@@ -4,6 +4,7 @@ bigram and word terms are exactly the analyzer's."""
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,44 @@ def test_sections_counted_together_are_each_sections_words(texts: list[tuple[str
         lengths = [sum(word_counts(fold(pair[i])).values()) for pair in texts]
         assert terms.lengths[name].tolist() == lengths
         assert lexicon[name] == {w for pair in texts for w in word_counts(fold(pair[i]))}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=80), st.integers(1, 6))
+def test_a_term_with_many_postings_is_a_block_of_its_own(dfs: list[int], big: int) -> None:
+    from zhsearch.indexer import postings
+
+    starts = postings.block_starts(np.array(dfs))
+    bounds = [*starts.tolist(), len(dfs)]
+    blocks = [list(range(a, z)) for a, z in pairwise(bounds)]
+    assert starts[0] == 0 and all(blocks)
+    for block in blocks:
+        assert len(block) <= TERMS_PER_BLOCK
+        # A big term alone; small ones together, up to a full block.
+        assert len(block) == 1 or all(dfs[i] < postings.BIG_TERM for i in block)
+
+
+def test_big_terms_read_back_from_blocks_of_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhsearch.indexer import postings
+
+    monkeypatch.setattr(postings, "BIG_TERM", 3)
+    vocabulary = [f"词{i}" for i in range(2 * TERMS_PER_BLOCK + 7)]
+    common = set(vocabulary[::5])  # in every section: big terms
+    fp = FieldPostings()
+    for doc in range(6):
+        chosen = [w for i, w in enumerate(vocabulary) if w in common or i % 6 == doc]
+        fp.terms.append(np.array([word_key(w) for w in chosen], dtype=np.uint64))
+        fp.docs.append(np.full(len(chosen), doc, dtype=np.uint32))
+        fp.tfs.append(np.full(len(chosen), doc + 1, dtype=np.uint32))
+        fp.words.update(chosen)
+    fp.lengths.append(np.arange(6, dtype=np.uint32) + 3)
+    write_segment(tmp_path / "s.zpost", 6, {"body": fp}, ["x"], np.zeros(6, dtype=np.int32))
+    store = SegmentPostings(tmp_path / "s.zpost")
+    assert store.n_blocks("body") > -(-len(vocabulary) // TERMS_PER_BLOCK)
+    for i, w in enumerate(vocabulary):
+        ids, tfs = store.postings("body", w)
+        want = list(range(6)) if w in common else [i % 6]
+        assert ids.tolist() == want and tfs.tolist() == [d + 1 for d in want]
+    keys, df, docs, _ = store.field_postings("body")
+    assert len(keys) == len(vocabulary) and int(df.sum()) == len(docs)
+    assert not store.verify()
