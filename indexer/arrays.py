@@ -37,15 +37,21 @@ def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
+def _sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A non-empty array's sort order, its values in that order and where
+    each run of equal values starts."""
+    order = np.argsort(values)
+    ordered = values[order]
+    return order, ordered, _run_starts(ordered)
+
+
 def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, increasing, and where each first occurs
     (``np.unique(values, return_index=True)``)."""
     values = np.asarray(values).ravel()
     if not len(values):
         return values, np.zeros(0, dtype=np.intp)
-    order = np.argsort(values)
-    ordered = values[order]
-    starts = _run_starts(ordered)
+    order, ordered, starts = _sorted(values)
     # The sort is not stable: the first occurrence is the least position.
     return ordered[starts], np.minimum.reduceat(order, starts)
 
@@ -56,9 +62,7 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(values).ravel()
     if not len(values):
         return values, np.zeros(0, dtype=np.intp)
-    order = np.argsort(values)
-    ordered = values[order]
-    starts = _run_starts(ordered)
+    order, ordered, starts = _sorted(values)
     place = np.zeros(len(values), dtype=np.intp)
     place[starts[1:]] = 1
     inverse = np.empty(len(values), dtype=np.intp)
