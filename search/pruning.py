@@ -469,14 +469,14 @@ def sparse_articles(
     if sum(ranker.doc_frequency(t.field, t.text) for t in terms) > SPARSE_SHARE * ranker.n_alive:
         return None
     parts = [ranker.postings(t.field, t.text)[0] for t in terms]
-    required = bool(floor) and allowed is not None
-    if required:
-        parts.append(np.flatnonzero(allowed))
+    required = allowed if floor else None
+    if required is not None:
+        parts.append(np.flatnonzero(required))
     docs = _union(parts, ranker.n_docs)
     scores = ranker.score(terms, masks, stats, docs, factors)
-    if required:
+    if required is not None:
         # Sections with the required parts that no scored term reaches.
-        scores = np.where(allowed[docs] & (scores <= 0), np.float32(floor), scores)
+        scores = np.where(required[docs] & (scores <= 0), np.float32(floor), scores)
     ok = (scores > 0) & ranker.alive[docs]
     if allowed is not None:
         ok &= allowed[docs]
