@@ -576,8 +576,8 @@ def _trafilatura_blocks(tree: Any) -> list[Block]:
     _prune_link_lists(tree)
     headings = _source_headings(tree)
     doc = trafilatura.bare_extraction(tree, options=_extractor())
-    if doc is None or doc.body is None:
-        return []
+    if doc is None or isinstance(doc, dict) or doc.body is None:
+        return []  # (a dict only with as_dict=True, which is not asked for)
     blocks: list[Block] = []
     for el in doc.body:
         blocks.extend(_element_blocks(el))

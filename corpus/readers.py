@@ -218,13 +218,11 @@ def read_file(
             raise ReadError(str(path), no_articles_reason(lines, warnings))
         return FileRead(path, tuple(articles), tuple(warnings))
     art_id = _article_id(root_path, path)
-    if suffix in MARKDOWN_SUFFIXES:
-        article = parse_markdown(text, art_id, source)
-    else:
-        article = parse_text(text, art_id, source)
-    if article is None:
+    parse = parse_markdown if suffix in MARKDOWN_SUFFIXES else parse_text
+    parsed = parse(text, art_id, source)
+    if parsed is None:
         raise ReadError(str(path), "empty file: no title and no text")
-    return FileRead(path, (_with_legal_meta(article),), ())
+    return FileRead(path, (_with_legal_meta(parsed),), ())
 
 
 def _with_legal_meta(article: Article) -> Article:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -89,7 +89,7 @@ class _FoldTable(dict[int, int]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._converter = None
+        self._converter: Any = None  # opencc.OpenCC, loaded when first needed
 
     def _t2s(self, ch: str) -> str:
         if self._converter is None:

@@ -58,5 +58,5 @@ def standing_key(title: str, meta: Mapping[str, Any]) -> str:
     from zhsearch.corpus.clauses import legal_places
 
     places = legal_places(title) if level == "local" else ()
-    level, kind, *places = (p.replace(_SEP, "") for p in (level, kind, *places))
-    return Standing(level, kind, tuple(places)).key()
+    level, kind, *rest = (p.replace(_SEP, "") for p in (level, kind, *places))
+    return Standing(level, kind, tuple(rest)).key()

@@ -735,7 +735,7 @@ def _run_parts(parts, settings: Settings, ix, handle, keep: ArticleFilter | None
     import queue as queues
 
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     messages = ctx.Queue()
     procs = [
         ctx.Process(target=_part_process, args=(i, part, settings, ix, messages, os.getpid(), keep), daemon=True)
@@ -870,7 +870,7 @@ def _update(
                 first = ids_this_run.get(article_id)
                 if first is None:
                     holder = _holder(reader, article_id)
-                    if holder not in rewritten and order.get(holder, len(files)) < order[source]:
+                    if holder is not None and holder not in rewritten and order.get(holder, len(files)) < order[source]:
                         first = holder
                 if first is not None:
                     warnings.append(f"{source}: article id {article_id!r} is also in {first}; kept the first")

@@ -1075,6 +1075,7 @@ class SegmentPostings:
         self._arrays.clear()
         self._blocks.clear()
         try:
-            self._map.close()
+            if isinstance(self._map, mmap.mmap):
+                self._map.close()
         except (BufferError, ValueError):
             pass  # arrays still in use keep the mapping; it goes with them

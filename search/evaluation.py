@@ -37,6 +37,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zhsearch.corpus.decoding import decode_bytes
 from zhsearch.corpus.errors import ZhsearchError
@@ -188,7 +189,7 @@ def measure_rankings(
 
     wanted = [(RR @ k, "mrr"), (Success @ 1, "success_at_1"), (R @ k, "recall"), (nDCG @ k, "ndcg")]
     wanted.append((R @ depth, "recall_deep"))
-    names: dict[object, list[str]] = {}
+    names: dict[Any, list[str]] = {}
     for measure, name in wanted:  # R@k and R@depth are one measure when k == depth
         names.setdefault(measure, []).append(name)
     qrels = {q: {d: int(g) for d, g in docs.items()} for q, docs in judgments.items()}

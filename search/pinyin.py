@@ -278,13 +278,16 @@ def _tile(letters: str, keys: dict[str, list[str]], single_ok: bool) -> list[str
             if not multi and not single_ok:
                 continue
             cand = (prev[0] + (1 if multi else 2), prev[1] + 1, j)
-            if best[i] is None or cand[:2] < best[i][:2]:
+            here = best[i]
+            if here is None or cand[:2] < here[:2]:
                 best[i] = cand
     if best[n] is None:
         return None
     cuts = [n]
     while cuts[-1] > 0:
-        cuts.append(best[cuts[-1]][2])
+        step = best[cuts[-1]]
+        assert step is not None  # every place on the best path was reached
+        cuts.append(step[2])
     cuts.reverse()
     return [letters[a:b] for a, b in pairwise(cuts)]
 
@@ -380,7 +383,7 @@ def _found(query: str, ranker: Ranker, words: Reading | None, stats) -> tuple[np
     """Scores of sections with words for most of the reading's pieces."""
     parts = query_parts(query)
     found = np.zeros(ranker.n_docs, dtype=np.float32)
-    if words is None:
+    if words is None or not parts:
         return found, False
     found = ranker.score(words.scoring(), stats=stats)
     have = np.zeros(len(ranker.articles), dtype=np.int32)
@@ -395,7 +398,9 @@ def _found(query: str, ranker: Ranker, words: Reading | None, stats) -> tuple[np
 
 def _titled(query: str, ranker: Ranker) -> list[int]:
     parts = query_parts(query)
-    return ranker.pinyin.titles_matching(parts) if sum(len(p[1]) for p in parts) >= MIN_TITLE_LETTERS else []
+    if not parts or sum(len(text) for _, text in parts) < MIN_TITLE_LETTERS:
+        return []
+    return ranker.pinyin.titles_matching(parts)
 
 
 def part(query: str, ranker: Ranker, words: Reading | None, stats=None) -> PinyinPart:

@@ -22,11 +22,12 @@ terms and a title weight of 1 to 5 moved that by a few points.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Protocol
 
 from zhsearch.corpus.model import Article
 from zhsearch.indexer.analysis import Settings, fold, stopwords, word_spans
 from zhsearch.indexer.schema import FIELD_WEIGHTS, TEXT_FIELDS
-from zhsearch.search.ranking import Ranker, ScoreTerm
+from zhsearch.search.ranking import ScoreTerm
 
 KEY_TERMS = 20
 TITLE_TF = 3
@@ -42,8 +43,14 @@ def _words(text: str, settings: Settings | None) -> list[str]:
     return [w for w, _, _ in word_spans(fold(text), settings) if len(w) > 1 and not w.isdigit() and w not in stop]
 
 
+class Rarity(Protocol):
+    """What :func:`key_terms` needs of an index: a word's rarity in a field."""
+
+    def idf(self, field: str, text: str) -> float: ...
+
+
 def key_terms(
-    article: Article, ranker: Ranker, settings: Settings | None = None, n: int = KEY_TERMS
+    article: Article, ranker: Rarity, settings: Settings | None = None, n: int = KEY_TERMS
 ) -> list[tuple[str, float]]:
     """The article's ``n`` most telling words and their tf-idf weights,
     heaviest first (ties alphabetical).  ``ranker`` may be anything with

@@ -171,9 +171,9 @@ def suggest(query: str, ranker: Ranker, settings: Settings | None = None, found:
         if fix is not None:
             edits.append(fix)
     for word, start, end in latin:
-        fix = correct_latin(word, ranker)
-        if fix is not None:
-            edits.append((start, end, fix))
+        spelled = correct_latin(word, ranker)
+        if spelled is not None:
+            edits.append((start, end, spelled))
     if not edits:
         return None
     out = query
