@@ -403,15 +403,18 @@ def _plain_cutter(engine: str, hmm: bool, user_dict: UserDict | None = None):  #
     return lambda text: seg.lcut(text, HMM=hmm)
 
 
+def _raw_tokens(folded: str, s: Settings) -> list[str]:
+    """The raw jieba tokens of already-folded text (punctuation and spaces
+    included), with the segmenter ``s`` names."""
+    quick = _quick(s, folded)
+    return quick.cut(folded, s.hmm) if quick is not None else _plain_cutter(s.engine, s.hmm, s.user_dict)(folded)
+
+
 def word_counts(folded: str, settings: Settings | None = None) -> dict[str, int]:
     """How often each term of already-folded text occurs: the terms of
     :func:`word_spans`, counted per distinct token rather than per token
     (indexing's inner loop)."""
-    s = settings or default_settings()
-    quick = _quick(s, folded)
-    raw = Counter(
-        quick.cut(folded, s.hmm) if quick is not None else _plain_cutter(s.engine, s.hmm, s.user_dict)(folded)
-    )
+    raw = Counter(_raw_tokens(folded, settings or default_settings()))
     counts = {w: n for w, n in raw.items() if w.isalpha() or w.isdigit()}
     if len(counts) < len(raw):
         get = counts.get
@@ -439,15 +442,17 @@ def word_terms(token: str) -> list[str]:
 TEXT_SEPARATOR = "\x00"
 
 
-def _joinable(texts: list[str]) -> str | None:
+def joined_texts(texts: list[str]) -> str | None:
+    """``texts`` joined by :data:`TEXT_SEPARATOR`, or ``None`` when one of
+    them holds it (the join could not be split back)."""
     joined = TEXT_SEPARATOR.join(texts)
-    return joined if joined.count(TEXT_SEPARATOR) == len(texts) - 1 else None
+    return joined if joined.count(TEXT_SEPARATOR) == max(len(texts) - 1, 0) else None
 
 
 def fold_many(texts: list[str]) -> list[str]:
     """:func:`fold` of each of ``texts``, in one call over them all (a call
     a section cost indexing more than the folding itself)."""
-    joined = _joinable(texts) if texts else None
+    joined = joined_texts(texts) if texts else None
     if joined is None:
         return [fold(t) for t in texts]
     return fold(joined).split(TEXT_SEPARATOR)
@@ -458,14 +463,10 @@ def cut_many(folded: list[str], settings: Settings | None = None) -> list[str] |
     each text's tokens in turn, a :data:`TEXT_SEPARATOR` token between two
     texts (the same tokens as a cut of each); ``None`` when a text holds the
     separator or there are none."""
-    joined = _joinable(folded) if folded else None
+    joined = joined_texts(folded) if folded else None
     if joined is None:
         return None
-    s = settings or default_settings()
-    quick = _quick(s, joined)
-    if quick is not None:
-        return quick.cut(joined, s.hmm)
-    return _plain_cutter(s.engine, s.hmm, s.user_dict)(joined)
+    return _raw_tokens(joined, settings or default_settings())
 
 
 @cache

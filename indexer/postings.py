@@ -59,6 +59,7 @@ from zhsearch.indexer.analysis import (
     fold,
     fold_many,
     is_cjk_code,
+    joined_texts,
     word_counts,
     word_terms,
 )
@@ -289,7 +290,6 @@ def _word_pairs(
     # Every (term, distinct text) occurrence.
     per_token = n_terms[token_ids]
     occurrence = np.repeat(np.arange(len(tokens)), per_token)
-    first_target = np.cumsum(n_terms) - n_terms
     within = np.arange(len(occurrence)) - np.repeat(np.cumsum(per_token) - per_token, per_token)
     term_ids = targets[first_target[token_ids[occurrence]] + within]
     texts_of = text_of[occurrence]
@@ -608,8 +608,8 @@ def _strings(out: _Out, items: list[str]) -> dict[str, object]:
     uncompressed: opening an index reads those of the whole collection, and
     one split decodes them where a JSON parse of 55,000 paths took tens of
     milliseconds; as zlib-compressed JSON when some string holds a NUL."""
-    joined = "\0".join(items)
-    if joined.count("\0") == max(len(items) - 1, 0):
+    joined = joined_texts(items)
+    if joined is not None:
         return {"at": out.add(joined.encode("utf-8", "surrogatepass")), "joined": len(items)}
     return {"at": out.add(zlib.compress(json.dumps(items).encode("utf-8", "surrogatepass"), _LEVEL))}
 
@@ -790,7 +790,7 @@ class SegmentPostings:
         if "joined" not in spec:
             return json.loads(self._blob(spec["at"]).decode("utf-8", "surrogatepass"))
         text = self._checked(spec["at"]).decode("utf-8", "surrogatepass")
-        items = text.split("\0") if spec["joined"] else []
+        items = text.split(TEXT_SEPARATOR) if spec["joined"] else []
         if len(items) != spec["joined"]:
             raise FormatError(f"{self.path}: damaged list ({len(items)} strings, {spec['joined']} were written)")
         return items
