@@ -157,6 +157,15 @@ def _union(parts: list[np.ndarray], n_docs: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+def _matched(ranker: Ranker, docs: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Which of the scored sections ``docs`` the query matched (scored,
+    live, allowed): ``Ranker.matching`` for a few sections."""
+    ok = (scores > 0) & ranker.alive[docs]
+    if allowed is not None:
+        ok &= allowed[docs]
+    return ok
+
+
 class _Candidates:
     """The sections scored so far (increasing) and their exact scores; a
     section's score does not depend on the others, so new ones are scored
@@ -195,9 +204,7 @@ class _Round:
 
     def __init__(self, ranker: Ranker, docs: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> None:
         self.docs, self.scores = docs, scores
-        ok = (scores > 0) & ranker.alive[docs]
-        if allowed is not None:
-            ok &= allowed[docs]
+        ok = _matched(ranker, docs, scores, allowed)
         self.cand, self.cs = docs[ok], scores[ok]
         arts = ranker.doc_article[self.cand]
         order = np.lexsort((self.cand, -self.cs))
@@ -477,9 +484,7 @@ def sparse_articles(
     if required is not None:
         # Sections with the required parts that no scored term reaches.
         scores = np.where(required[docs] & (scores <= 0), np.float32(floor), scores)
-    ok = (scores > 0) & ranker.alive[docs]
-    if allowed is not None:
-        ok &= allowed[docs]
+    ok = _matched(ranker, docs, scores, allowed)
     found, top = ranker.rank_candidates(docs[ok], scores[ok], start, stop)
     return PrunedTop(found, found, top, docs, scores, exact=True)
 
